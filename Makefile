@@ -1,0 +1,43 @@
+# The two commands: `make run` and `make test`. Everything else is a step they take.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format setup services-test-up services-test-down bench clean-data
+
+run: setup
+	$(PY) -m oms_project.launcher
+
+test: setup lint
+	@$(PY) -m oms_project.embedded start --profile test
+	@OMS_SERVICES_PROFILE=test OMS_ENV=test OMS_BUS_PREFIX=oms-test $(VENV)/bin/pytest; rc=$$?; \
+	  $(PY) -m oms_project.embedded stop --profile test; exit $$rc
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 is needed, found {sys.version.split()[0]}"'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: setup
+	@$(PY) -m oms_project.embedded start --profile bench
+	@OMS_SERVICES_PROFILE=bench OMS_BUS_PREFIX=oms-bench $(PY) bench/run_all.py; rc=$$?; \
+	  $(PY) -m oms_project.embedded stop --profile bench; exit $$rc
+
+clean-data:
+	$(PY) -m oms_project.embedded stop --profile run
+	rm -rf var/run

@@ -1,0 +1,93 @@
+"""API plumbing shared by every app: the exception handler and the health endpoint."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
+from django.db import DatabaseError, connection
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.exceptions import APIException
+from rest_framework.permissions import AllowAny
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from orders import bus
+
+log = logging.getLogger("oms.api")
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "engine unavailable"
+    default_code = "engine_unavailable"
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler, plus: engine timeouts are 503 (safe to retry), and anything unexpected
+    is a logged 500 with a plain JSON body instead of an HTML page."""
+    if isinstance(exc, bus.EngineUnavailable):
+        exc = ServiceUnavailable(f"engine unavailable: {exc}; retrying with the same cl_ord_id is safe")
+    elif isinstance(exc, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return Response(
+            {"detail": f"request body too large: the limit is {limit} bytes"},
+            status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+        )
+    elif isinstance(exc, SuspiciousOperation):
+        return Response({"detail": f"bad request: {exc}"}, status=status.HTTP_400_BAD_REQUEST)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        log.exception("unhandled error in %s", context.get("view"), exc_info=exc)
+        return Response({"detail": "internal error"}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return response
+
+
+def component_health() -> dict[str, str]:
+    """Each component: "ok" or what is wrong."""
+    components: dict[str, str] = {}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        components["database"] = "ok"
+    except DatabaseError as exc:
+        components["database"] = f"unreachable: {exc}".strip()
+    try:
+        bus.client().ping()
+        components["redis"] = "ok"
+        engine = bus.engine_health()
+        if engine is None:
+            components["engine"] = "not running (no heartbeat)"
+        elif engine["state"] != "live":
+            components["engine"] = f"{engine['state']} (pid {engine['pid']})"
+        else:
+            components["engine"] = "ok"
+    except Exception as exc:  # any Redis failure means: redis and engine unknown
+        components["redis"] = f"unreachable: {exc}"
+        components["engine"] = "unknown (redis unreachable)"
+    return components
+
+
+@extend_schema(
+    responses={
+        200: inline_serializer("Health", {"status": serializers.CharField(), "components": serializers.DictField()}),
+        503: inline_serializer("Unhealthy", {"status": serializers.CharField(), "components": serializers.DictField()}),
+    },
+    auth=[],
+)
+@api_view(["GET"])
+@authentication_classes([])
+@permission_classes([AllowAny])
+def health(request: Request) -> Response:
+    """Each component with "ok" or what is wrong; HTTP 200 only when all are ok."""
+    components = component_health()
+    healthy = all(value == "ok" for value in components.values())
+    return Response(
+        {"status": "ok" if healthy else "degraded", "components": components},
+        status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
+    )

@@ -1,0 +1,70 @@
+"""`make run`: start the embedded services (unless DATABASE_URL / REDIS_URL are set), migrate,
+load the demo data, print where everything is, run every Procfile process, and on Ctrl-C
+stop them all, the embedded services last.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from oms_project import embedded
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def _manage(*args: str) -> None:
+    subprocess.run([sys.executable, "manage.py", *args], check=True, cwd=BASE_DIR)
+
+
+def banner(web_port: int) -> str:
+    base = f"http://127.0.0.1:{web_port}"
+    return f"""
+  ┌─ OMS is starting ─────────────────────────────────────────────────
+  │ Web:        {base}/
+  │ REST API:   {base}/api/v1/   (docs: {base}/api/v1/docs/)
+  │ Health:     {base}/api/v1/health/
+  │ Admin:      {base}/admin/
+  │ Logins:     trader / risk / compliance / admin (password = user name)
+  │ Token:      curl -X POST {base}/api/v1/auth/token/ -H 'Content-Type: application/json' \\
+  │               -d '{{"username": "trader", "password": "trader"}}'
+  │ Data:       var/run/ (kept between runs)    Ctrl-C stops everything
+  └───────────────────────────────────────────────────────────────────
+"""
+
+
+def main() -> int:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_project.settings")
+    os.environ.setdefault("OMS_SERVICES_PROFILE", "run")
+    web_port = int(os.environ.setdefault("OMS_WEB_PORT", "8000"))
+    profile = os.environ["OMS_SERVICES_PROFILE"]
+    embedded.main(["start", "--profile", profile])
+    try:
+        _manage("migrate", "--no-input", "-v", "0")
+        _manage("load_demo_data")
+        print(banner(web_port), flush=True)
+        honcho = subprocess.Popen(
+            [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-d", str(BASE_DIR)],
+            cwd=BASE_DIR,
+            env={
+                **os.environ,
+                "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}",
+                "PYTHONUNBUFFERED": "1",
+            },
+        )
+        signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
+        while True:
+            try:
+                return honcho.wait()
+            except KeyboardInterrupt:
+                continue  # honcho got the Ctrl-C too and is stopping its processes
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
+        embedded.main(["stop", "--profile", profile])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

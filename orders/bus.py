@@ -1,0 +1,107 @@
+"""The command bus: a Redis stream from every edge to the engine, and reply lists back.
+
+A sender XADDs a command with a `reply_to` key and waits on that key (BLPOP). The engine
+reads the stream in a consumer group, commits, and only then pushes the reply and XACKs,
+so an unanswered command stays pending in the group and is taken up again when the engine
+restarts: nothing acknowledged is lost and deduplication makes re-processing harmless.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import redis
+from django.conf import settings
+
+from orders.domain import commands as cmd
+from orders.domain.serialization import from_dict, to_dict
+
+COMMAND_TYPES: dict[str, type] = {
+    c.__name__: c
+    for c in (cmd.SubmitOrder, cmd.CancelOrder, cmd.ReplaceOrder, cmd.ApplyExecutionReport, cmd.ApplyCancelReject)
+}
+GROUP = "engine"
+REPLY_TTL_SECONDS = 60
+
+
+class EngineUnavailable(Exception):
+    """No reply in time: the engine is down, recovering, or overloaded. Retrying is safe."""
+
+
+def key(name: str) -> str:
+    return f"{settings.OMS_BUS_PREFIX}:{name}"
+
+
+def commands_stream() -> str:
+    return key("commands")
+
+
+@cache
+def _client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+
+
+def client() -> redis.Redis:
+    return _client(settings.REDIS_URL)
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+def new_command_id() -> str:
+    return uuid.uuid4().hex
+
+
+def encode(command: cmd.Command, reply_to: str | None) -> str:
+    return json.dumps({"type": type(command).__name__, "reply_to": reply_to, "command": to_dict(command)})
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    entry_id: str  # the stream entry, for XACK
+    command: cmd.Command | None  # None when it could not be decoded
+    reply_to: str | None
+    error: str = ""
+
+
+def decode(entry_id: str, fields: dict[str, str]) -> Envelope:
+    try:
+        data = json.loads(fields["c"])
+        command = from_dict(COMMAND_TYPES[data["type"]], data["command"])
+        return Envelope(entry_id, command, data.get("reply_to"))
+    except Exception as exc:  # a malformed entry must not stop the engine: it is answered and dropped
+        reply_to = None
+        try:
+            reply_to = json.loads(fields.get("c", "{}")).get("reply_to")
+        except (ValueError, AttributeError):
+            pass
+        return Envelope(entry_id, None, reply_to, f"malformed command: {exc!r}")
+
+
+def send(command: cmd.Command, timeout: float | None = None) -> dict[str, Any]:
+    """Put a command on the bus and wait for the engine's answer, sent after its commit.
+
+    Raises EngineUnavailable when no answer comes within `timeout` seconds.
+    """
+    timeout = settings.OMS_ENGINE_REPLY_TIMEOUT if timeout is None else timeout
+    reply_to = key(f"reply:{command.command_id}")
+    r = client()
+    try:
+        r.xadd(commands_stream(), {"c": encode(command, reply_to)})
+        answer = r.blpop([reply_to], timeout=timeout)
+    except redis.RedisError as exc:
+        raise EngineUnavailable(f"command bus unreachable: {exc}") from exc
+    if answer is None:
+        raise EngineUnavailable(f"no answer from the engine within {timeout:g}s")
+    return json.loads(answer[1])
+
+
+def engine_health() -> dict[str, Any] | None:
+    raw = client().get(key("engine:health"))
+    return json.loads(raw) if raw else None

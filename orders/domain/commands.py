@@ -1,0 +1,90 @@
+"""Commands: what someone asks the engine to do. Imperative names; the engine decides.
+
+Every command carries `command_id` (unique, for tracing and replies), `received_at_ns`
+(UTC nanoseconds, taken at the edge that received it) and `actor` (who sent it:
+``user:<name>``, ``fix:<CompID>``, ``venue:<name>`` or ``system``). The engine's decisions
+depend only on the command and the current state, never on the wall clock, so a replay
+of the log rebuilds exactly the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .values import ExecType, OrderType, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitOrder:
+    command_id: str
+    received_at_ns: int
+    actor: str
+    account: str
+    cl_ord_id: str  # 11 ClOrdID
+    symbol: str  # 55 Symbol
+    side: Side  # 54 Side
+    quantity: Decimal  # 38 OrderQty
+    order_type: OrderType  # 40 OrdType
+    time_in_force: TimeInForce  # 59 TimeInForce
+    limit_price: Decimal | None = None  # 44 Price
+    expires_at_ns: int | None = None  # the sender stops waiting then; a later command is dropped
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    command_id: str
+    received_at_ns: int
+    actor: str
+    account: str
+    order_id: int
+    cl_ord_id: str  # 11 ClOrdID of this cancel request
+    orig_cl_ord_id: str  # 41 OrigClOrdID: the order's ClOrdID when the request was made
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceOrder:
+    command_id: str
+    received_at_ns: int
+    actor: str
+    account: str
+    order_id: int
+    cl_ord_id: str  # 11 ClOrdID of the replacement
+    orig_cl_ord_id: str  # 41 OrigClOrdID
+    quantity: Decimal | None = None  # 38 OrderQty: the new total quantity, fills included
+    limit_price: Decimal | None = None  # 44 Price
+    expires_at_ns: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyExecutionReport:
+    """A venue's ExecutionReport (35=8) about one of our orders."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    order_id: int
+    exec_id: str  # 17 ExecID, unique per venue: the deduplication key
+    exec_type: ExecType  # 150 ExecType
+    last_qty: Decimal = Decimal(0)  # 32 LastQty
+    last_px: Decimal = Decimal(0)  # 31 LastPx
+    cl_ord_id: str | None = None  # 11 ClOrdID the report answers (a cancel's or a replace's)
+    quantity: Decimal | None = None  # 38 OrderQty after a replace
+    limit_price: Decimal | None = None  # 44 Price after a replace
+    text: str = ""  # 58 Text
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyCancelReject:
+    """A venue's OrderCancelReject (35=9) for a pending cancel or replace."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    order_id: int
+    cl_ord_id: str  # 11 ClOrdID of the refused request
+    reason: str  # 102 CxlRejReason, as a snake-case name
+    text: str = ""  # 58 Text
+
+
+Command = SubmitOrder | CancelOrder | ReplaceOrder | ApplyExecutionReport | ApplyCancelReject

@@ -1,0 +1,218 @@
+"""Events: what happened to an order, past tense, immutable, appended to the log.
+
+Every event names its order (`order_id`) and the time of the command that caused it
+(`at_ns`, UTC nanoseconds). Quantities and prices are Decimal. The event's schema version
+lives in `SCHEMA_VERSIONS` (see serialization.py for how old versions are upcast).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .values import OrderType, Side, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAccepted:
+    """The OMS took the order: it passed the pre-trade checks and awaits the venue (pending_new)."""
+
+    order_id: int
+    at_ns: int
+    account: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRejected:
+    """The OMS refused the order before routing it (pre-trade checks); it exists, as rejected."""
+
+    order_id: int
+    at_ns: int
+    account: str
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    time_in_force: TimeInForce
+    limit_price: Decimal | None
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderAcknowledged:
+    """The venue accepted the order (ExecType 0 New)."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderVenueRejected:
+    """The venue rejected the order (ExecType 8 Rejected)."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPartiallyFilled:
+    """A fill (ExecType F Trade) that leaves quantity open."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    last_qty: Decimal
+    last_px: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilled:
+    """The fill (ExecType F Trade) that completes the order's quantity."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    last_qty: Decimal
+    last_px: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelRequested:
+    order_id: int
+    at_ns: int
+    cl_ord_id: str
+    orig_cl_ord_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCancelRejected:
+    """A cancel refused: too late (by the OMS) or by the venue (35=9).
+
+    It resolves the pending cancel only when `cl_ord_id` is that request's ClOrdID; a
+    refusal of some other request (a second cancel while one is pending) changes nothing.
+    """
+
+    order_id: int
+    at_ns: int
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCanceled:
+    """The venue canceled the order (ExecType 4), asked for or not."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReplaceRequested:
+    order_id: int
+    at_ns: int
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    quantity: Decimal
+    limit_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReplaceRejected:
+    """A replace refused, by the OMS or the venue; resolves the pending replace as above."""
+
+    order_id: int
+    at_ns: int
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    reason: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReplaced:
+    """The venue applied the replace (ExecType 5): the order now has the new ClOrdID, size and price."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    cl_ord_id: str
+    quantity: Decimal
+    limit_price: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderExpired:
+    """The order's time in force ran out (ExecType C), e.g. the unfilled rest of an IOC."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionAnomalyRecorded:
+    """A venue report the OMS refused to apply (an overfill, a fill on a rejected order...).
+
+    Kept in the log so it is visible and reconciled by a person; it never changes the order.
+    """
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    reason: str
+    text: str
+
+
+Event = (
+    OrderAccepted
+    | OrderRejected
+    | OrderAcknowledged
+    | OrderVenueRejected
+    | OrderPartiallyFilled
+    | OrderFilled
+    | OrderCancelRequested
+    | OrderCancelRejected
+    | OrderCanceled
+    | OrderReplaceRequested
+    | OrderReplaceRejected
+    | OrderReplaced
+    | OrderExpired
+    | ExecutionAnomalyRecorded
+)
+
+EVENT_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        OrderAccepted,
+        OrderRejected,
+        OrderAcknowledged,
+        OrderVenueRejected,
+        OrderPartiallyFilled,
+        OrderFilled,
+        OrderCancelRequested,
+        OrderCancelRejected,
+        OrderCanceled,
+        OrderReplaceRequested,
+        OrderReplaceRejected,
+        OrderReplaced,
+        OrderExpired,
+        ExecutionAnomalyRecorded,
+    )
+}
+
+FILL_EVENTS = (OrderPartiallyFilled, OrderFilled)

@@ -1,0 +1,155 @@
+"""The fold: `apply(state, event) -> state` and `replay(events) -> state`.
+
+`apply` is total over the transition table: it checks the table first and raises
+`InvalidTransition` for a pair the table does not allow, so a log can only ever hold
+histories that the state machine permits. It never looks at the clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from functools import singledispatch
+
+from . import events as ev
+from .state import OrderState, PendingRequest
+from .transitions import SAME, WORKING, target_of
+from .values import OrdStatus, RequestKind
+
+
+def apply(state: OrderState | None, event: ev.Event) -> OrderState:
+    target = target_of(state.status if state else None, type(event))
+    if state is None:
+        return _create(event)
+    changed = _evolve(event, state)
+    status = _resolve(target, state, changed, event)
+    return replace(changed, status=status, version=state.version + 1, updated_at_ns=event.at_ns)
+
+
+def replay(events: Iterable[ev.Event]) -> OrderState | None:
+    state: OrderState | None = None
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def _resolve(target: object, before: OrderState, after: OrderState, event: ev.Event) -> OrdStatus:
+    if target == SAME:
+        return before.status
+    if target == WORKING:
+        if isinstance(event, (ev.OrderCancelRejected, ev.OrderReplaceRejected)) and not _answers_pending(
+            before, event.cl_ord_id
+        ):
+            return before.status  # it refused some other request: the pending one still stands
+        return after.working_status
+    assert isinstance(target, OrdStatus)
+    return target
+
+
+def _answers_pending(state: OrderState, cl_ord_id: str) -> bool:
+    return state.pending is not None and state.pending.cl_ord_id == cl_ord_id
+
+
+def _create(event: ev.Event) -> OrderState:
+    assert isinstance(event, (ev.OrderAccepted, ev.OrderRejected))
+    return OrderState(
+        order_id=event.order_id,
+        account=event.account,
+        cl_ord_id=event.cl_ord_id,
+        symbol=event.symbol,
+        side=event.side,
+        order_type=event.order_type,
+        time_in_force=event.time_in_force,
+        quantity=event.quantity,
+        limit_price=event.limit_price,
+        status=OrdStatus.REJECTED if isinstance(event, ev.OrderRejected) else OrdStatus.PENDING_NEW,
+        created_at_ns=event.at_ns,
+        updated_at_ns=event.at_ns,
+        reject_reason=event.reason if isinstance(event, ev.OrderRejected) else None,
+        text=event.text if isinstance(event, ev.OrderRejected) else "",
+    )
+
+
+# `_evolve` changes everything but the status, which `apply` takes from the table.
+@singledispatch
+def _evolve(event: object, state: OrderState) -> OrderState:
+    raise TypeError(f"no fold for {type(event).__name__}")
+
+
+@_evolve.register
+def _(event: ev.OrderAcknowledged, state: OrderState) -> OrderState:
+    return replace(state, acknowledged=True, exec_ids=state.exec_ids | {event.exec_id})
+
+
+@_evolve.register
+def _(event: ev.OrderVenueRejected, state: OrderState) -> OrderState:
+    return replace(
+        state, exec_ids=state.exec_ids | {event.exec_id}, reject_reason="venue_rejected", text=event.text, pending=None
+    )
+
+
+@_evolve.register(ev.OrderPartiallyFilled)
+@_evolve.register(ev.OrderFilled)
+def _(event: ev.OrderPartiallyFilled | ev.OrderFilled, state: OrderState) -> OrderState:
+    return replace(
+        state,
+        acknowledged=True,
+        cum_qty=state.cum_qty + event.last_qty,
+        notional=state.notional + event.last_qty * event.last_px,
+        exec_ids=state.exec_ids | {event.exec_id},
+        pending=None if isinstance(event, ev.OrderFilled) else state.pending,
+    )
+
+
+@_evolve.register
+def _(event: ev.OrderCancelRequested, state: OrderState) -> OrderState:
+    return replace(state, pending=PendingRequest(RequestKind.CANCEL, event.cl_ord_id))
+
+
+@_evolve.register
+def _(event: ev.OrderReplaceRequested, state: OrderState) -> OrderState:
+    return replace(
+        state, pending=PendingRequest(RequestKind.REPLACE, event.cl_ord_id, event.quantity, event.limit_price)
+    )
+
+
+@_evolve.register(ev.OrderCancelRejected)
+@_evolve.register(ev.OrderReplaceRejected)
+def _(event: ev.OrderCancelRejected | ev.OrderReplaceRejected, state: OrderState) -> OrderState:
+    if _answers_pending(state, event.cl_ord_id):
+        return replace(state, pending=None)
+    return state
+
+
+@_evolve.register
+def _(event: ev.OrderCanceled, state: OrderState) -> OrderState:
+    return replace(state, pending=None, exec_ids=state.exec_ids | {event.exec_id})
+
+
+@_evolve.register
+def _(event: ev.OrderReplaced, state: OrderState) -> OrderState:
+    return replace(
+        state,
+        cl_ord_id=event.cl_ord_id,
+        quantity=event.quantity,
+        limit_price=event.limit_price,
+        acknowledged=True,
+        pending=None,
+        exec_ids=state.exec_ids | {event.exec_id},
+    )
+
+
+@_evolve.register
+def _(event: ev.OrderExpired, state: OrderState) -> OrderState:
+    return replace(state, pending=None, exec_ids=state.exec_ids | {event.exec_id})
+
+
+@_evolve.register
+def _(event: ev.ExecutionAnomalyRecorded, state: OrderState) -> OrderState:
+    return replace(state, anomalies=state.anomalies + 1, exec_ids=state.exec_ids | {event.exec_id})
+
+
+@_evolve.register(ev.OrderAccepted)
+@_evolve.register(ev.OrderRejected)
+def _(event: object, state: OrderState) -> OrderState:
+    raise AssertionError("creation events start a stream; the table refuses them on an existing order")

@@ -1,0 +1,98 @@
+"""Events to and from JSON-ready dicts, with schema versions and upcasting.
+
+Decimals travel as strings (never floats), enums as their values. Every stored payload
+carries the schema version it was written with; reading an older version runs its
+upcasters in order until it reaches the current one, so old logs stay readable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import fields
+from decimal import Decimal
+from enum import Enum
+from typing import Any, get_type_hints
+
+from . import events as ev
+from .values import ExecType, OrderType, Side, TimeInForce
+
+# Bump an event's version when its payload changes shape, and add an upcaster from the old one.
+SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in ev.EVENT_TYPES}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+# (event type, version it reads) -> function returning the payload at version + 1
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+class UnknownEvent(Exception):
+    pass
+
+
+def _decoder(annotation: Any) -> Callable[[Any], Any]:
+    text = str(annotation)
+    if "Decimal" in text:
+        return lambda value: None if value is None else Decimal(value)
+    for enum_type in (Side, OrderType, TimeInForce, ExecType):
+        if enum_type.__name__ in text:
+            return enum_type
+    return lambda value: value
+
+
+_FIELDS: dict[type, tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
+
+
+def _fields_of(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
+    known = _FIELDS.get(cls)
+    if known is None:
+        hints = get_type_hints(cls)
+        known = _FIELDS[cls] = tuple((f.name, _decoder(hints[f.name])) for f in fields(cls))
+    return known
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def event_to_payload(event: ev.Event) -> dict[str, Any]:
+    """The event's fields, minus `order_id` and `at_ns`, which the log stores in columns."""
+    return {
+        name: _encode_value(getattr(event, name))
+        for name, _ in _fields_of(type(event))
+        if name not in ("order_id", "at_ns")
+    }
+
+
+def event_from_payload(
+    event_type: str, schema_version: int, payload: dict[str, Any], *, order_id: int, at_ns: int
+) -> ev.Event:
+    cls = ev.EVENT_TYPES.get(event_type)
+    if cls is None:
+        raise UnknownEvent(event_type)
+    payload = upcast(event_type, schema_version, payload)
+    values = {"order_id": order_id, "at_ns": at_ns}
+    for name, decode in _fields_of(cls):
+        if name not in values:
+            values[name] = decode(payload[name])
+    return cls(**values)
+
+
+def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:
+    current = SCHEMA_VERSIONS[event_type]
+    while schema_version < current:
+        payload = UPCASTERS[(event_type, schema_version)](payload)
+        schema_version += 1
+    return payload
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """Any domain dataclass (a command, say) as a JSON-ready dict."""
+    return {name: _encode_value(getattr(obj, name)) for name, _ in _fields_of(type(obj))}
+
+
+def from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """The inverse of `to_dict`. Raises KeyError / ValueError / InvalidOperation on bad data."""
+    return cls(**{name: decode(data[name]) for name, decode in _fields_of(cls) if name in data})

@@ -1,0 +1,73 @@
+"""An order's state: the fold of its events. Immutable; `fold.apply` returns a new one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from .values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
+
+ZERO = Decimal(0)
+AVG_PX_QUANTUM = Decimal("1e-8")
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRequest:
+    """A cancel or replace sent on and not yet answered."""
+
+    kind: RequestKind
+    cl_ord_id: str
+    quantity: Decimal | None = None  # replace only
+    limit_price: Decimal | None = None  # replace only
+
+
+@dataclass(frozen=True, slots=True)
+class OrderState:
+    order_id: int
+    account: str
+    cl_ord_id: str  # 11 ClOrdID: changes when a replace is applied
+    symbol: str
+    side: Side
+    order_type: OrderType
+    time_in_force: TimeInForce
+    quantity: Decimal  # 38 OrderQty
+    limit_price: Decimal | None
+    status: OrdStatus
+    created_at_ns: int
+    updated_at_ns: int
+    version: int = 1  # number of events folded: the stream version
+    cum_qty: Decimal = ZERO  # 14 CumQty
+    notional: Decimal = ZERO  # sum of LastQty x LastPx, for avg_px
+    acknowledged: bool = False  # the venue has accepted it (or filled it, which implies so)
+    pending: PendingRequest | None = None
+    reject_reason: str | None = None
+    text: str = ""
+    exec_ids: frozenset[str] = frozenset()  # venue ExecIDs already applied: duplicates change nothing
+    anomalies: int = 0
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        """151 LeavesQty: what is still open; zero once the order is done."""
+        if self.status.is_done:
+            return ZERO
+        return max(self.quantity - self.cum_qty, ZERO)
+
+    @property
+    def avg_px(self) -> Decimal:
+        """6 AvgPx: quantity-weighted fill price, zero before the first fill."""
+        if not self.cum_qty:
+            return ZERO
+        return (self.notional / self.cum_qty).quantize(AVG_PX_QUANTUM)
+
+    @property
+    def is_done(self) -> bool:
+        return self.status.is_done
+
+    @property
+    def working_status(self) -> OrdStatus:
+        """The status the order has by its fills alone, ignoring any pending request."""
+        if self.cum_qty >= self.quantity:
+            return OrdStatus.FILLED
+        if self.cum_qty > 0:
+            return OrdStatus.PARTIALLY_FILLED
+        return OrdStatus.NEW if self.acknowledged else OrdStatus.PENDING_NEW

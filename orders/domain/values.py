@@ -1,0 +1,79 @@
+"""Value types of the order domain, named as FIX 4.4 names them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Side(StrEnum):
+    """54 Side."""
+
+    BUY = "buy"
+    SELL = "sell"
+    SELL_SHORT = "sell_short"
+
+    @property
+    def sign(self) -> int:
+        """+1 for buys, -1 for sells: the direction a fill moves the position."""
+        return 1 if self is Side.BUY else -1
+
+
+class OrderType(StrEnum):
+    """40 OrdType."""
+
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class TimeInForce(StrEnum):
+    """59 TimeInForce."""
+
+    DAY = "day"
+    GTC = "gtc"
+    IOC = "ioc"
+    FOK = "fok"
+
+
+class OrdStatus(StrEnum):
+    """39 OrdStatus, in snake case as the REST API shows it."""
+
+    PENDING_NEW = "pending_new"
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    PENDING_CANCEL = "pending_cancel"
+    CANCELED = "canceled"
+    PENDING_REPLACE = "pending_replace"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
+    SUSPENDED = "suspended"
+
+    @property
+    def is_done(self) -> bool:
+        """A done order takes no more cancels or replaces (FIX: 'too late')."""
+        return self in DONE_STATUSES
+
+
+DONE_STATUSES = frozenset(
+    {OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY}
+)
+
+
+class ExecType(StrEnum):
+    """150 ExecType of a venue execution report."""
+
+    NEW = "new"
+    TRADE = "trade"
+    CANCELED = "canceled"
+    REPLACED = "replaced"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    DONE_FOR_DAY = "done_for_day"
+
+
+class RequestKind(StrEnum):
+    """What a pending cancel/replace request asks for."""
+
+    CANCEL = "cancel"
+    REPLACE = "replace"

@@ -1,0 +1,481 @@
+"""The engine: the only writer of events.
+
+It reads commands from the bus in batches; for each command it deduplicates, passes the
+pre-trade gate, decides, and folds the resulting events into its in-memory state at once
+(so the next command in the batch sees them). Then it appends the whole batch's events,
+with the projections, in ONE transaction, commits, and only after the commit answers the
+senders, acknowledges the bus entries and announces the new log position. One commit
+thus covers many commands under load, and nothing leaves the engine before it is durable.
+
+If a commit fails, the in-memory state is ahead of the log: the engine throws it away and
+recovers from the log (the same path as a start), and the unacknowledged bus entries are
+processed again. Deduplication (ClOrdID per account and day, ExecID per order) makes that
+harmless.
+
+Two engines must never write at once: a session advisory lock, taken on the very
+connection the engine writes with, is held for the engine's life. Before every commit the
+engine checks that it still writes on that connection (a reconnect would have lost the
+lock), and recovers (re-taking the lock) if not.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+
+from orders import bus, store
+from orders.domain import commands as cmd
+from orders.domain import events as ev
+from orders.domain.calendar import trading_day
+from orders.domain.decide import decide
+from orders.domain.fold import apply
+from orders.domain.state import OrderState
+from orders.models import Account, Instrument
+from risk.domain import Denial, InstrumentRules, check_order, check_replace
+
+log = logging.getLogger("oms.engine")
+
+WRITER_LOCK_KEY = 0x0E5_0001  # pg_advisory_lock key of the single writer
+HEARTBEAT_SECONDS = 1.0
+HEALTH_TTL_SECONDS = 5
+REFERENCE_RELOAD_MIN_SECONDS = 1.0
+
+
+class WriterLockHeld(Exception):
+    """Another engine holds the writer lock."""
+
+
+class LostWriterLock(Exception):
+    """The connection that held the writer lock is gone."""
+
+
+@dataclass
+class Outcome:
+    """What the engine answers a sender."""
+
+    outcome: str  # accepted | rejected | duplicate | no_change | anomaly | expired | error
+    order_id: int | None = None
+    reason: str = ""
+    text: str = ""
+
+    def as_reply(self) -> dict[str, Any]:
+        return {"outcome": self.outcome, "order_id": self.order_id, "reason": self.reason, "text": self.text}
+
+
+@dataclass
+class EngineState:
+    """Everything the engine decides on, rebuilt from the log at start."""
+
+    orders: dict[int, OrderState] = field(default_factory=dict)
+    # (account, trading day, ClOrdID) -> order id, for orders and for their cancel/replace requests
+    cl_ord_ids: dict[tuple[str, date, str], int] = field(default_factory=dict)
+    last_position: int = 0
+    last_order_id: int = 0
+
+    def fold(self, stored: store.StoredEvent, zone: str) -> None:
+        event = stored.event
+        self.orders[event.order_id] = apply(self.orders.get(event.order_id), event)
+        self.last_position = stored.position
+        self.last_order_id = max(self.last_order_id, event.order_id)
+        cl_ord_id = _cl_ord_id_introduced(event)
+        if cl_ord_id is not None:
+            self.cl_ord_ids[(stored.account, trading_day(event.at_ns, zone), cl_ord_id)] = event.order_id
+
+
+def _cl_ord_id_introduced(event: ev.Event) -> str | None:
+    """The ClOrdID this event claims for its account and day, if any."""
+    if isinstance(
+        event,
+        ev.OrderAccepted
+        | ev.OrderRejected
+        | ev.OrderCancelRequested
+        | ev.OrderCancelRejected
+        | ev.OrderReplaceRequested
+        | ev.OrderReplaceRejected,
+    ):
+        return event.cl_ord_id
+    return None
+
+
+class Engine:
+    def __init__(self, *, consumer: str = "engine", batch_max: int | None = None) -> None:
+        self.consumer = consumer
+        self.batch_max = batch_max or settings.OMS_ENGINE_BATCH_MAX
+        self.zone = settings.OMS_TRADING_DAY_TZ
+        self.redis: redis.Redis = bus.client()
+        self.state = EngineState()
+        self.instruments: dict[str, InstrumentRules] = {}
+        self.active_accounts: set[str] = set()
+        self._reference_loaded_at = 0.0
+        self._locked_connection: object | None = None
+        self._read_own_pending = True
+        self._stopping = False
+        self._health_state = "starting"
+        self._last_heartbeat = 0.0
+        self.stats = {"batches": 0, "commands": 0, "events": 0}
+
+    # -- life cycle -------------------------------------------------------------------
+
+    def acquire_writer_lock(self, wait: bool = False) -> None:
+        announced = 0.0
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [WRITER_LOCK_KEY])
+                if cursor.fetchone()[0]:
+                    self._locked_connection = connection.connection
+                    return
+                holder = _lock_holder_pid(cursor)
+            message = f"another engine holds the writer lock (PostgreSQL backend pid {holder})"
+            if not wait:
+                raise WriterLockHeld(message)
+            if time.monotonic() - announced > 10:
+                log.warning("%s; standing by until it is released", message)
+                announced = time.monotonic()
+            self._heartbeat("standby", force=True)
+            time.sleep(0.5)
+
+    def recover(self) -> None:
+        """Rebuild the in-memory state from the log. Also the way back after a failed commit."""
+        self._health_state = "recovering"
+        self._heartbeat(force=True)
+        if connection.connection is None or connection.connection is not self._locked_connection:
+            connection.close()
+            self.acquire_writer_lock(wait=True)
+        started = time.monotonic()
+        self.state = EngineState()
+        count = 0
+        for batch in store.iter_batches(batch_size=20_000):
+            for stored in batch:
+                self.state.fold(stored, self.zone)
+            count += len(batch)
+            if time.monotonic() - self._last_heartbeat > HEARTBEAT_SECONDS:
+                log.info("recovering: %d events replayed", count)
+                self._heartbeat(force=True)
+        self._load_reference(force=True)
+        self._ensure_group()
+        self._read_own_pending = True
+        elapsed = time.monotonic() - started
+        log.info(
+            "recovered %d events (%d orders) in %.2fs; last position %d; live",
+            count,
+            len(self.state.orders),
+            elapsed,
+            self.state.last_position,
+        )
+        self._health_state = "live"
+        self._heartbeat(force=True)
+
+    def run(self, *, max_batches: int | None = None) -> None:
+        self._install_signal_handlers()
+        self.recover()
+        batches = 0
+        while not self._stopping and (max_batches is None or batches < max_batches):
+            entries = self._read()
+            self._heartbeat()
+            if entries:
+                self.process(entries)
+                batches += 1
+        self.shutdown()
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    def shutdown(self) -> None:
+        log.info(
+            "engine stopping after %d batches, %d commands, %d events",
+            self.stats["batches"],
+            self.stats["commands"],
+            self.stats["events"],
+        )
+        try:
+            self.redis.delete(bus.key("engine:health"))
+        except redis.RedisError:
+            pass
+        connection.close()  # ends the session, which releases the writer lock
+
+    def _install_signal_handlers(self) -> None:
+        def on_signal(signum: int, frame: object) -> None:
+            log.info("received %s; finishing the current batch", signal.Signals(signum).name)
+            self.stop()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                signal.signal(sig, on_signal)
+            except ValueError:
+                pass  # not the main thread (tests drive the engine from a thread)
+
+    # -- the bus -------------------------------------------------------------------------
+
+    def _ensure_group(self) -> None:
+        try:
+            self.redis.xgroup_create(bus.commands_stream(), bus.GROUP, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def _read(self) -> list[bus.Envelope]:
+        stream = bus.commands_stream()
+        try:
+            if self._read_own_pending:
+                # First what this consumer took but never acknowledged (it crashed mid-batch).
+                response = self.redis.xreadgroup(bus.GROUP, self.consumer, {stream: "0"}, count=self.batch_max)
+                entries = response[0][1] if response else []
+                if entries:
+                    return [bus.decode(entry_id, fields or {}) for entry_id, fields in entries]
+                self._read_own_pending = False
+            response = self.redis.xreadgroup(bus.GROUP, self.consumer, {stream: ">"}, count=self.batch_max, block=500)
+        except redis.ConnectionError as exc:
+            log.error("command bus unreachable (%s); retrying", exc)
+            time.sleep(1)
+            return []
+        except redis.ResponseError as exc:
+            if "NOGROUP" in str(exc):  # the bus was flushed under us
+                self._ensure_group()
+                return []
+            raise
+        if not response:
+            return []
+        return [bus.decode(entry_id, fields) for entry_id, fields in response[0][1]]
+
+    # -- a batch -------------------------------------------------------------------------
+
+    def process(self, envelopes: list[bus.Envelope]) -> None:
+        staged: list[store.StoredEvent] = []
+        replies: list[tuple[str | None, Outcome]] = []
+        recorded_at_ns = time.time_ns()
+        for envelope in envelopes:
+            if envelope.command is None:
+                log.warning("dropping bus entry %s: %s", envelope.entry_id, envelope.error)
+                replies.append((envelope.reply_to, Outcome("error", reason="malformed_command", text=envelope.error)))
+                continue
+            try:
+                outcome = self.handle(envelope.command, staged, recorded_at_ns)
+            except Exception:
+                log.exception("command %s failed; refusing it", envelope.command)
+                outcome = Outcome("error", reason="internal_error", text="the engine could not process the command")
+            replies.append((envelope.reply_to, outcome))
+        try:
+            with transaction.atomic():
+                if connection.connection is not self._locked_connection:
+                    raise LostWriterLock("the writer connection was replaced")
+                store.append(staged)
+        except Exception:
+            log.exception("commit of %d events failed; recovering from the log", len(staged))
+            connection.close()
+            self._safe_recover()
+            return
+        self._after_commit(envelopes, replies)
+        self.stats["batches"] += 1
+        self.stats["commands"] += len(envelopes)
+        self.stats["events"] += len(staged)
+
+    def _safe_recover(self) -> None:
+        while not self._stopping:
+            try:
+                self.recover()
+                return
+            except Exception:
+                log.exception("recovery failed; retrying in 1s")
+                connection.close()
+                time.sleep(1)
+
+    def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]]) -> None:
+        pipe = self.redis.pipeline(transaction=False)
+        for reply_to, outcome in replies:
+            if reply_to:
+                pipe.rpush(reply_to, json.dumps(outcome.as_reply()))
+                pipe.expire(reply_to, bus.REPLY_TTL_SECONDS)
+        ids = [e.entry_id for e in envelopes]
+        pipe.xack(bus.commands_stream(), bus.GROUP, *ids)
+        pipe.xdel(bus.commands_stream(), *ids)
+        pipe.set(bus.key("events:last_position"), self.state.last_position)
+        pipe.publish(bus.key("events"), self.state.last_position)
+        try:
+            pipe.execute()
+        except redis.RedisError as exc:
+            # Committed but not answered: the entries stay pending and are answered as
+            # duplicates when they are read again.
+            log.error("could not answer a committed batch (%s); it will be re-read", exc)
+            self._read_own_pending = True
+
+    def handle(self, command: cmd.Command, staged: list[store.StoredEvent], recorded_at_ns: int) -> Outcome:
+        handler: Callable[[Any], tuple[Outcome, list[ev.Event], str]] = self._handlers[type(command)]
+        outcome, events, account = handler(self, command)
+        if not events:
+            return outcome
+        # Fold first on a copy: if the state machine refused an event (a bug in decide),
+        # nothing of this command is applied or staged.
+        state = self.state
+        order_id = events[0].order_id
+        current = state.orders.get(order_id)
+        folded = current
+        for event in events:
+            folded = apply(folded, event)
+        assert folded is not None
+        version = current.version if current else 0
+        for event in events:
+            version += 1
+            state.last_position += 1
+            stored = store.StoredEvent.for_order(
+                event,
+                position=state.last_position,
+                version=version,
+                account=account,
+                recorded_at_ns=recorded_at_ns,
+                actor=command.actor,
+                command_id=command.command_id,
+            )
+            staged.append(stored)
+            introduced = _cl_ord_id_introduced(event)
+            if introduced is not None:
+                state.cl_ord_ids[(account, trading_day(event.at_ns, self.zone), introduced)] = order_id
+        state.orders[order_id] = folded
+        state.last_order_id = max(state.last_order_id, order_id)
+        return outcome
+
+    # -- commands ----------------------------------------------------------------------
+
+    def _submit(self, command: cmd.SubmitOrder) -> tuple[Outcome, list[ev.Event], str]:
+        day = trading_day(command.received_at_ns, self.zone)
+        existing = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
+        if existing is not None:
+            return Outcome("duplicate", existing), [], command.account
+        if command.expires_at_ns is not None and time.time_ns() > command.expires_at_ns:
+            # The sender has stopped waiting and was told the outcome is unknown; acting now
+            # would surprise it. Its retry, with the same ClOrdID, is processed normally.
+            return Outcome("expired", text="the command expired before the engine took it"), [], command.account
+        denial = self._check_submit(command)
+        order_id = self.state.last_order_id + 1
+        events = decide(None, command, new_order_id=order_id, denial=denial)
+        if denial is not None:
+            return Outcome("rejected", order_id, denial.reason, denial.text), events, command.account
+        return Outcome("accepted", order_id), events, command.account
+
+    def _check_submit(self, command: cmd.SubmitOrder) -> Denial | None:
+        def check() -> Denial | None:
+            return check_order(
+                account=command.account,
+                symbol=command.symbol,
+                quantity=command.quantity,
+                order_type=command.order_type.value,
+                limit_price=command.limit_price,
+                instruments=self.instruments,
+                active_accounts=self.active_accounts,
+            )
+
+        denial = check()
+        if denial is not None and denial.reason in ("unknown_symbol", "unknown_account"):
+            if self._load_reference():  # reference data may have been added since we loaded it
+                denial = check()
+        return denial
+
+    def _request(self, command: cmd.CancelOrder | cmd.ReplaceOrder) -> tuple[Outcome, list[ev.Event], str]:
+        state = self.state.orders.get(command.order_id)
+        if state is None or state.account != command.account:
+            return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), [], command.account
+        day = trading_day(command.received_at_ns, self.zone)
+        claimed = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
+        if claimed is not None:
+            if claimed == command.order_id:
+                return Outcome("duplicate", claimed), [], command.account
+            return (
+                Outcome(
+                    "error",
+                    reason="duplicate_cl_ord_id",
+                    text=f"ClOrdID {command.cl_ord_id} is already used by order {claimed}",
+                ),
+                [],
+                command.account,
+            )
+        denial = None
+        if isinstance(command, cmd.ReplaceOrder):
+            if command.expires_at_ns is not None and time.time_ns() > command.expires_at_ns:
+                return Outcome("expired", command.order_id), [], command.account
+            denial = check_replace(
+                account=state.account,
+                symbol=state.symbol,
+                quantity=command.quantity if command.quantity is not None else state.quantity,
+                order_type=state.order_type.value,
+                limit_price=command.limit_price if command.limit_price is not None else state.limit_price,
+                instruments=self.instruments,
+            )
+        events = decide(state, command, denial=denial)
+        return self._outcome_of(events, state.order_id), events, state.account
+
+    def _report(self, command: cmd.ApplyExecutionReport | cmd.ApplyCancelReject) -> tuple[Outcome, list, str]:
+        state = self.state.orders.get(command.order_id)
+        if state is None:
+            log.warning("report for unknown order %s from %s: %s", command.order_id, command.actor, command)
+            return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), [], ""
+        events = decide(state, command)
+        if not events:
+            return Outcome("no_change", state.order_id, text="already applied"), [], state.account
+        return self._outcome_of(events, state.order_id), events, state.account
+
+    @staticmethod
+    def _outcome_of(events: list[ev.Event], order_id: int) -> Outcome:
+        last = events[-1]
+        if isinstance(last, ev.OrderCancelRejected | ev.OrderReplaceRejected):
+            return Outcome("rejected", order_id, last.reason, last.text)
+        if isinstance(last, ev.ExecutionAnomalyRecorded):
+            return Outcome("anomaly", order_id, last.reason, last.text)
+        return Outcome("accepted", order_id)
+
+    _handlers: dict[type, Callable[..., tuple[Outcome, list[ev.Event], str]]] = {
+        cmd.SubmitOrder: _submit,
+        cmd.CancelOrder: _request,
+        cmd.ReplaceOrder: _request,
+        cmd.ApplyExecutionReport: _report,
+        cmd.ApplyCancelReject: _report,
+    }
+
+    # -- reference data and health -----------------------------------------------------------
+
+    def _load_reference(self, force: bool = False) -> bool:
+        """Reload instruments and accounts; at most once a second unless forced. True if reloaded."""
+        now = time.monotonic()
+        if not force and now - self._reference_loaded_at < REFERENCE_RELOAD_MIN_SECONDS:
+            return False
+        self.instruments = {
+            i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size, i.active) for i in Instrument.objects.all()
+        }
+        self.active_accounts = set(Account.objects.filter(active=True).values_list("code", flat=True))
+        self._reference_loaded_at = now
+        return True
+
+    def _heartbeat(self, state: str | None = None, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        self._last_heartbeat = now
+        payload = {
+            "state": state or self._health_state,
+            "pid": os.getpid(),
+            "last_position": self.state.last_position,
+            "orders": len(self.state.orders),
+            "at_ns": time.time_ns(),
+        }
+        try:
+            self.redis.set(bus.key("engine:health"), json.dumps(payload), ex=HEALTH_TTL_SECONDS)
+        except redis.RedisError as exc:
+            log.error("cannot publish engine health: %s", exc)
+
+
+def _lock_holder_pid(cursor: Any) -> int | None:
+    cursor.execute(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s AND classid = 0",
+        [WRITER_LOCK_KEY & 0xFFFFFFFF],
+    )
+    row = cursor.fetchone()
+    return row[0] if row else None

@@ -1,0 +1,47 @@
+from django_filters import rest_framework as filters
+
+from orders.domain.values import OrdStatus, Side
+from orders.models import Event, Fill, Order, Position
+
+
+class OrderFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=[(s.value, s.value) for s in OrdStatus])
+    side = filters.ChoiceFilter(choices=[(s.value, s.value) for s in Side])
+    account = filters.CharFilter(field_name="account_id")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ["cl_ord_id", "status", "symbol", "account", "side", "trading_day"]
+
+
+class FillFilter(filters.FilterSet):
+    account = filters.CharFilter(field_name="account_id")
+    order = filters.NumberFilter(field_name="order_id", min_value=1, max_value=2**63 - 1)
+
+    class Meta:
+        model = Fill
+        fields = ["order", "account", "symbol"]
+
+
+class PositionFilter(filters.FilterSet):
+    account = filters.CharFilter(field_name="account_id")
+
+    class Meta:
+        model = Position
+        fields = ["account", "symbol"]
+
+
+class EventFilter(filters.FilterSet):
+    order = filters.NumberFilter(field_name="stream_id", min_value=1, max_value=2**63 - 1)
+    after = filters.NumberFilter(
+        field_name="position", lookup_expr="gt", min_value=0, max_value=2**63 - 1, label="position greater than"
+    )
+    until = filters.NumberFilter(
+        field_name="position", lookup_expr="lte", min_value=0, max_value=2**63 - 1, label="position at most"
+    )
+
+    class Meta:
+        model = Event
+        fields = ["order", "stream_type", "event_type", "account", "actor", "after", "until"]

@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from orders.engine import Engine, WriterLockHeld
+
+
+class Command(BaseCommand):
+    help = "Run the engine: the single writer of the event log. Ctrl-C or SIGTERM stops it after its batch."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--standby",
+            action="store_true",
+            help="If another engine holds the writer lock, wait for it instead of exiting.",
+        )
+        parser.add_argument("--batch-max", type=int, default=None, help="Most commands in one commit.")
+
+    def handle(self, *args, standby: bool, batch_max: int | None, **options):
+        # The engine keeps one connection for its whole life: the writer lock lives on it.
+        settings.DATABASES["default"]["CONN_MAX_AGE"] = None
+        engine = Engine(batch_max=batch_max)
+        try:
+            engine.acquire_writer_lock(wait=standby)
+        except WriterLockHeld as exc:
+            raise CommandError(f"{exc}. Only one engine may write; stop the other one or use --standby.") from exc
+        self.stdout.write(
+            f"engine: writer lock taken; recovering from the log (bus prefix {settings.OMS_BUS_PREFIX!r})"
+        )
+        engine.run()

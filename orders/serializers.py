@@ -1,0 +1,214 @@
+"""REST shapes. Quantities and prices are decimal strings; statuses are FIX OrdStatus names."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from rest_framework import serializers
+
+from orders import services
+from orders.domain.values import OrderType, Side, TimeInForce
+from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
+
+# FIX ClOrdID (11) is a string; printable ASCII without spaces keeps it safe on every wire.
+CL_ORD_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+DECIMAL = {"max_digits": 24, "decimal_places": 8}
+
+
+def _positive(name: str, value: Decimal | None) -> Decimal | None:
+    if value is not None and value <= 0:
+        raise serializers.ValidationError(f"{name} must be positive, got {value}")
+    return value
+
+
+def validate_cl_ord_id(value: str) -> str:
+    if not CL_ORD_ID.match(value):
+        raise serializers.ValidationError("cl_ord_id must be 1 to 64 printable ASCII characters without spaces")
+    return value
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    account = serializers.CharField(source="account_id")
+    pending = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "account",
+            "cl_ord_id",
+            "symbol",
+            "side",
+            "quantity",
+            "order_type",
+            "limit_price",
+            "time_in_force",
+            "status",
+            "cum_qty",
+            "leaves_qty",
+            "avg_px",
+            "reject_reason",
+            "text",
+            "pending",
+            "anomalies",
+            "trading_day",
+            "created_at",
+            "updated_at",
+            "version",
+        ]
+        read_only_fields = fields
+
+    def get_pending(self, order: Order) -> dict | None:
+        if not order.pending_kind:
+            return None
+        return {
+            "kind": order.pending_kind,
+            "cl_ord_id": order.pending_cl_ord_id,
+            "quantity": None if order.pending_quantity is None else str(order.pending_quantity),
+            "limit_price": None if order.pending_limit_price is None else str(order.pending_limit_price),
+        }
+
+
+class OrderCreateSerializer(serializers.Serializer):
+    account = serializers.CharField(max_length=32, help_text="The account's code; it must be granted to you.")
+    cl_ord_id = serializers.CharField(
+        max_length=64,
+        validators=[validate_cl_ord_id],
+        help_text="Your order id, unique per account per trading day (FIX 11).",
+    )
+    symbol = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(choices=[s.value for s in Side])
+    quantity = serializers.DecimalField(**DECIMAL)
+    order_type = serializers.ChoiceField(choices=[t.value for t in OrderType])
+    limit_price = serializers.DecimalField(**DECIMAL, required=False, allow_null=True)
+    time_in_force = serializers.ChoiceField(choices=[t.value for t in TimeInForce], default="day")
+
+    def validate_account(self, value: str) -> str:
+        if not services.account_granted(self.context["request"].user, value):
+            raise serializers.ValidationError(f"account {value!r} is unknown, inactive or not granted to you")
+        return value
+
+    def validate_symbol(self, value: str) -> str:
+        if not services.instrument_exists(value):
+            raise serializers.ValidationError(f"unknown symbol {value!r}")
+        return value
+
+    def validate_quantity(self, value: Decimal) -> Decimal:
+        return _positive("quantity", value)
+
+    def validate_limit_price(self, value: Decimal | None) -> Decimal | None:
+        return _positive("limit_price", value)
+
+    def validate(self, attrs: dict) -> dict:
+        limit_price = attrs.get("limit_price")
+        if attrs["order_type"] == OrderType.LIMIT.value and limit_price is None:
+            raise serializers.ValidationError({"limit_price": "a limit order needs a limit_price"})
+        if attrs["order_type"] == OrderType.MARKET.value and limit_price is not None:
+            raise serializers.ValidationError({"limit_price": "a market order takes no limit_price"})
+        return attrs
+
+
+class CancelSerializer(serializers.Serializer):
+    cl_ord_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        validators=[validate_cl_ord_id],
+        help_text="ClOrdID of this cancel request; generated when omitted.",
+    )
+
+
+class ReplaceSerializer(serializers.Serializer):
+    quantity = serializers.DecimalField(**DECIMAL, required=False, help_text="New total quantity, fills included.")
+    limit_price = serializers.DecimalField(**DECIMAL, required=False)
+    cl_ord_id = serializers.CharField(
+        max_length=64,
+        required=False,
+        validators=[validate_cl_ord_id],
+        help_text="ClOrdID of the replacement; generated when omitted.",
+    )
+
+    def validate_quantity(self, value: Decimal) -> Decimal:
+        return _positive("quantity", value)
+
+    def validate_limit_price(self, value: Decimal) -> Decimal:
+        return _positive("limit_price", value)
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs.get("quantity") is None and attrs.get("limit_price") is None:
+            raise serializers.ValidationError({"non_field_errors": ["give quantity and/or limit_price to replace"]})
+        return attrs
+
+
+class EventSerializer(serializers.ModelSerializer):
+    occurred_at = serializers.SerializerMethodField()
+    recorded_at = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Event
+        fields = [
+            "position",
+            "stream_type",
+            "stream_id",
+            "stream_version",
+            "event_type",
+            "schema_version",
+            "payload",
+            "account",
+            "occurred_at",
+            "occurred_at_ns",
+            "recorded_at",
+            "recorded_at_ns",
+            "actor",
+            "command_id",
+        ]
+        read_only_fields = fields
+
+    def get_occurred_at(self, event: Event) -> str:
+        return ns_to_datetime(event.occurred_at_ns).isoformat()
+
+    def get_recorded_at(self, event: Event) -> str:
+        return ns_to_datetime(event.recorded_at_ns).isoformat()
+
+
+class FillSerializer(serializers.ModelSerializer):
+    account = serializers.CharField(source="account_id")
+    order = serializers.IntegerField(source="order_id")
+
+    class Meta:
+        model = Fill
+        fields = ["id", "order", "account", "symbol", "side", "exec_id", "last_qty", "last_px", "executed_at"]
+        read_only_fields = fields
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    account = serializers.CharField(source="account_id")
+
+    class Meta:
+        model = Position
+        fields = ["account", "symbol", "quantity", "avg_cost", "realized_pnl", "bought", "sold", "updated_at"]
+        read_only_fields = fields
+
+
+class InstrumentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Instrument
+        fields = [
+            "symbol",
+            "description",
+            "tick_size",
+            "lot_size",
+            "currency",
+            "asset_class",
+            "active",
+            "reference_price",
+            "reference_price_at",
+        ]
+        read_only_fields = fields
+
+
+class AccountSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Account
+        fields = ["code", "name", "active"]
+        read_only_fields = fields

@@ -1,0 +1,152 @@
+"""Order services: what the REST API (and later the blotter) call. Readers check access;
+writers build a command, send it to the engine and wait for its post-commit answer."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.db.models import QuerySet
+
+from orders import bus
+from orders.domain import commands as cmd
+from orders.domain.values import OrderType, Side, TimeInForce
+from orders.models import Account, Event, Fill, Instrument, Order, Position
+
+User = AbstractBaseUser | AnonymousUser
+
+
+def accounts_for_user(user: User) -> QuerySet[Account]:
+    if not user.is_authenticated:
+        return Account.objects.none()
+    return Account.objects.filter(users=user)
+
+
+def _granted_codes(user: User) -> QuerySet:
+    return accounts_for_user(user).values("code")
+
+
+def orders_for_user(user: User) -> QuerySet[Order]:
+    return Order.objects.filter(account__in=_granted_codes(user))
+
+
+def order_get_for_user(user: User, order_id: int) -> Order | None:
+    return orders_for_user(user).filter(id=order_id).first()
+
+
+def fills_for_user(user: User) -> QuerySet[Fill]:
+    return Fill.objects.filter(account__in=_granted_codes(user))
+
+
+def positions_for_user(user: User) -> QuerySet[Position]:
+    return Position.objects.filter(account__in=_granted_codes(user))
+
+
+def events_for_user(user: User) -> QuerySet[Event]:
+    return Event.objects.filter(account__in=_granted_codes(user))
+
+
+def account_granted(user: User, code: str) -> bool:
+    return accounts_for_user(user).filter(code=code, active=True).exists()
+
+
+def instrument_exists(symbol: str) -> bool:
+    return Instrument.objects.filter(symbol=symbol).exists()
+
+
+@dataclass(frozen=True)
+class EngineAnswer:
+    outcome: str  # accepted | rejected | duplicate | no_change | anomaly | expired | error
+    order: Order | None
+    reason: str
+    text: str
+
+
+def _actor(user: User) -> str:
+    return f"user:{user.get_username()}"
+
+
+def _deadline_ns(received_at_ns: int) -> int:
+    return received_at_ns + int(settings.OMS_ENGINE_REPLY_TIMEOUT * 1_000_000_000)
+
+
+def _answer(reply: dict[str, Any]) -> EngineAnswer:
+    order = Order.objects.filter(id=reply["order_id"]).first() if reply.get("order_id") else None
+    return EngineAnswer(reply["outcome"], order, reply.get("reason", ""), reply.get("text", ""))
+
+
+def new_request_cl_ord_id() -> str:
+    return f"OMS-{uuid.uuid4().hex[:16]}"
+
+
+def order_submit(
+    *,
+    user: User,
+    account: str,
+    cl_ord_id: str,
+    symbol: str,
+    side: Side,
+    quantity: Decimal,
+    order_type: OrderType,
+    time_in_force: TimeInForce,
+    limit_price: Decimal | None,
+) -> EngineAnswer:
+    """Precondition: the caller checked that `user` may trade `account`. Raises EngineUnavailable."""
+    received = time.time_ns()
+    command = cmd.SubmitOrder(
+        command_id=bus.new_command_id(),
+        received_at_ns=received,
+        actor=_actor(user),
+        account=account,
+        cl_ord_id=cl_ord_id,
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        order_type=order_type,
+        time_in_force=time_in_force,
+        limit_price=limit_price,
+        expires_at_ns=_deadline_ns(received),
+    )
+    return _answer(bus.send(command))
+
+
+def order_cancel(*, user: User, order: Order, cl_ord_id: str | None = None) -> EngineAnswer:
+    command = cmd.CancelOrder(
+        command_id=bus.new_command_id(),
+        received_at_ns=time.time_ns(),
+        actor=_actor(user),
+        account=order.account_id,
+        order_id=order.id,
+        cl_ord_id=cl_ord_id or new_request_cl_ord_id(),
+        orig_cl_ord_id=order.cl_ord_id,
+    )
+    return _answer(bus.send(command))
+
+
+def order_replace(
+    *,
+    user: User,
+    order: Order,
+    quantity: Decimal | None,
+    limit_price: Decimal | None,
+    cl_ord_id: str | None = None,
+) -> EngineAnswer:
+    received = time.time_ns()
+    command = cmd.ReplaceOrder(
+        command_id=bus.new_command_id(),
+        received_at_ns=received,
+        actor=_actor(user),
+        account=order.account_id,
+        order_id=order.id,
+        cl_ord_id=cl_ord_id or new_request_cl_ord_id(),
+        orig_cl_ord_id=order.cl_ord_id,
+        quantity=quantity,
+        limit_price=limit_price,
+        expires_at_ns=_deadline_ns(received),
+    )
+    return _answer(bus.send(command))

@@ -1,0 +1,175 @@
+"""The event store: append (engine only), read by stream, by position, and stream for replay.
+
+Appending sends `events_appended` inside the caller's transaction, once per batch, so the
+projection receivers update the read models in the same commit as the events.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+from django.dispatch import Signal
+
+from orders.domain import events as ev
+from orders.domain.serialization import SCHEMA_VERSIONS, event_from_payload, event_to_payload
+
+ORDER_STREAM = "order"
+
+# Sent by `append` inside the engine's transaction, and by rebuild_projections, with
+# `events=list[StoredEvent]` in log order. Receivers update read models only: no network,
+# no Channels, no Celery (those tail the committed log instead).
+events_appended = Signal()
+
+COLUMNS = (
+    "position",
+    "stream_type",
+    "stream_id",
+    "stream_version",
+    "event_type",
+    "schema_version",
+    "payload",
+    "account",
+    "occurred_at_ns",
+    "recorded_at_ns",
+    "actor",
+    "command_id",
+)
+
+
+@dataclass(slots=True)
+class StoredEvent:
+    position: int
+    stream_type: str
+    stream_id: int
+    stream_version: int
+    event_type: str
+    schema_version: int
+    payload: dict[str, Any]
+    account: str
+    occurred_at_ns: int
+    recorded_at_ns: int
+    actor: str
+    command_id: str
+    _event: ev.Event | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def event(self) -> ev.Event:
+        """The domain event (upcast to the current schema when it was stored by an older one)."""
+        if self._event is None:
+            self._event = event_from_payload(
+                self.event_type,
+                self.schema_version,
+                self.payload,
+                order_id=self.stream_id,
+                at_ns=self.occurred_at_ns,
+            )
+        return self._event
+
+    @classmethod
+    def for_order(
+        cls,
+        event: ev.Event,
+        *,
+        position: int,
+        version: int,
+        account: str,
+        recorded_at_ns: int,
+        actor: str,
+        command_id: str,
+    ) -> StoredEvent:
+        name = type(event).__name__
+        return cls(
+            position=position,
+            stream_type=ORDER_STREAM,
+            stream_id=event.order_id,
+            stream_version=version,
+            event_type=name,
+            schema_version=SCHEMA_VERSIONS[name],
+            payload=event_to_payload(event),
+            account=account,
+            occurred_at_ns=event.at_ns,
+            recorded_at_ns=recorded_at_ns,
+            actor=actor,
+            command_id=command_id,
+            _event=event,
+        )
+
+    @classmethod
+    def from_row(cls, row: tuple) -> StoredEvent:
+        values = list(row)
+        if isinstance(values[6], str):  # Django's psycopg setup loads jsonb as text
+            values[6] = json.loads(values[6])
+        return cls(*values)
+
+
+def append(events: list[StoredEvent]) -> None:
+    """Write a batch with COPY and let the projections follow.
+
+    Precondition: inside the engine's transaction, holding the writer lock; positions are
+    consecutive after the last one in the log (the primary key refuses anything else).
+    """
+    if not events:
+        return
+    with connection.cursor() as cursor:
+        raw = cursor.cursor  # the psycopg cursor, for COPY
+        with raw.copy(f"COPY events ({', '.join(COLUMNS)}) FROM STDIN") as copy:
+            for e in events:
+                copy.write_row(
+                    (
+                        e.position,
+                        e.stream_type,
+                        e.stream_id,
+                        e.stream_version,
+                        e.event_type,
+                        e.schema_version,
+                        json.dumps(e.payload, separators=(",", ":")),
+                        e.account,
+                        e.occurred_at_ns,
+                        e.recorded_at_ns,
+                        e.actor,
+                        e.command_id,
+                    )
+                )
+    events_appended.send(sender=StoredEvent, events=events)
+
+
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM events"
+
+
+def _rows(sql: str, params: list) -> list[StoredEvent]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [StoredEvent.from_row(row) for row in cursor.fetchall()]
+
+
+def read_stream(stream_id: int, stream_type: str = ORDER_STREAM) -> list[StoredEvent]:
+    return _rows(
+        f"{_SELECT} WHERE stream_type = %s AND stream_id = %s ORDER BY stream_version", [stream_type, stream_id]
+    )
+
+
+def read_range(after: int, until: int | None = None, limit: int = 10_000) -> list[StoredEvent]:
+    """Events with after < position <= until, in order, at most `limit`."""
+    if until is None:
+        return _rows(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after, limit])
+    return _rows(f"{_SELECT} WHERE position > %s AND position <= %s ORDER BY position LIMIT %s", [after, until, limit])
+
+
+def iter_batches(after: int = 0, until: int | None = None, batch_size: int = 10_000) -> Iterator[list[StoredEvent]]:
+    """The log in position order, a batch at a time: replay without holding it all in memory."""
+    while True:
+        batch = read_range(after, until, batch_size)
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].position
+
+
+def last_position() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(MAX(position), 0) FROM events")
+        return cursor.fetchone()[0]

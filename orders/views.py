@@ -1,0 +1,221 @@
+"""REST views: each one deep, calling a service in orders.services."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import CursorPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from orders import services
+from orders.domain.values import OrderType, Side, TimeInForce
+from orders.filters import EventFilter, FillFilter, OrderFilter, PositionFilter
+from orders.models import Instrument
+from orders.serializers import (
+    AccountSerializer,
+    CancelSerializer,
+    EventSerializer,
+    FillSerializer,
+    InstrumentSerializer,
+    OrderCreateSerializer,
+    OrderSerializer,
+    PositionSerializer,
+    ReplaceSerializer,
+)
+
+ID_PATTERN = r"[0-9]{1,18}"  # fits a bigint; longer ids are simply not found
+
+# A refused cancel or replace: 409 when the order's state is the reason, 400 naming the
+# field when the request's values are.
+REFUSAL_FIELDS = {
+    "quantity_below_cum_qty": "quantity",
+    "quantity_not_on_lot": "quantity",
+    "invalid_quantity": "quantity",
+    "price_not_on_tick": "limit_price",
+    "invalid_price": "limit_price",
+    "price_on_market_order": "limit_price",
+    "missing_limit_price": "limit_price",
+    "nothing_to_replace": "non_field_errors",
+    "duplicate_cl_ord_id": "cl_ord_id",
+}
+
+Refusal = inline_serializer(
+    "Refusal", {"detail": serializers.CharField(), "reason": serializers.CharField(), "order": OrderSerializer()}
+)
+
+
+def _refusal(answer: services.EngineAnswer) -> Response:
+    body: dict = {"detail": answer.text, "reason": answer.reason}
+    if answer.order is not None:
+        body["order"] = OrderSerializer(answer.order).data
+    field = REFUSAL_FIELDS.get(answer.reason)
+    if field is not None:
+        body[field] = [answer.text]
+        return Response(body, status=status.HTTP_400_BAD_REQUEST)
+    if answer.reason == "unknown_order":
+        return Response(body, status=status.HTTP_404_NOT_FOUND)
+    return Response(body, status=status.HTTP_409_CONFLICT)
+
+
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Orders of the accounts granted to you: submit, list, look up, cancel, replace."""
+
+    serializer_class = OrderSerializer
+    filterset_class = OrderFilter
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return services.orders_for_user(self.request.user)
+
+    def _order(self, pk: str):
+        order = services.order_get_for_user(self.request.user, int(pk))
+        if order is None:
+            raise NotFound(f"no order {pk} in your accounts")
+        return order
+
+    @extend_schema(
+        request=OrderCreateSerializer,
+        responses={
+            201: OpenApiResponse(OrderSerializer, "Created: accepted (pending_new) or rejected by pre-trade risk"),
+            200: OpenApiResponse(OrderSerializer, "The existing order: this cl_ord_id was already used today"),
+            400: OpenApiResponse(description="Bad input; the body names each field"),
+            503: OpenApiResponse(description="Engine unavailable; retrying with the same cl_ord_id is safe"),
+        },
+    )
+    def create(self, request: Request) -> Response:
+        """Submit an order. The same cl_ord_id on the same account and trading day returns the existing order."""
+        incoming = OrderCreateSerializer(data=request.data, context={"request": request})
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        answer = services.order_submit(
+            user=request.user,
+            account=data["account"],
+            cl_ord_id=data["cl_ord_id"],
+            symbol=data["symbol"],
+            side=Side(data["side"]),
+            quantity=data["quantity"],
+            order_type=OrderType(data["order_type"]),
+            time_in_force=TimeInForce(data["time_in_force"]),
+            limit_price=data.get("limit_price"),
+        )
+        if answer.order is None:
+            return _refusal(answer)
+        code = status.HTTP_200_OK if answer.outcome == "duplicate" else status.HTTP_201_CREATED
+        return Response(OrderSerializer(answer.order).data, status=code)
+
+    @extend_schema(responses={200: EventSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def events(self, request: Request, pk: str) -> Response:
+        """The order's full history, oldest first."""
+        order = self._order(pk)
+        history = services.events_for_user(request.user).filter(stream_type="order", stream_id=order.id)
+        return Response(EventSerializer(history.order_by("stream_version"), many=True).data)
+
+    @extend_schema(
+        request=CancelSerializer,
+        responses={
+            202: OpenApiResponse(OrderSerializer, "Accepted: the order is pending_cancel"),
+            200: OpenApiResponse(OrderSerializer, "This cancel (same cl_ord_id) was already taken"),
+            409: OpenApiResponse(Refusal, "Refused: too late to cancel, or a request is pending"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        """Ask to cancel the order."""
+        order = self._order(pk)
+        incoming = CancelSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        answer = services.order_cancel(
+            user=request.user, order=order, cl_ord_id=incoming.validated_data.get("cl_ord_id")
+        )
+        return self._request_response(answer)
+
+    @extend_schema(
+        request=ReplaceSerializer,
+        responses={
+            202: OpenApiResponse(OrderSerializer, "Accepted: the order is pending_replace"),
+            200: OpenApiResponse(OrderSerializer, "This replace (same cl_ord_id) was already taken"),
+            400: OpenApiResponse(Refusal, "Refused for its values, e.g. quantity below cum_qty"),
+            409: OpenApiResponse(Refusal, "Refused: too late to replace, or a request is pending"),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def replace(self, request: Request, pk: str) -> Response:
+        """Ask to change the order's quantity and/or limit price."""
+        order = self._order(pk)
+        incoming = ReplaceSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = incoming.validated_data
+        answer = services.order_replace(
+            user=request.user,
+            order=order,
+            quantity=data.get("quantity"),
+            limit_price=data.get("limit_price"),
+            cl_ord_id=data.get("cl_ord_id"),
+        )
+        return self._request_response(answer)
+
+    @staticmethod
+    def _request_response(answer: services.EngineAnswer) -> Response:
+        if answer.outcome == "accepted" and answer.order is not None:
+            return Response(OrderSerializer(answer.order).data, status=status.HTTP_202_ACCEPTED)
+        if answer.outcome == "duplicate" and answer.order is not None:
+            return Response(OrderSerializer(answer.order).data, status=status.HTTP_200_OK)
+        return _refusal(answer)
+
+
+class EventCursorPagination(CursorPagination):
+    ordering = "position"
+    page_size = 100
+    page_size_query_param = "limit"
+    max_page_size = 1000
+
+
+class EventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log of your accounts' orders, in log order, cursor-paginated by position."""
+
+    serializer_class = EventSerializer
+    filterset_class = EventFilter
+    pagination_class = EventCursorPagination
+    lookup_field = "position"
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return services.events_for_user(self.request.user)
+
+
+class FillViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = FillSerializer
+    filterset_class = FillFilter
+    lookup_value_regex = ID_PATTERN
+
+    def get_queryset(self):
+        return services.fills_for_user(self.request.user)
+
+
+class PositionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = PositionSerializer
+    filterset_class = PositionFilter
+
+    def get_queryset(self):
+        return services.positions_for_user(self.request.user)
+
+
+class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = InstrumentSerializer
+    queryset = Instrument.objects.all()
+    lookup_field = "symbol"
+    lookup_value_regex = r"[^/]{1,32}"
+    filterset_fields = ["asset_class", "currency", "active"]
+
+
+class AccountViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = AccountSerializer
+    lookup_field = "code"
+    lookup_value_regex = r"[-a-zA-Z0-9_]{1,32}"
+
+    def get_queryset(self):
+        return services.accounts_for_user(self.request.user)

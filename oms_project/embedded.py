@@ -108,11 +108,8 @@ def _hand_to_pg_user(path: Path) -> None:
     if os.geteuid() != 0:
         return
     entry = pwd.getpwnam(PG_SYSTEM_USER)
-    for directory in (path, *path.parents):
-        mode = directory.stat().st_mode
-        directory.chmod(mode | 0o055)  # the pg user must traverse to its data
-        if directory == Path("/"):
-            break
+    for directory in path.parents:  # the pg user must traverse to its data (which stays 0700)
+        directory.chmod(directory.stat().st_mode | 0o055)
     shutil.chown(path, entry.pw_uid, entry.pw_gid)
     # the bundled binaries and libraries must be readable by that user too
     for root, dirs, files in os.walk(_pg_install()):

@@ -16,7 +16,8 @@ from oms_project.embedded import Layout
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(BASE_DIR / ".env")  # optional; real environment variables win
 
 DEV_SECRET_KEY = "dev-only-insecure-key-do-not-use-in-production"
 OMS_ENV = env.str("OMS_ENV", default="development")  # development | test | production
@@ -142,6 +143,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "SideEnum": "orders.domain.values.Side",
+        "OrderTypeEnum": "orders.domain.values.OrderType",
+        "TimeInForceEnum": "orders.domain.values.TimeInForce",
+        "OrdStatusEnum": "orders.domain.values.OrdStatus",
+    },
 }
 
 CHANNEL_LAYERS = {

@@ -124,6 +124,7 @@ class Engine:
         self._health_state = "starting"
         self._last_heartbeat = 0.0
         self.stats = {"batches": 0, "commands": 0, "events": 0}
+        self._window = {"batches": 0, "commands": 0, "busy": 0.0, "commit": 0.0, "started": time.monotonic()}
 
     # -- life cycle -------------------------------------------------------------------
 
@@ -142,7 +143,7 @@ class Engine:
             if time.monotonic() - announced > 10:
                 log.warning("%s; standing by until it is released", message)
                 announced = time.monotonic()
-            self._heartbeat("standby", force=True)
+            self._standby_heartbeat()
             time.sleep(0.5)
 
     def recover(self) -> None:
@@ -251,6 +252,7 @@ class Engine:
     # -- a batch -------------------------------------------------------------------------
 
     def process(self, envelopes: list[bus.Envelope]) -> None:
+        started = time.perf_counter()
         staged: list[store.StoredEvent] = []
         replies: list[tuple[str | None, Outcome]] = []
         recorded_at_ns = time.time_ns()
@@ -265,6 +267,7 @@ class Engine:
                 log.exception("command %s failed; refusing it", envelope.command)
                 outcome = Outcome("error", reason="internal_error", text="the engine could not process the command")
             replies.append((envelope.reply_to, outcome))
+        commit_started = time.perf_counter()
         try:
             with transaction.atomic():
                 if connection.connection is not self._locked_connection:
@@ -275,10 +278,29 @@ class Engine:
             connection.close()
             self._safe_recover()
             return
+        committed = time.perf_counter()
         self._after_commit(envelopes, replies)
         self.stats["batches"] += 1
         self.stats["commands"] += len(envelopes)
         self.stats["events"] += len(staged)
+        self._account(len(envelopes), time.perf_counter() - started, committed - commit_started)
+
+    def _account(self, commands: int, busy: float, commit: float) -> None:
+        """Every 10 s, one log line operators can read the engine's load from."""
+        w = self._window
+        w["batches"] += 1
+        w["commands"] += commands
+        w["busy"] += busy
+        w["commit"] += commit
+        elapsed = time.monotonic() - w["started"]
+        if elapsed >= 10:
+            log.info(
+                "%.0f commands/s, %d batches (%.1f commands each), busy %.0f%%, append+commit %.2f ms a batch; "
+                "last position %d",
+                w["commands"] / elapsed, w["batches"], w["commands"] / w["batches"], 100 * w["busy"] / elapsed,
+                1000 * w["commit"] / w["batches"], self.state.last_position,
+            )  # fmt: skip
+            self._window = {"batches": 0, "commands": 0, "busy": 0.0, "commit": 0.0, "started": time.monotonic()}
 
     def _safe_recover(self) -> None:
         while not self._stopping:
@@ -411,6 +433,8 @@ class Engine:
                 instruments=self.instruments,
             )
         events = decide(state, command, denial=denial)
+        if not events:  # a retry of the request already pending
+            return Outcome("duplicate", state.order_id), [], state.account
         return self._outcome_of(events, state.order_id), events, state.account
 
     def _report(self, command: cmd.ApplyExecutionReport | cmd.ApplyCancelReject) -> tuple[Outcome, list, str]:
@@ -453,6 +477,13 @@ class Engine:
         self.active_accounts = set(Account.objects.filter(active=True).values_list("code", flat=True))
         self._reference_loaded_at = now
         return True
+
+    def _standby_heartbeat(self) -> None:
+        """A standby announces itself beside, never over, the live engine's health."""
+        try:
+            self.redis.set(bus.key(f"engine:standby:{os.getpid()}"), time.time_ns(), ex=HEALTH_TTL_SECONDS)
+        except redis.RedisError as exc:
+            log.error("cannot publish standby health: %s", exc)
 
     def _heartbeat(self, state: str | None = None, force: bool = False) -> None:
         now = time.monotonic()

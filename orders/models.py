@@ -7,14 +7,13 @@ them (orders/projections.py), from the events the engine appends, and
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pgtrigger
 from django.conf import settings
 from django.db import models
 
-from orders.domain.state import OrderState, PendingRequest
 from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
 
 QTY = {"max_digits": 24, "decimal_places": 8}
@@ -95,10 +94,8 @@ class Event(models.Model):
                 fields=["stream_type", "stream_id", "stream_version"], name="events_stream_version_unique"
             )
         ]
-        indexes = [
-            models.Index(fields=["stream_type", "stream_id", "stream_version"], name="events_stream_idx"),
-            models.Index(fields=["event_type", "position"], name="events_type_idx"),
-        ]
+        # Reading a stream uses the unique constraint's index. Every extra index costs the
+        # engine's commit path, so the log carries just one more: the account, for audit reads.
         triggers = [
             pgtrigger.Trigger(
                 name="events_append_only",
@@ -138,10 +135,11 @@ class Order(models.Model):
         db_column="account_code",
         on_delete=models.PROTECT,
         db_constraint=False,
+        db_index=False,  # covered by an index that starts with the account
         related_name="orders",
     )
-    cl_ord_id = models.CharField(max_length=64, db_index=True)  # current 11 ClOrdID (a replace changes it)
-    symbol = models.CharField(max_length=32, db_index=True)
+    cl_ord_id = models.CharField(max_length=64)  # current 11 ClOrdID (a replace changes it)
+    symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=16, choices=choices(Side))
     order_type = models.CharField(max_length=16, choices=choices(OrderType))
     time_in_force = models.CharField(max_length=8, choices=choices(TimeInForce))
@@ -162,82 +160,19 @@ class Order(models.Model):
     anomalies = models.IntegerField(default=0)
     version = models.IntegerField()
     trading_day = models.DateField()
-    created_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
     created_at_ns = models.BigIntegerField()
     updated_at_ns = models.BigIntegerField()
 
     class Meta:
         ordering = ["-id"]
+        # Few indexes: each one is paid on the engine's commit path. The blotter's and the
+        # API's reads filter by account first, then day and ClOrdID, or by status.
         indexes = [models.Index(fields=["account", "trading_day", "cl_ord_id"], name="order_account_day_clordid")]
 
     def __str__(self) -> str:
         return f"{self.id} {self.account_id} {self.cl_ord_id}"
-
-    def to_domain(self) -> OrderState:
-        """The domain state to fold further events onto. ExecIDs are not kept here: events are
-        deduplicated before they are appended, so the projection never needs them."""
-        pending = None
-        if self.pending_kind:
-            pending = PendingRequest(
-                RequestKind(self.pending_kind), self.pending_cl_ord_id, self.pending_quantity, self.pending_limit_price
-            )
-        return OrderState(
-            order_id=self.id,
-            account=self.account_id,
-            cl_ord_id=self.cl_ord_id,
-            symbol=self.symbol,
-            side=Side(self.side),
-            order_type=OrderType(self.order_type),
-            time_in_force=TimeInForce(self.time_in_force),
-            quantity=self.quantity,
-            limit_price=self.limit_price,
-            status=OrdStatus(self.status),
-            created_at_ns=self.created_at_ns,
-            updated_at_ns=self.updated_at_ns,
-            version=self.version,
-            cum_qty=self.cum_qty,
-            notional=self.notional,
-            acknowledged=self.acknowledged,
-            pending=pending,
-            reject_reason=self.reject_reason or None,
-            text=self.text,
-            anomalies=self.anomalies,
-        )
-
-    @classmethod
-    def from_domain(cls, state: OrderState, trading_day: date) -> Order:
-        pending = state.pending
-        return cls(
-            id=state.order_id,
-            account_id=state.account,
-            cl_ord_id=state.cl_ord_id,
-            symbol=state.symbol,
-            side=state.side.value,
-            order_type=state.order_type.value,
-            time_in_force=state.time_in_force.value,
-            quantity=state.quantity,
-            limit_price=state.limit_price,
-            status=state.status.value,
-            cum_qty=state.cum_qty,
-            leaves_qty=state.leaves_qty,
-            avg_px=state.avg_px,
-            notional=state.notional,
-            acknowledged=state.acknowledged,
-            pending_kind=pending.kind.value if pending else "",
-            pending_cl_ord_id=pending.cl_ord_id if pending else "",
-            pending_quantity=pending.quantity if pending else None,
-            pending_limit_price=pending.limit_price if pending else None,
-            reject_reason=state.reject_reason or "",
-            text=state.text[:500],
-            anomalies=state.anomalies,
-            version=state.version,
-            trading_day=trading_day,
-            created_at=ns_to_datetime(state.created_at_ns),
-            updated_at=ns_to_datetime(state.updated_at_ns),
-            created_at_ns=state.created_at_ns,
-            updated_at_ns=state.updated_at_ns,
-        )
 
 
 class Fill(models.Model):
@@ -251,9 +186,10 @@ class Fill(models.Model):
         db_column="account_code",
         on_delete=models.PROTECT,
         db_constraint=False,
+        db_index=False,  # covered by an index that starts with the account
         related_name="fills",
     )
-    symbol = models.CharField(max_length=32, db_index=True)
+    symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=16, choices=choices(Side))
     exec_id = models.CharField(max_length=64)  # 17 ExecID
     last_qty = models.DecimalField(**QTY)  # 32 LastQty
@@ -276,6 +212,7 @@ class Position(models.Model):
         db_column="account_code",
         on_delete=models.PROTECT,
         db_constraint=False,
+        db_index=False,  # covered by an index that starts with the account
         related_name="positions",
     )
     symbol = models.CharField(max_length=32)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
+from django.db import models
 from rest_framework import serializers
 
 from orders import services
@@ -16,10 +17,30 @@ CL_ORD_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
 DECIMAL = {"max_digits": 24, "decimal_places": 8}
 
 
+class CompactDecimalField(serializers.DecimalField):
+    """Decimals as plain strings without padding: "100", "190.5" rather than "100.00000000"."""
+
+    def to_representation(self, value: Decimal | None) -> str | None:
+        if value is None:
+            return None
+        text = format(Decimal(value), "f")
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: CompactDecimalField,
+    }
+
+
 def _positive(name: str, value: Decimal | None) -> Decimal | None:
     if value is not None and value <= 0:
         raise serializers.ValidationError(f"{name} must be positive, got {value}")
     return value
+
+
+_compact = CompactDecimalField(max_digits=40, decimal_places=16)
 
 
 def validate_cl_ord_id(value: str) -> str:
@@ -28,7 +49,7 @@ def validate_cl_ord_id(value: str) -> str:
     return value
 
 
-class OrderSerializer(serializers.ModelSerializer):
+class OrderSerializer(ModelSerializer):
     account = serializers.CharField(source="account_id")
     pending = serializers.SerializerMethodField()
 
@@ -65,8 +86,8 @@ class OrderSerializer(serializers.ModelSerializer):
         return {
             "kind": order.pending_kind,
             "cl_ord_id": order.pending_cl_ord_id,
-            "quantity": None if order.pending_quantity is None else str(order.pending_quantity),
-            "limit_price": None if order.pending_limit_price is None else str(order.pending_limit_price),
+            "quantity": _compact.to_representation(order.pending_quantity),
+            "limit_price": _compact.to_representation(order.pending_limit_price),
         }
 
 
@@ -140,7 +161,7 @@ class ReplaceSerializer(serializers.Serializer):
         return attrs
 
 
-class EventSerializer(serializers.ModelSerializer):
+class EventSerializer(ModelSerializer):
     occurred_at = serializers.SerializerMethodField()
     recorded_at = serializers.SerializerMethodField()
 
@@ -171,7 +192,7 @@ class EventSerializer(serializers.ModelSerializer):
         return ns_to_datetime(event.recorded_at_ns).isoformat()
 
 
-class FillSerializer(serializers.ModelSerializer):
+class FillSerializer(ModelSerializer):
     account = serializers.CharField(source="account_id")
     order = serializers.IntegerField(source="order_id")
 
@@ -181,7 +202,7 @@ class FillSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PositionSerializer(serializers.ModelSerializer):
+class PositionSerializer(ModelSerializer):
     account = serializers.CharField(source="account_id")
 
     class Meta:
@@ -190,7 +211,7 @@ class PositionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InstrumentSerializer(serializers.ModelSerializer):
+class InstrumentSerializer(ModelSerializer):
     class Meta:
         model = Instrument
         fields = [
@@ -207,7 +228,7 @@ class InstrumentSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AccountSerializer(serializers.ModelSerializer):
+class AccountSerializer(ModelSerializer):
     class Meta:
         model = Account
         fields = ["code", "name", "active"]

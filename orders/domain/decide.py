@@ -180,7 +180,7 @@ def _(
             if pending is None or pending.quantity is None:
                 return anomaly("unexpected_replace", "a replace report with no replace pending")
             quantity = command.quantity if command.quantity is not None else pending.quantity
-            if False:
+            if quantity < state.cum_qty:
                 return anomaly("replace_below_cum_qty", f"replaced quantity {quantity} is below cum_qty")
             limit_price = command.limit_price if command.limit_price is not None else pending.limit_price
             event = ev.OrderReplaced(

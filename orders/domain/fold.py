@@ -37,17 +37,19 @@ def _resolve(target: object, before: OrderState, after: OrderState, event: ev.Ev
     if target == SAME:
         return before.status
     if target == WORKING:
-        if isinstance(event, (ev.OrderCancelRejected, ev.OrderReplaceRejected)) and not _answers_pending(
-            before, event.cl_ord_id
-        ):
+        if isinstance(event, (ev.OrderCancelRejected, ev.OrderReplaceRejected)) and not _answers_pending(before, event):
             return before.status  # it refused some other request: the pending one still stands
         return after.working_status
     assert isinstance(target, OrdStatus)
     return target
 
 
-def _answers_pending(state: OrderState, cl_ord_id: str) -> bool:
-    return state.pending is not None and state.pending.cl_ord_id == cl_ord_id
+def _answers_pending(state: OrderState, event: ev.OrderCancelRejected | ev.OrderReplaceRejected) -> bool:
+    """A refusal resolves the pending request only if it names it: same ClOrdID and same kind
+    (a cancel's refusal never drops a pending replace, whatever ClOrdID it carries)."""
+    kind = RequestKind.CANCEL if isinstance(event, ev.OrderCancelRejected) else RequestKind.REPLACE
+    pending = state.pending
+    return pending is not None and pending.cl_ord_id == event.cl_ord_id and pending.kind is kind
 
 
 def _create(event: ev.Event) -> OrderState:
@@ -116,7 +118,7 @@ def _(event: ev.OrderReplaceRequested, state: OrderState) -> OrderState:
 @_evolve.register(ev.OrderCancelRejected)
 @_evolve.register(ev.OrderReplaceRejected)
 def _(event: ev.OrderCancelRejected | ev.OrderReplaceRejected, state: OrderState) -> OrderState:
-    if _answers_pending(state, event.cl_ord_id):
+    if _answers_pending(state, event):
         return replace(state, pending=None)
     return state
 

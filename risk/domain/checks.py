@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,8 @@ def check_instrument(ticket: OrderTicket, rules: InstrumentRules | None, account
 def check_quantity(ticket: OrderTicket, rules: InstrumentRules | None, account_active: bool) -> Denial | None:
     if not ticket.quantity.is_finite() or ticket.quantity <= 0:
         return Denial("invalid_quantity", f"quantity must be positive, got {ticket.quantity}")
+    if rules is not None and _beyond_precision(ticket.quantity, rules.lot_size):
+        return Denial("invalid_quantity", f"quantity {ticket.quantity} is out of range")
     if rules is not None and ticket.quantity % rules.lot_size != 0:
         return Denial(
             "quantity_not_on_lot", f"quantity {ticket.quantity} is not a multiple of the lot size {rules.lot_size}"
@@ -75,9 +77,21 @@ def check_price(ticket: OrderTicket, rules: InstrumentRules | None, account_acti
         return Denial("missing_limit_price", "a limit order needs a limit_price")
     if not price.is_finite() or price <= 0:
         return Denial("invalid_price", f"limit_price must be positive, got {price}")
+    if rules is not None and _beyond_precision(price, rules.tick_size):
+        return Denial("invalid_price", f"limit_price {price} is out of range")
     if rules is not None and price % rules.tick_size != 0:
         return Denial("price_not_on_tick", f"limit_price {price} is not on the tick size {rules.tick_size}")
     return None
+
+
+def _beyond_precision(value: Decimal, step: Decimal) -> bool:
+    """True when `value % step` can't be computed: the quotient has more digits than the decimal
+    context holds (e.g. a quantity of 1E+30), which would raise instead of giving a denial."""
+    try:
+        value % step
+    except InvalidOperation:
+        return True
+    return False
 
 
 SANITY_CHECKS: tuple[Check, ...] = (check_account, check_instrument, check_quantity, check_price)

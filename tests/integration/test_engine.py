@@ -124,19 +124,26 @@ def test_no_answer_in_time_is_engine_unavailable_and_the_retry_is_safe(api, engi
 @pytest.mark.slow
 def test_kill_9_during_a_burst_loses_no_acknowledged_order_and_duplicates_none(engine):
     tag = new_cl_ord_id("K")
-    cl_ord_ids = [f"{tag}-{i}" for i in range(300)]
+    cl_ord_ids = [f"{tag}-{i}" for i in range(1000)]
     acknowledged: dict[str, int] = {}
     lock = threading.Lock()
+    some_acknowledged = threading.Event()
 
     def send(cl_ord_id: str) -> None:
         try:
-            reply = bus.send(submit_command(cl_ord_id), timeout=1.0)
+            reply = bus.send(submit_command(cl_ord_id), timeout=0.5)
         except bus.EngineUnavailable:
             return
         with lock:
             acknowledged[cl_ord_id] = reply["order_id"]
+            if len(acknowledged) >= 100:
+                some_acknowledged.set()
 
-    killer = threading.Timer(0.3, engine.kill)
+    def kill_mid_burst() -> None:
+        some_acknowledged.wait(timeout=30)
+        engine.kill()
+
+    killer = threading.Thread(target=kill_mid_burst)
     killer.start()
     with ThreadPoolExecutor(max_workers=32) as pool:
         list(pool.map(send, cl_ord_ids))

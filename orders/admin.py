@@ -1,0 +1,96 @@
+"""Admin: reference data is edited here; the log and its projections are read-only audit views."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin
+from django.urls import reverse
+from django.utils.html import format_html
+
+from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Nobody edits history, superusers included: the database would refuse it anyway."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "active"]
+    list_filter = ["active"]
+    search_fields = ["code", "name"]
+    filter_horizontal = ["users"]
+
+
+@admin.register(Instrument)
+class InstrumentAdmin(admin.ModelAdmin):
+    list_display = ["symbol", "description", "tick_size", "lot_size", "currency", "asset_class", "active",
+                    "reference_price", "reference_price_at"]  # fmt: skip
+    list_filter = ["asset_class", "currency", "active"]
+    search_fields = ["symbol", "description"]
+
+
+@admin.register(Event)
+class EventAdmin(ReadOnlyAdmin):
+    list_display = ["position", "event_type", "stream", "account", "actor", "occurred", "recorded"]
+    list_filter = ["event_type", "stream_type", "account"]
+    search_fields = ["=stream_id", "=command_id", "actor", "=account"]
+    ordering = ["-position"]
+    show_full_result_count = False  # counting a large log on every page is slow
+    readonly_fields = ["position", "stream_type", "stream_id", "stream_version", "event_type", "schema_version",
+                       "pretty_payload", "account", "occurred", "recorded", "actor", "command_id"]  # fmt: skip
+    exclude = ["payload", "occurred_at_ns", "recorded_at_ns"]
+
+    @admin.display(description="stream", ordering="stream_id")
+    def stream(self, event: Event) -> str:
+        return f"{event.stream_type} {event.stream_id} v{event.stream_version}"
+
+    @admin.display(description="occurred (UTC)", ordering="occurred_at_ns")
+    def occurred(self, event: Event) -> str:
+        return ns_to_datetime(event.occurred_at_ns).isoformat(timespec="microseconds")
+
+    @admin.display(description="recorded (UTC)", ordering="recorded_at_ns")
+    def recorded(self, event: Event) -> str:
+        return ns_to_datetime(event.recorded_at_ns).isoformat(timespec="microseconds")
+
+    @admin.display(description="payload")
+    def pretty_payload(self, event: Event) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True))
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyAdmin):
+    list_display = ["id", "account", "cl_ord_id", "symbol", "side", "quantity", "limit_price", "status", "cum_qty",
+                    "avg_px", "created_at", "history"]  # fmt: skip
+    list_filter = ["status", "side", "order_type", "time_in_force", "account", "trading_day"]
+    search_fields = ["=id", "cl_ord_id", "=symbol"]
+    date_hierarchy = "created_at"
+
+    @admin.display(description="events")
+    def history(self, order: Order) -> str:
+        url = reverse("admin:orders_event_changelist") + f"?stream_type=order&q={order.id}"
+        return format_html('<a href="{}">history</a>', url)
+
+
+@admin.register(Fill)
+class FillAdmin(ReadOnlyAdmin):
+    list_display = ["id", "order_id", "account", "symbol", "side", "last_qty", "last_px", "exec_id", "executed_at"]
+    list_filter = ["account", "side"]
+    search_fields = ["=order__id", "=exec_id", "=symbol"]
+
+
+@admin.register(Position)
+class PositionAdmin(ReadOnlyAdmin):
+    list_display = ["account", "symbol", "quantity", "avg_cost", "realized_pnl", "bought", "sold", "updated_at"]
+    list_filter = ["account"]
+    search_fields = ["=symbol"]

@@ -1,0 +1,184 @@
+"""The system as `make run` starts it (the launcher: embedded services, migrate, demo data,
+honcho with web and engine), driven over real HTTP; then Ctrl-C, and a second start that
+resumes with the data of the first."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+PROFILE = "e2e"
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class System:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+            "OMS_SERVICES_PROFILE": PROFILE,
+            "OMS_WEB_PORT": str(self.port),
+            "OMS_BUS_PREFIX": "oms-e2e",
+            "OMS_ENV": "development",
+        }
+        self.log = BASE_DIR / "var" / f"{PROFILE}-launcher.log"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        out = open(self.log, "a")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "oms_project.launcher"],
+            cwd=BASE_DIR,
+            env=self.env,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # its own process group, as a terminal gives it
+        )
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"make run exited early; see {self.log}"
+            try:
+                status, _ = self.request("GET", "/api/v1/health/")
+                if status == 200:
+                    return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"not healthy in time; see {self.log}")
+
+    def ctrl_c(self) -> int:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def request(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, object]:
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(self.base + path, data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        if token:
+            request.add_header("Authorization", f"Token {token}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                return error.code, json.loads(raw)
+            except ValueError:
+                return error.code, raw.decode(errors="replace")
+
+    def token(self, username: str, password: str) -> str:
+        status, body = self.request("POST", "/api/v1/auth/token/", {"username": username, "password": password})
+        assert status == 200, body
+        return body["token"]
+
+    def manage(self, *args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=BASE_DIR,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        return result.stdout
+
+
+def embedded_status() -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "oms_project.embedded", "status", "--profile", PROFILE],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
+    system = System()
+    system.start()
+    try:
+        trader = system.token("trader", "trader")
+        cl_ord_id = f"E2E-{uuid.uuid4().hex[:10]}"
+        order = {
+            "account": "DESK-EQ",
+            "cl_ord_id": cl_ord_id,
+            "symbol": "AAPL",
+            "side": "buy",
+            "quantity": "100",
+            "order_type": "limit",
+            "limit_price": "190.50",
+            "time_in_force": "day",
+        }
+        status, created = system.request("POST", "/api/v1/orders/", order, trader)
+        assert status == 201 and created["status"] == "pending_new"
+        status, again = system.request("POST", "/api/v1/orders/", order, trader)
+        assert status == 200 and again["id"] == created["id"]
+        status, listed = system.request("GET", f"/api/v1/orders/?cl_ord_id={cl_ord_id}", token=trader)
+        assert status == 200 and [o["id"] for o in listed["results"]] == [created["id"]]
+
+        status, bad = system.request("POST", "/api/v1/orders/", {**order, "quantity": "-1"}, trader)
+        assert status == 400 and "quantity" in bad
+        status, bad = system.request("POST", "/api/v1/orders/", {**order, "symbol": "ZZZZ"}, trader)
+        assert status == 400 and "symbol" in bad
+
+        other = {**order, "cl_ord_id": f"{cl_ord_id}-R"}
+        status, second = system.request("POST", "/api/v1/orders/", other, trader)
+        status, replaced = system.request(
+            "POST", f"/api/v1/orders/{second['id']}/replace/", {"quantity": "150"}, trader
+        )
+        assert status == 202 and replaced["status"] == "pending_replace"
+        status, canceled = system.request("POST", f"/api/v1/orders/{created['id']}/cancel/", {}, trader)
+        assert status == 202 and canceled["status"] == "pending_cancel"
+        status, events = system.request("GET", f"/api/v1/orders/{created['id']}/events/", token=trader)
+        assert [e["event_type"] for e in events] == ["OrderAccepted", "OrderCancelRequested"]
+
+        system.manage(
+            "shell",
+            "-c",
+            (
+                "from django.contrib.auth.models import User; from orders.models import Account;"
+                "u, _ = User.objects.get_or_create(username='e2e-outsider'); u.set_password('e2e-outsider'); u.save();"
+                "a, _ = Account.objects.get_or_create(code='E2E-OUT', defaults={'name': 'elsewhere'}); a.users.add(u)"
+            ),
+        )
+        outsider = system.token("e2e-outsider", "e2e-outsider")
+        status, _ = system.request("GET", f"/api/v1/orders/{created['id']}/", token=outsider)
+        assert status == 404
+        status, schema = system.request("GET", "/api/v1/schema/?format=json")
+        assert status == 200 and "/api/v1/orders/" in schema["paths"]
+        assert "projections match the log" in system.manage("rebuild_projections", "--verify")
+    finally:
+        code = system.ctrl_c()
+    assert code in (0, 130, -signal.SIGINT), f"launcher exit code {code}"
+    assert "postgresql: down" in embedded_status() and "valkey:     down" in embedded_status()
+
+    system.start()  # a second `make run` resumes with the data it had
+    try:
+        trader = system.token("trader", "trader")
+        status, shown = system.request("GET", f"/api/v1/orders/{created['id']}/", token=trader)
+        assert status == 200 and shown["status"] == "pending_cancel" and shown["cl_ord_id"] == cl_ord_id
+    finally:
+        system.ctrl_c()

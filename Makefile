@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format setup services-test-up services-test-down bench clean-data
+.PHONY: run test lint format setup bench clean-data
 
 run: setup
 	$(PY) -m oms_project.launcher
@@ -35,7 +35,7 @@ format: setup
 
 bench: setup
 	@$(PY) -m oms_project.embedded start --profile bench
-	@OMS_SERVICES_PROFILE=bench OMS_BUS_PREFIX=oms-bench $(PY) bench/run_all.py; rc=$$?; \
+	@OMS_SERVICES_PROFILE=bench OMS_BUS_PREFIX=oms-bench DJANGO_DEBUG=false $(PY) bench/run_all.py; rc=$$?; \
 	  $(PY) -m oms_project.embedded stop --profile bench; exit $$rc
 
 clean-data:

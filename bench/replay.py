@@ -122,7 +122,7 @@ def naive_orm_replay(sample: int) -> tuple[int, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--naive-sample", type=int, default=20_000)
+    parser.add_argument("--naive-sample", type=int, default=5_000)
     args = parser.parse_args()
     prepare_database()
     total = ensure_log(args.events)

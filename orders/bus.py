@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+import orjson
 import redis
 from django.conf import settings
 
@@ -59,7 +60,7 @@ def new_command_id() -> str:
 
 
 def encode(command: cmd.Command, reply_to: str | None) -> str:
-    return json.dumps({"type": type(command).__name__, "reply_to": reply_to, "command": to_dict(command)})
+    return orjson.dumps({"type": type(command).__name__, "reply_to": reply_to, "command": to_dict(command)}).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,7 @@ class Envelope:
 
 def decode(entry_id: str, fields: dict[str, str]) -> Envelope:
     try:
-        data = json.loads(fields["c"])
+        data = orjson.loads(fields["c"])
         command = from_dict(COMMAND_TYPES[data["type"]], data["command"])
         return Envelope(entry_id, command, data.get("reply_to"))
     except Exception as exc:  # a malformed entry must not stop the engine: it is answered and dropped
@@ -93,8 +94,11 @@ def send(command: cmd.Command, timeout: float | None = None) -> dict[str, Any]:
     reply_to = key(f"reply:{command.command_id}")
     r = client()
     try:
-        r.xadd(commands_stream(), {"c": encode(command, reply_to)})
-        answer = r.blpop([reply_to], timeout=timeout)
+        # One round trip: the command, then the wait for its answer on the same connection.
+        pipe = r.pipeline(transaction=False)
+        pipe.xadd(commands_stream(), {"c": encode(command, reply_to)})
+        pipe.blpop([reply_to], timeout=timeout)
+        _, answer = pipe.execute()
     except redis.RedisError as exc:
         raise EngineUnavailable(f"command bus unreachable: {exc}") from exc
     if answer is None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import orjson
 import redis
 from django.conf import settings
 from django.db import connection, transaction
@@ -316,7 +317,7 @@ class Engine:
         pipe = self.redis.pipeline(transaction=False)
         for reply_to, outcome in replies:
             if reply_to:
-                pipe.rpush(reply_to, json.dumps(outcome.as_reply()))
+                pipe.rpush(reply_to, orjson.dumps(outcome.as_reply()))
                 pipe.expire(reply_to, bus.REPLY_TTL_SECONDS)
         ids = [e.entry_id for e in envelopes]
         pipe.xack(bus.commands_stream(), bus.GROUP, *ids)
@@ -342,11 +343,13 @@ class Engine:
         order_id = events[0].order_id
         current = state.orders.get(order_id)
         folded = current
+        states_after = []
         for event in events:
             folded = apply(folded, event)
+            states_after.append(folded)
         assert folded is not None
         version = current.version if current else 0
-        for event in events:
+        for event, state_after in zip(events, states_after):
             version += 1
             state.last_position += 1
             stored = store.StoredEvent.for_order(
@@ -357,6 +360,7 @@ class Engine:
                 recorded_at_ns=recorded_at_ns,
                 actor=command.actor,
                 command_id=command.command_id,
+                state_after=state_after,
             )
             staged.append(stored)
             introduced = _cl_ord_id_introduced(event)

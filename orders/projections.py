@@ -91,12 +91,15 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
         return
     touched = sorted({e.stream_id for e in order_events})
     continuing = sorted(set(touched) - {e.stream_id for e in order_events if e.stream_version == 1})
+    folded_by_engine = all(e.state_after is not None for e in order_events)
     with _cursor() as cursor:
-        states = _load_orders(cursor, continuing)
+        states = {} if folded_by_engine else _load_orders(cursor, continuing)
         fills: list[tuple] = []
         for stored in order_events:
             event = stored.event
-            state = states[stored.stream_id] = apply(states.get(stored.stream_id), event)
+            state = stored.state_after if folded_by_engine else apply(states.get(stored.stream_id), event)
+            assert state is not None
+            states[stored.stream_id] = state
             if isinstance(event, ev.FILL_EVENTS):
                 fills.append(_fill_row(stored.position, state, event))
         zone = settings.OMS_TRADING_DAY_TZ

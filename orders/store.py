@@ -6,16 +6,18 @@ projection receivers update the read models in the same commit as the events.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+import psycopg
 from django.db import connection
 from django.dispatch import Signal
 
 from orders.domain import events as ev
 from orders.domain.serialization import SCHEMA_VERSIONS, event_from_payload, event_to_payload
+from orders.domain.state import OrderState
 
 ORDER_STREAM = "order"
 
@@ -55,6 +57,9 @@ class StoredEvent:
     actor: str
     command_id: str
     _event: ev.Event | None = field(default=None, repr=False, compare=False)
+    # The engine has already folded this event; it hands the resulting order state along so
+    # that the live projection need not load and fold again. Never stored: a rebuild folds.
+    state_after: OrderState | None = field(default=None, repr=False, compare=False)
 
     @property
     def event(self) -> ev.Event:
@@ -80,6 +85,7 @@ class StoredEvent:
         recorded_at_ns: int,
         actor: str,
         command_id: str,
+        state_after: OrderState | None = None,
     ) -> StoredEvent:
         name = type(event).__name__
         return cls(
@@ -96,14 +102,15 @@ class StoredEvent:
             actor=actor,
             command_id=command_id,
             _event=event,
+            state_after=state_after,
         )
 
     @classmethod
     def from_row(cls, row: tuple) -> StoredEvent:
-        values = list(row)
-        if isinstance(values[6], str):  # Django's psycopg setup loads jsonb as text
-            values[6] = json.loads(values[6])
-        return cls(*values)
+        payload = row[6]
+        if isinstance(payload, str):  # Django's psycopg setup loads jsonb as text
+            payload = orjson.loads(payload)
+        return cls(row[0], row[1], row[2], row[3], row[4], row[5], payload, *row[7:])
 
 
 def append(events: list[StoredEvent]) -> None:
@@ -126,7 +133,7 @@ def append(events: list[StoredEvent]) -> None:
                         e.stream_version,
                         e.event_type,
                         e.schema_version,
-                        json.dumps(e.payload, separators=(",", ":")),
+                        orjson.dumps(e.payload).decode(),
                         e.account,
                         e.occurred_at_ns,
                         e.recorded_at_ns,
@@ -141,9 +148,13 @@ _SELECT = f"SELECT {', '.join(COLUMNS)} FROM events"
 
 
 def _rows(sql: str, params: list) -> list[StoredEvent]:
-    with connection.cursor() as cursor:
+    # A plain psycopg cursor on Django's connection (and transaction): replay reads millions
+    # of rows, and Django's cursor wrapper (client-side binding, debug logging) costs per row.
+    connection.ensure_connection()
+    with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params)
-        return [StoredEvent.from_row(row) for row in cursor.fetchall()]
+        from_row = StoredEvent.from_row
+        return [from_row(row) for row in cursor.fetchall()]
 
 
 def read_stream(stream_id: int, stream_type: str = ORDER_STREAM) -> list[StoredEvent]:

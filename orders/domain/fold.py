@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import replace
 from functools import singledispatch
+from typing import Any
 
 from . import events as ev
-from .state import OrderState, PendingRequest
+from .state import OrderState, PendingRequest, working_status
 from .transitions import SAME, WORKING, target_of
 from .values import OrdStatus, RequestKind
 
@@ -21,9 +22,11 @@ def apply(state: OrderState | None, event: ev.Event) -> OrderState:
     target = target_of(state.status if state else None, type(event))
     if state is None:
         return _create(event)
-    changed = _evolve(event, state)
-    status = _resolve(target, state, changed, event)
-    return replace(changed, status=status, version=state.version + 1, updated_at_ns=event.at_ns)
+    changes = _changes(event, state)
+    changes["status"] = _resolve(target, state, changes, event)
+    changes["version"] = state.version + 1
+    changes["updated_at_ns"] = event.at_ns
+    return replace(state, **changes)  # one copy per event: this is the replay's inner loop
 
 
 def replay(events: Iterable[ev.Event]) -> OrderState | None:
@@ -33,13 +36,17 @@ def replay(events: Iterable[ev.Event]) -> OrderState | None:
     return state
 
 
-def _resolve(target: object, before: OrderState, after: OrderState, event: ev.Event) -> OrdStatus:
+def _resolve(target: object, before: OrderState, changes: dict[str, Any], event: ev.Event) -> OrdStatus:
     if target == SAME:
         return before.status
     if target == WORKING:
         if isinstance(event, (ev.OrderCancelRejected, ev.OrderReplaceRejected)) and not _answers_pending(before, event):
             return before.status  # it refused some other request: the pending one still stands
-        return after.working_status
+        return working_status(
+            changes.get("acknowledged", before.acknowledged),
+            changes.get("cum_qty", before.cum_qty),
+            changes.get("quantity", before.quantity),
+        )
     assert isinstance(target, OrdStatus)
     return target
 
@@ -72,29 +79,28 @@ def _create(event: ev.Event) -> OrderState:
     )
 
 
-# `_evolve` changes everything but the status, which `apply` takes from the table.
+# `_changes` gives every field an event changes but the status, which `apply` takes from the table.
 @singledispatch
-def _evolve(event: object, state: OrderState) -> OrderState:
+def _changes(event: object, state: OrderState) -> dict[str, Any]:
     raise TypeError(f"no fold for {type(event).__name__}")
 
 
-@_evolve.register
-def _(event: ev.OrderAcknowledged, state: OrderState) -> OrderState:
-    return replace(state, acknowledged=True, exec_ids=state.exec_ids | {event.exec_id})
+@_changes.register
+def _(event: ev.OrderAcknowledged, state: OrderState) -> dict[str, Any]:
+    return dict(acknowledged=True, exec_ids=state.exec_ids | {event.exec_id})
 
 
-@_evolve.register
-def _(event: ev.OrderVenueRejected, state: OrderState) -> OrderState:
-    return replace(
-        state, exec_ids=state.exec_ids | {event.exec_id}, reject_reason="venue_rejected", text=event.text, pending=None
+@_changes.register
+def _(event: ev.OrderVenueRejected, state: OrderState) -> dict[str, Any]:
+    return dict(
+        exec_ids=state.exec_ids | {event.exec_id}, reject_reason="venue_rejected", text=event.text, pending=None
     )
 
 
-@_evolve.register(ev.OrderPartiallyFilled)
-@_evolve.register(ev.OrderFilled)
-def _(event: ev.OrderPartiallyFilled | ev.OrderFilled, state: OrderState) -> OrderState:
-    return replace(
-        state,
+@_changes.register(ev.OrderPartiallyFilled)
+@_changes.register(ev.OrderFilled)
+def _(event: ev.OrderPartiallyFilled | ev.OrderFilled, state: OrderState) -> dict[str, Any]:
+    return dict(
         acknowledged=True,
         cum_qty=state.cum_qty + event.last_qty,
         notional=state.notional + event.last_qty * event.last_px,
@@ -103,35 +109,32 @@ def _(event: ev.OrderPartiallyFilled | ev.OrderFilled, state: OrderState) -> Ord
     )
 
 
-@_evolve.register
-def _(event: ev.OrderCancelRequested, state: OrderState) -> OrderState:
-    return replace(state, pending=PendingRequest(RequestKind.CANCEL, event.cl_ord_id))
+@_changes.register
+def _(event: ev.OrderCancelRequested, state: OrderState) -> dict[str, Any]:
+    return dict(pending=PendingRequest(RequestKind.CANCEL, event.cl_ord_id))
 
 
-@_evolve.register
-def _(event: ev.OrderReplaceRequested, state: OrderState) -> OrderState:
-    return replace(
-        state, pending=PendingRequest(RequestKind.REPLACE, event.cl_ord_id, event.quantity, event.limit_price)
-    )
+@_changes.register
+def _(event: ev.OrderReplaceRequested, state: OrderState) -> dict[str, Any]:
+    return dict(pending=PendingRequest(RequestKind.REPLACE, event.cl_ord_id, event.quantity, event.limit_price))
 
 
-@_evolve.register(ev.OrderCancelRejected)
-@_evolve.register(ev.OrderReplaceRejected)
-def _(event: ev.OrderCancelRejected | ev.OrderReplaceRejected, state: OrderState) -> OrderState:
+@_changes.register(ev.OrderCancelRejected)
+@_changes.register(ev.OrderReplaceRejected)
+def _(event: ev.OrderCancelRejected | ev.OrderReplaceRejected, state: OrderState) -> dict[str, Any]:
     if _answers_pending(state, event):
-        return replace(state, pending=None)
-    return state
+        return {"pending": None}
+    return {}
 
 
-@_evolve.register
-def _(event: ev.OrderCanceled, state: OrderState) -> OrderState:
-    return replace(state, pending=None, exec_ids=state.exec_ids | {event.exec_id})
+@_changes.register
+def _(event: ev.OrderCanceled, state: OrderState) -> dict[str, Any]:
+    return dict(pending=None, exec_ids=state.exec_ids | {event.exec_id})
 
 
-@_evolve.register
-def _(event: ev.OrderReplaced, state: OrderState) -> OrderState:
-    return replace(
-        state,
+@_changes.register
+def _(event: ev.OrderReplaced, state: OrderState) -> dict[str, Any]:
+    return dict(
         cl_ord_id=event.cl_ord_id,
         quantity=event.quantity,
         limit_price=event.limit_price,
@@ -141,17 +144,17 @@ def _(event: ev.OrderReplaced, state: OrderState) -> OrderState:
     )
 
 
-@_evolve.register
-def _(event: ev.OrderExpired, state: OrderState) -> OrderState:
-    return replace(state, pending=None, exec_ids=state.exec_ids | {event.exec_id})
+@_changes.register
+def _(event: ev.OrderExpired, state: OrderState) -> dict[str, Any]:
+    return dict(pending=None, exec_ids=state.exec_ids | {event.exec_id})
 
 
-@_evolve.register
-def _(event: ev.ExecutionAnomalyRecorded, state: OrderState) -> OrderState:
-    return replace(state, anomalies=state.anomalies + 1, exec_ids=state.exec_ids | {event.exec_id})
+@_changes.register
+def _(event: ev.ExecutionAnomalyRecorded, state: OrderState) -> dict[str, Any]:
+    return dict(anomalies=state.anomalies + 1, exec_ids=state.exec_ids | {event.exec_id})
 
 
-@_evolve.register(ev.OrderAccepted)
-@_evolve.register(ev.OrderRejected)
-def _(event: object, state: OrderState) -> OrderState:
+@_changes.register(ev.OrderAccepted)
+@_changes.register(ev.OrderRejected)
+def _(event: object, state: OrderState) -> dict[str, Any]:
     raise AssertionError("creation events start a stream; the table refuses them on an existing order")

@@ -34,8 +34,13 @@ def _decoder(annotation: Any) -> Callable[[Any], Any]:
         return lambda value: None if value is None else Decimal(value)
     for enum_type in (Side, OrderType, TimeInForce, ExecType):
         if enum_type.__name__ in text:
-            return enum_type
-    return lambda value: value
+            # the value -> member map: what Enum(value) looks up, without its call overhead
+            return enum_type._value2member_map_.__getitem__
+    return _identity
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 _FIELDS: dict[type, tuple[tuple[str, Callable[[Any], Any]], ...]] = {}
@@ -73,11 +78,14 @@ def event_from_payload(
     if cls is None:
         raise UnknownEvent(event_type)
     payload = upcast(event_type, schema_version, payload)
-    values = {"order_id": order_id, "at_ns": at_ns}
-    for name, decode in _fields_of(cls):
-        if name not in values:
-            values[name] = decode(payload[name])
-    return cls(**values)
+    # Every event's first two fields are order_id and at_ns, which the log keeps in columns.
+    return cls(order_id, at_ns, *[decode(payload[name]) for name, decode in _PAYLOAD_FIELDS[cls]])
+
+
+_PAYLOAD_FIELDS = {cls: _fields_of(cls)[2:] for cls in ev.EVENT_TYPES.values()}
+for _cls in ev.EVENT_TYPES.values():
+    if [f.name for f in fields(_cls)][:2] != ["order_id", "at_ns"]:
+        raise TypeError(f"{_cls.__name__} must begin with order_id and at_ns")
 
 
 def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -66,8 +66,12 @@ class OrderState:
     @property
     def working_status(self) -> OrdStatus:
         """The status the order has by its fills alone, ignoring any pending request."""
-        if self.cum_qty >= self.quantity:
-            return OrdStatus.FILLED
-        if self.cum_qty > 0:
-            return OrdStatus.PARTIALLY_FILLED
-        return OrdStatus.NEW if self.acknowledged else OrdStatus.PENDING_NEW
+        return working_status(self.acknowledged, self.cum_qty, self.quantity)
+
+
+def working_status(acknowledged: bool, cum_qty: Decimal, quantity: Decimal) -> OrdStatus:
+    if cum_qty >= quantity:
+        return OrdStatus.FILLED
+    if cum_qty > 0:
+        return OrdStatus.PARTIALLY_FILLED
+    return OrdStatus.NEW if acknowledged else OrdStatus.PENDING_NEW

@@ -18,6 +18,9 @@ class Command(BaseCommand):
     def handle(self, *args, standby: bool, batch_max: int | None, **options):
         # The engine keeps one connection for its whole life: the writer lock lives on it.
         settings.DATABASES["default"]["CONN_MAX_AGE"] = None
+        # Never the debug cursor (DEBUG=True): it formats and keeps every statement of a
+        # process that runs for days and whose commit path is the OMS's throughput.
+        settings.DEBUG = False
         engine = Engine(batch_max=batch_max)
         try:
             engine.acquire_writer_lock(wait=standby)

@@ -1,0 +1,1 @@
+"""Simulated venues: a price-time-priority limit order book per instrument behind a FIX acceptor."""

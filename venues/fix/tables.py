@@ -1,0 +1,70 @@
+"""FIX 4.4 translation as data: our enums to and from FIX tag values.
+
+Session code (quickfix callbacks) looks values up here and never spells a FIX character
+itself, so a mapping is fixed in one place and tested as a table.
+"""
+
+from __future__ import annotations
+
+from orders.domain.values import ExecType, OrderType, OrdStatus, Side, TimeInForce
+
+# 54 Side
+SIDE_TO_FIX = {Side.BUY: "1", Side.SELL: "2", Side.SELL_SHORT: "5"}
+SIDE_FROM_FIX = {v: k for k, v in SIDE_TO_FIX.items()}
+
+# 40 OrdType
+ORD_TYPE_TO_FIX = {OrderType.MARKET: "1", OrderType.LIMIT: "2"}
+ORD_TYPE_FROM_FIX = {v: k for k, v in ORD_TYPE_TO_FIX.items()}
+
+# 59 TimeInForce
+TIF_TO_FIX = {TimeInForce.DAY: "0", TimeInForce.GTC: "1", TimeInForce.IOC: "3", TimeInForce.FOK: "4"}
+TIF_FROM_FIX = {v: k for k, v in TIF_TO_FIX.items()}
+
+# 39 OrdStatus
+ORD_STATUS_TO_FIX = {
+    OrdStatus.NEW: "0",
+    OrdStatus.PARTIALLY_FILLED: "1",
+    OrdStatus.FILLED: "2",
+    OrdStatus.DONE_FOR_DAY: "3",
+    OrdStatus.CANCELED: "4",
+    OrdStatus.PENDING_CANCEL: "6",
+    OrdStatus.REJECTED: "8",
+    OrdStatus.SUSPENDED: "9",
+    OrdStatus.PENDING_NEW: "A",
+    OrdStatus.EXPIRED: "C",
+    OrdStatus.PENDING_REPLACE: "E",
+}
+ORD_STATUS_FROM_FIX = {v: k for k, v in ORD_STATUS_TO_FIX.items()}
+
+# 150 ExecType (FIX 4.4: Trade is F; 4.2's Fill/PartialFill 1 and 2 are read as Trade)
+EXEC_TYPE_TO_FIX = {
+    ExecType.NEW: "0",
+    ExecType.DONE_FOR_DAY: "3",
+    ExecType.CANCELED: "4",
+    ExecType.REPLACED: "5",
+    ExecType.REJECTED: "8",
+    ExecType.EXPIRED: "C",
+    ExecType.TRADE: "F",
+}
+EXEC_TYPE_FROM_FIX = {v: k for k, v in EXEC_TYPE_TO_FIX.items()} | {"1": ExecType.TRADE, "2": ExecType.TRADE}
+
+# 102 CxlRejReason
+CXL_REJ_REASON_TO_FIX = {
+    "too_late_to_cancel": "0",
+    "too_late_to_replace": "0",
+    "unknown_order": "1",
+    "request_pending": "3",
+    "duplicate_cl_ord_id": "6",
+}
+CXL_REJ_REASON_FROM_FIX = {
+    "0": "too_late",
+    "1": "unknown_order",
+    "2": "broker_option",
+    "3": "request_pending",
+    "6": "duplicate_cl_ord_id",
+}
+OTHER_CXL_REJ_REASON = "99"
+
+# 434 CxlRejResponseTo
+CXL_REJ_RESPONSE_TO_CANCEL = "1"
+CXL_REJ_RESPONSE_TO_REPLACE = "2"

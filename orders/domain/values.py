@@ -70,6 +70,7 @@ class ExecType(StrEnum):
     REJECTED = "rejected"
     EXPIRED = "expired"
     DONE_FOR_DAY = "done_for_day"
+    ORDER_STATUS = "order_status"  # I: the answer to an OrderStatusRequest (35=H), not a change
 
 
 class RequestKind(StrEnum):

@@ -45,6 +45,7 @@ EXEC_TYPE_TO_FIX = {
     ExecType.REJECTED: "8",
     ExecType.EXPIRED: "C",
     ExecType.TRADE: "F",
+    ExecType.ORDER_STATUS: "I",
 }
 EXEC_TYPE_FROM_FIX = {v: k for k, v in EXEC_TYPE_TO_FIX.items()} | {"1": ExecType.TRADE, "2": ExecType.TRADE}
 

@@ -1,0 +1,253 @@
+"""A simulated venue, pure Python: order books per instrument, order identity per session,
+and the reports a venue owes its sessions. The FIX acceptor (fix_app.py) only translates.
+
+Sessions are `owners`: a FIX session's id, or a built-in liquidity participant. Every change
+to an owner's order produces an `ExecReport` (or a `CancelReject`) addressed to that owner;
+both sides of a trade get theirs. A ClOrdID is accepted once per owner: a repeated one is
+refused with reason "duplicate" and never executed twice.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from orders.domain.values import ExecType, OrdStatus
+from venues.simulator.book import BookOrder, OrderBook, Outcome, Side, TimeInForce
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class InstrumentSpec:
+    symbol: str
+    tick_size: Decimal
+    lot_size: Decimal
+
+
+@dataclass(frozen=True)
+class ExecReport:
+    owner: str
+    order_id: str  # 37 OrderID (the venue's)
+    cl_ord_id: str  # 11
+    orig_cl_ord_id: str | None  # 41, on cancel/replace answers
+    exec_id: str  # 17
+    exec_type: ExecType  # 150
+    ord_status: OrdStatus  # 39
+    symbol: str
+    side: Side
+    order_qty: Decimal  # 38
+    price: Decimal | None  # 44
+    last_qty: Decimal  # 32
+    last_px: Decimal  # 31
+    cum_qty: Decimal  # 14
+    leaves_qty: Decimal  # 151
+    avg_px: Decimal  # 6
+    text: str = ""  # 58
+    reject_reason: str = ""  # 103 OrdRejReason, as a name: "duplicate", "unknown_symbol", ...
+
+
+@dataclass(frozen=True)
+class CancelReject:
+    owner: str
+    order_id: str
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    ord_status: OrdStatus
+    response_to: str  # "cancel" | "replace" (434)
+    reason: str  # "too_late" | "unknown_order" | "duplicate_cl_ord_id"
+    text: str
+
+
+Report = ExecReport | CancelReject
+
+
+class Venue:
+    def __init__(self, name: str, instruments: list[InstrumentSpec]) -> None:
+        self.name = name
+        self.instruments = {i.symbol: i for i in instruments}
+        self.books = {i.symbol: OrderBook(i.symbol) for i in instruments}
+        self._order_ids = itertools.count(1)
+        self._exec_ids = itertools.count(1)
+        self._orders: dict[str, tuple[BookOrder, str]] = {}  # venue order id -> (order, symbol)
+        self._by_cl_ord_id: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> venue order id
+        self._seen: set[tuple[str, str]] = set()  # every ClOrdID an owner ever used here
+        self.positions: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def new_order(
+        self,
+        owner: str,
+        cl_ord_id: str,
+        symbol: str,
+        side: Side,
+        quantity: Decimal,
+        price: Decimal | None,
+        time_in_force: TimeInForce,
+    ) -> list[Report]:
+        order = BookOrder(
+            f"{self.name}-{next(self._order_ids)}", owner, cl_ord_id, side, quantity, price, time_in_force
+        )
+        refusal = self._refusal(owner, cl_ord_id, symbol, quantity, price)
+        self._seen.add((owner, cl_ord_id))
+        if refusal is not None:
+            order.open = False
+            reason, text = refusal
+            return [self._report(order, symbol, ExecType.REJECTED, OrdStatus.REJECTED, text=text, reject_reason=reason)]
+        self._orders[order.order_id] = (order, symbol)
+        self._by_cl_ord_id[(owner, cl_ord_id)] = order.order_id
+        reports: list[Report] = [self._report(order, symbol, ExecType.NEW, OrdStatus.NEW)]
+        outcome = self.books[symbol].submit(order)
+        return reports + self._reports_of(outcome, symbol)
+
+    def cancel(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str) -> list[Report]:
+        found = self._find(owner, orig_cl_ord_id)
+        refused = self._request_refusal(owner, cl_ord_id, orig_cl_ord_id, found, "cancel")
+        if refused is not None:
+            return [refused]
+        assert found is not None
+        order, symbol = found
+        self._seen.add((owner, cl_ord_id))
+        self.books[symbol].cancel(order.order_id)
+        self._relabel(order, cl_ord_id)
+        return [self._report(order, symbol, ExecType.CANCELED, OrdStatus.CANCELED, orig_cl_ord_id=orig_cl_ord_id)]
+
+    def replace(
+        self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, quantity: Decimal, price: Decimal | None
+    ) -> list[Report]:
+        found = self._find(owner, orig_cl_ord_id)
+        refused = self._request_refusal(owner, cl_ord_id, orig_cl_ord_id, found, "replace")
+        if refused is not None:
+            return [refused]
+        assert found is not None
+        order, symbol = found
+        self._seen.add((owner, cl_ord_id))
+        if quantity <= order.cum_qty:
+            return [self._cancel_reject(owner, order, cl_ord_id, orig_cl_ord_id, "replace", "too_late",
+                                        "the new quantity is not above what is already filled")]  # fmt: skip
+        cum_qty, avg_px = order.cum_qty, order.avg_px
+        outcome = self.books[symbol].replace(order.order_id, quantity, price)
+        assert outcome is not None
+        self._relabel(order, cl_ord_id)
+        # The Replaced report shows the order as replaced, before any trade the new terms make.
+        replaced = dataclasses.replace(
+            self._report(order, symbol, ExecType.REPLACED, OrdStatus.NEW, orig_cl_ord_id=orig_cl_ord_id),
+            ord_status=OrdStatus.PARTIALLY_FILLED if cum_qty else OrdStatus.NEW,
+            cum_qty=cum_qty,
+            leaves_qty=quantity - cum_qty,
+            avg_px=avg_px,
+        )
+        return [replaced, *self._reports_of(outcome, symbol)]
+
+    def status(self, owner: str, cl_ord_id: str) -> ExecReport | None:
+        """The answer to an OrderStatusRequest (35=H), or None for an unknown ClOrdID."""
+        found = self._find(owner, cl_ord_id, live_only=False)
+        if found is None:
+            return None
+        order, symbol = found
+        return self._report(order, symbol, ExecType.ORDER_STATUS, _status_of(order), exec_id="0")
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _refusal(self, owner: str, cl_ord_id: str, symbol: str, quantity: Decimal, price: Decimal | None):
+        if (owner, cl_ord_id) in self._seen:
+            return "duplicate", f"ClOrdID {cl_ord_id} was already used on this session"
+        spec = self.instruments.get(symbol)
+        if spec is None:
+            return "unknown_symbol", f"unknown symbol {symbol}"
+        if quantity <= 0 or quantity % spec.lot_size:
+            return "incorrect_quantity", f"quantity {quantity} is not a positive multiple of {spec.lot_size}"
+        if price is not None and (price <= 0 or price % spec.tick_size):
+            return "invalid_price", f"price {price} is not on the tick {spec.tick_size}"
+        return None
+
+    def _find(self, owner: str, cl_ord_id: str, live_only: bool = True) -> tuple[BookOrder, str] | None:
+        order_id = self._by_cl_ord_id.get((owner, cl_ord_id))
+        if order_id is None:
+            return None
+        order, symbol = self._orders[order_id]
+        if live_only and not order.open:
+            return None
+        return order, symbol
+
+    def _request_refusal(self, owner, cl_ord_id, orig_cl_ord_id, found, kind) -> CancelReject | None:
+        if (owner, cl_ord_id) in self._seen:
+            return CancelReject(owner, "NONE", cl_ord_id, orig_cl_ord_id, OrdStatus.REJECTED, kind,
+                                "duplicate_cl_ord_id", f"ClOrdID {cl_ord_id} was already used")  # fmt: skip
+        if found is None:
+            known = self._find(owner, orig_cl_ord_id, live_only=False)
+            if known is not None:  # it exists but is done: too late
+                order, _ = known
+                return self._cancel_reject(owner, order, cl_ord_id, orig_cl_ord_id, kind, "too_late",
+                                           f"too late to {kind}: the order is {_status_of(order).value}")  # fmt: skip
+            return CancelReject(owner, "NONE", cl_ord_id, orig_cl_ord_id, OrdStatus.REJECTED, kind, "unknown_order",
+                                f"no live order {orig_cl_ord_id}")  # fmt: skip
+        return None
+
+    def _cancel_reject(self, owner, order: BookOrder, cl_ord_id, orig_cl_ord_id, kind, reason, text) -> CancelReject:
+        self._seen.add((owner, cl_ord_id))
+        return CancelReject(owner, order.order_id, cl_ord_id, orig_cl_ord_id, _status_of(order), kind, reason, text)
+
+    def _relabel(self, order: BookOrder, cl_ord_id: str) -> None:
+        """A cancel or replace gives the order the request's ClOrdID (FIX); the old one still finds it."""
+        order.cl_ord_id = cl_ord_id
+        self._by_cl_ord_id[(order.owner, cl_ord_id)] = order.order_id
+
+    def _reports_of(self, outcome: Outcome, symbol: str) -> list[Report]:
+        reports: list[Report] = []
+        for trade in outcome.trades:
+            for order in (trade.aggressor, trade.resting):
+                self.positions[order.owner][symbol] += trade.quantity * (1 if order.side is Side.BUY else -1)
+                reports.append(
+                    self._report(order, symbol, ExecType.TRADE, _status_of(order), last=(trade.quantity, trade.price))
+                )
+        if outcome.expired:
+            reports.append(self._report(outcome.order, symbol, ExecType.EXPIRED, OrdStatus.EXPIRED))
+        return reports
+
+    def _report(
+        self,
+        order: BookOrder,
+        symbol: str,
+        exec_type: ExecType,
+        ord_status: OrdStatus,
+        *,
+        last: tuple[Decimal, Decimal] = (ZERO, ZERO),
+        orig_cl_ord_id: str | None = None,
+        text: str = "",
+        reject_reason: str = "",
+        exec_id: str | None = None,
+    ) -> ExecReport:
+        return ExecReport(
+            owner=order.owner,
+            order_id=order.order_id,
+            cl_ord_id=order.cl_ord_id,
+            orig_cl_ord_id=orig_cl_ord_id,
+            exec_id=exec_id or f"{self.name}-E{next(self._exec_ids)}",
+            exec_type=exec_type,
+            ord_status=ord_status,
+            symbol=symbol,
+            side=order.side,
+            order_qty=order.quantity,
+            price=order.price,
+            last_qty=last[0],
+            last_px=last[1],
+            cum_qty=order.cum_qty,
+            leaves_qty=order.leaves_qty,
+            avg_px=order.avg_px,
+            text=text,
+            reject_reason=reject_reason,
+        )
+
+
+def _status_of(order: BookOrder) -> OrdStatus:
+    if order.cum_qty >= order.quantity:
+        return OrdStatus.FILLED
+    if order.open:
+        return OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
+    return OrdStatus.CANCELED if order.price is not None and order.time_in_force in (
+        TimeInForce.DAY, TimeInForce.GTC) else OrdStatus.EXPIRED  # fmt: skip

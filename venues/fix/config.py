@@ -1,0 +1,64 @@
+"""quickfix session settings, written from our own configuration (never hand-edited files)."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import quickfix as fix
+
+
+def data_dictionary() -> Path:
+    """FIX44.xml as the quickfix package installs it, under the environment's share/quickfix."""
+    path = Path(sys.prefix) / "share" / "quickfix" / "FIX44.xml"
+    if not path.exists():
+        raise FileNotFoundError(f"quickfix's FIX44.xml is not at {path}; reinstall quickfix")
+    return path
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    sender: str  # 49 SenderCompID: us
+    target: str  # 56 TargetCompID: them
+
+
+def settings_text(
+    *,
+    acceptor: bool,
+    port: int,
+    sessions: list[SessionSpec],
+    state_dir: Path,
+    host: str = "127.0.0.1",
+    heartbeat_seconds: int = 10,
+    reconnect_seconds: int = 2,
+) -> str:
+    lines = [
+        "[DEFAULT]",
+        f"ConnectionType={'acceptor' if acceptor else 'initiator'}",
+        "BeginString=FIX.4.4",
+        "StartTime=00:00:00",
+        "EndTime=00:00:00",
+        f"HeartBtInt={heartbeat_seconds}",
+        f"FileStorePath={state_dir / 'store'}",
+        f"FileLogPath={state_dir / 'log'}",
+        "UseDataDictionary=Y",
+        f"DataDictionary={data_dictionary()}",
+        "ValidateUserDefinedFields=N",
+        "ValidateFieldsOutOfOrder=N",
+        "CheckLatency=N",
+        "SocketNodelay=Y",
+    ]
+    if acceptor:
+        lines += [f"SocketAcceptPort={port}", f"SocketAcceptHost={host}", "SocketReuseAddress=Y"]
+    else:
+        lines += [f"SocketConnectPort={port}", f"SocketConnectHost={host}", f"ReconnectInterval={reconnect_seconds}"]
+    for spec in sessions:
+        lines += ["", "[SESSION]", f"SenderCompID={spec.sender}", f"TargetCompID={spec.target}"]
+    return "\n".join(lines) + "\n"
+
+
+def session_settings(text: str, path: Path) -> fix.SessionSettings:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return fix.SessionSettings(str(path))

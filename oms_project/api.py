@@ -8,15 +8,19 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, connection
+from django.http import JsonResponse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.exceptions import APIException
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from oms_project.rest import SafeJSONParser
 from orders import bus
 
 log = logging.getLogger("oms.api")
@@ -91,3 +95,43 @@ def health(request: Request) -> Response:
         {"status": "ok" if healthy else "degraded", "components": components},
         status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+
+
+class RejectNulMiddleware:
+    """PostgreSQL cannot store or compare a NUL character: refuse it anywhere in the URL (path
+    or query string) with a 400 before any view, admin filter or lookup can pass it to SQL."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if (
+            "\x00" in request.path
+            or "%00" in request.META.get("QUERY_STRING", "")
+            or "\x00" in request.META.get("QUERY_STRING", "")
+        ):
+            return JsonResponse({"detail": "NUL characters are not allowed in URLs"}, status=400)
+        return self.get_response(request)
+
+
+def not_found(request, exception=None):
+    """404 as JSON under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": f"no such resource: {request.path}"}, status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "internal error"}, status=500)
+    from django.views.defaults import server_error as default
+
+    return default(request)
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get a token (as DRF's view, with the safe JSON parser)."""
+
+    parser_classes = [SafeJSONParser, FormParser, MultiPartParser]

@@ -5,6 +5,7 @@ stop them all, the embedded services last.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
@@ -18,6 +19,25 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 def _manage(*args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], check=True, cwd=BASE_DIR)
+
+
+def _single_launcher(profile: str):
+    """One `make run` per data directory: a second one would share (and, on exit, stop) the
+    first one's database. The lock dies with this process, so a crash leaves none behind."""
+    path = BASE_DIR / "var" / profile / "launcher.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        sys.exit(f"make run is already running on var/{profile}/ (pid {holder}); stop it first, "
+                 "or give this one its own data with OMS_SERVICES_PROFILE=<name>")  # fmt: skip
+    handle.truncate(0)
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle
 
 
 def banner(web_port: int) -> str:
@@ -41,6 +61,7 @@ def main() -> int:
     os.environ.setdefault("OMS_SERVICES_PROFILE", "run")
     web_port = int(os.environ.setdefault("OMS_WEB_PORT", "8000"))
     profile = os.environ["OMS_SERVICES_PROFILE"]
+    lock = _single_launcher(profile)  # noqa: F841  (held until this process exits)
     embedded.main(["start", "--profile", profile])
     try:
         _manage("migrate", "--no-input", "-v", "0")

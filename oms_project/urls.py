@@ -1,16 +1,14 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
-from rest_framework.authtoken.views import obtain_auth_token
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from oms_project.api import health
+from oms_project.api import TokenView, health
 
 api_v1 = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", TokenView.as_view(), name="api-token"),
     path("health/", health, name="health"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("", include("orders.urls")),
 ]
 
@@ -19,3 +17,6 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("orders.web_urls")),
 ]
+
+handler404 = "oms_project.api.not_found"
+handler500 = "oms_project.api.server_error"

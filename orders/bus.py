@@ -44,7 +44,11 @@ def commands_stream() -> str:
 
 @cache
 def _client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+    # No read timeout: a sender blocks in BLPOP for as long as *it* chooses (its own timeout);
+    # a connect timeout still fails fast when Redis is down.
+    return redis.Redis.from_url(
+        url, decode_responses=True, health_check_interval=30, socket_timeout=None, socket_connect_timeout=2
+    )
 
 
 def client() -> redis.Redis:
@@ -69,20 +73,21 @@ class Envelope:
     command: cmd.Command | None  # None when it could not be decoded
     reply_to: str | None
     error: str = ""
+    raw: str = ""  # the entry as it came, for the dead-letter stream
 
 
 def decode(entry_id: str, fields: dict[str, str]) -> Envelope:
     try:
         data = orjson.loads(fields["c"])
         command = from_dict(COMMAND_TYPES[data["type"]], data["command"])
-        return Envelope(entry_id, command, data.get("reply_to"))
+        return Envelope(entry_id, command, data.get("reply_to"), raw=fields["c"])
     except Exception as exc:  # a malformed entry must not stop the engine: it is answered and dropped
         reply_to = None
         try:
             reply_to = json.loads(fields.get("c", "{}")).get("reply_to")
         except (ValueError, AttributeError):
             pass
-        return Envelope(entry_id, None, reply_to, f"malformed command: {exc!r}")
+        return Envelope(entry_id, None, reply_to, f"malformed command: {exc!r}", raw=str(fields.get("c", "")))
 
 
 def send(command: cmd.Command, timeout: float | None = None) -> dict[str, Any]:

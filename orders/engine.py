@@ -33,7 +33,7 @@ from typing import Any
 import orjson
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 
 from orders import bus, store
 from orders.domain import commands as cmd
@@ -49,7 +49,7 @@ log = logging.getLogger("oms.engine")
 
 WRITER_LOCK_KEY = 0x0E5_0001  # pg_advisory_lock key of the single writer
 HEARTBEAT_SECONDS = 1.0
-HEALTH_TTL_SECONDS = 5
+HEALTH_TTL_SECONDS = 3  # health says the engine is gone within 3 s of its last heartbeat
 REFERENCE_RELOAD_MIN_SECONDS = 1.0
 
 
@@ -59,6 +59,10 @@ class WriterLockHeld(Exception):
 
 class LostWriterLock(Exception):
     """The connection that held the writer lock is gone."""
+
+
+# Failures of the connection, not of the data: a batch that meets one is simply retried.
+CONNECTION_ERRORS = (OperationalError, InterfaceError, LostWriterLock)
 
 
 @dataclass
@@ -79,8 +83,9 @@ class EngineState:
     """Everything the engine decides on, rebuilt from the log at start."""
 
     orders: dict[int, OrderState] = field(default_factory=dict)
-    # (account, trading day, ClOrdID) -> order id, for orders and for their cancel/replace requests
-    cl_ord_ids: dict[tuple[str, date, str], int] = field(default_factory=dict)
+    # (account, trading day, ClOrdID) -> (order id, True if it names a cancel/replace request
+    # rather than the order itself). One map: FIX wants a ClOrdID unique across both.
+    cl_ord_ids: dict[tuple[str, date, str], tuple[int, bool]] = field(default_factory=dict)
     last_position: int = 0
     last_order_id: int = 0
 
@@ -91,7 +96,12 @@ class EngineState:
         self.last_order_id = max(self.last_order_id, event.order_id)
         cl_ord_id = _cl_ord_id_introduced(event)
         if cl_ord_id is not None:
-            self.cl_ord_ids[(stored.account, trading_day(event.at_ns, zone), cl_ord_id)] = event.order_id
+            key = (stored.account, trading_day(event.at_ns, zone), cl_ord_id)
+            self.cl_ord_ids.setdefault(key, (event.order_id, _is_request(event)))
+
+
+def _is_request(event: ev.Event) -> bool:
+    return not isinstance(event, ev.OrderAccepted | ev.OrderRejected)
 
 
 def _cl_ord_id_introduced(event: ev.Event) -> str | None:
@@ -274,11 +284,13 @@ class Engine:
                 if connection.connection is not self._locked_connection:
                     raise LostWriterLock("the writer connection was replaced")
                 store.append(staged)
-        except Exception:
+        except Exception as exc:
             log.exception("commit of %d events failed; recovering from the log", len(staged))
             connection.close()
             self._safe_recover()
-            return
+            if not isinstance(exc, CONNECTION_ERRORS):
+                self._isolate(envelopes, exc)
+            return  # a lost connection: the entries stay pending and are read again
         committed = time.perf_counter()
         self._after_commit(envelopes, replies)
         self.stats["batches"] += 1
@@ -302,6 +314,31 @@ class Engine:
                 1000 * w["commit"] / w["batches"], self.state.last_position,
             )  # fmt: skip
             self._window = {"batches": 0, "commands": 0, "busy": 0.0, "commit": 0.0, "started": time.monotonic()}
+
+    def _isolate(self, envelopes: list[bus.Envelope], error: Exception) -> None:
+        """A commit failed for something in the data, not the connection: find the command.
+
+        Without this, one poison command (a value the database refuses) would fail every
+        batch it is in, for ever, and stop all trading. Each command is retried alone; the
+        one that still fails is answered with an error and moved to the dead-letter stream,
+        where an operator can read it, and everything else goes through."""
+        if len(envelopes) > 1:
+            log.warning("retrying the %d commands of the failed batch one at a time", len(envelopes))
+            for envelope in envelopes:
+                if not self._stopping:
+                    self.process([envelope])
+            return
+        envelope = envelopes[0]
+        log.error("command %s cannot be committed (%s); moved to the dead-letter stream", envelope.entry_id, error)
+        outcome = Outcome("error", reason="not_committable", text=f"the engine could not record this: {error}"[:300])
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(bus.key("commands:dead"), {"c": envelope.raw, "error": str(error)[:1000]}, maxlen=100_000)
+        if envelope.reply_to:
+            pipe.rpush(envelope.reply_to, orjson.dumps(outcome.as_reply()))
+            pipe.expire(envelope.reply_to, bus.REPLY_TTL_SECONDS)
+        pipe.xack(bus.commands_stream(), bus.GROUP, envelope.entry_id)
+        pipe.xdel(bus.commands_stream(), envelope.entry_id)
+        pipe.execute()
 
     def _safe_recover(self) -> None:
         while not self._stopping:
@@ -365,7 +402,8 @@ class Engine:
             staged.append(stored)
             introduced = _cl_ord_id_introduced(event)
             if introduced is not None:
-                state.cl_ord_ids[(account, trading_day(event.at_ns, self.zone), introduced)] = order_id
+                key = (account, trading_day(event.at_ns, self.zone), introduced)
+                state.cl_ord_ids.setdefault(key, (order_id, _is_request(event)))
         state.orders[order_id] = folded
         state.last_order_id = max(state.last_order_id, order_id)
         return outcome
@@ -376,7 +414,10 @@ class Engine:
         day = trading_day(command.received_at_ns, self.zone)
         existing = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
         if existing is not None:
-            return Outcome("duplicate", existing), [], command.account
+            order_id, is_request = existing
+            if is_request:
+                return _clash(command.cl_ord_id, order_id), [], command.account
+            return Outcome("duplicate", order_id), [], command.account
         if command.expires_at_ns is not None and time.time_ns() > command.expires_at_ns:
             # The sender has stopped waiting and was told the outcome is unknown; acting now
             # would surprise it. Its retry, with the same ClOrdID, is processed normally.
@@ -413,17 +454,10 @@ class Engine:
         day = trading_day(command.received_at_ns, self.zone)
         claimed = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
         if claimed is not None:
-            if claimed == command.order_id:
-                return Outcome("duplicate", claimed), [], command.account
-            return (
-                Outcome(
-                    "error",
-                    reason="duplicate_cl_ord_id",
-                    text=f"ClOrdID {command.cl_ord_id} is already used by order {claimed}",
-                ),
-                [],
-                command.account,
-            )
+            order_id, is_request = claimed
+            if is_request and order_id == command.order_id:
+                return Outcome("duplicate", order_id), [], command.account  # a retry of this request
+            return _clash(command.cl_ord_id, order_id), [], command.account
         denial = None
         if isinstance(command, cmd.ReplaceOrder):
             if command.expires_at_ns is not None and time.time_ns() > command.expires_at_ns:
@@ -505,6 +539,14 @@ class Engine:
             self.redis.set(bus.key("engine:health"), json.dumps(payload), ex=HEALTH_TTL_SECONDS)
         except redis.RedisError as exc:
             log.error("cannot publish engine health: %s", exc)
+
+
+def _clash(cl_ord_id: str, order_id: int) -> Outcome:
+    return Outcome(
+        "error",
+        reason="duplicate_cl_ord_id",
+        text=f"ClOrdID {cl_ord_id} is already used today by order {order_id} or one of its requests",
+    )
 
 
 def _lock_holder_pid(cursor: Any) -> int | None:

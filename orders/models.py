@@ -16,8 +16,8 @@ from django.db import models
 
 from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
 
-QTY = {"max_digits": 24, "decimal_places": 8}
-PX = {"max_digits": 24, "decimal_places": 8}
+QTY = {"max_digits": 30, "decimal_places": 8}
+PX = {"max_digits": 30, "decimal_places": 8}
 # Sums of quantity x price: both have at most 8 decimals, so 16 keep them exact (no drift
 # between a live projection and one rebuilt in different batches).
 MONEY = {"max_digits": 40, "decimal_places": 16}
@@ -43,6 +43,7 @@ class Account(models.Model):
 
     class Meta:
         ordering = ["code"]
+        permissions = [("view_all_accounts", "Can see every account's orders, fills, positions and events")]
 
     def __str__(self) -> str:
         return self.code
@@ -83,8 +84,8 @@ class Event(models.Model):
     account = models.CharField(max_length=32, blank=True, db_index=True)
     occurred_at_ns = models.BigIntegerField(help_text="UTC ns: when the causing command was received")
     recorded_at_ns = models.BigIntegerField(help_text="UTC ns: when the engine appended it")
-    actor = models.CharField(max_length=100)
-    command_id = models.CharField(max_length=64)
+    actor = models.TextField()  # user:<name>, fix:<CompID>, venue:<name> or system
+    command_id = models.TextField()
 
     class Meta:
         db_table = "events"
@@ -191,7 +192,7 @@ class Fill(models.Model):
     )
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=16, choices=choices(Side))
-    exec_id = models.CharField(max_length=64)  # 17 ExecID
+    exec_id = models.TextField()  # 17 ExecID: the venue chooses its length
     last_qty = models.DecimalField(**QTY)  # 32 LastQty
     last_px = models.DecimalField(**PX)  # 31 LastPx
     executed_at = models.DateTimeField()

@@ -13,7 +13,7 @@ from orders.domain.values import OrderType, Side, TimeInForce
 from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
 
 # FIX ClOrdID (11) is a string; printable ASCII without spaces keeps it safe on every wire.
-CL_ORD_ID = re.compile(r"^[\x21-\x7e]{1,64}$")
+CL_ORD_ID = re.compile(r"[\x21-\x7e]{1,64}")
 DECIMAL = {"max_digits": 24, "decimal_places": 8}
 
 
@@ -44,7 +44,7 @@ _compact = CompactDecimalField(max_digits=40, decimal_places=16)
 
 
 def validate_cl_ord_id(value: str) -> str:
-    if not CL_ORD_ID.match(value):
+    if not CL_ORD_ID.fullmatch(value):  # fullmatch: "$" would let a trailing newline through
         raise serializers.ValidationError("cl_ord_id must be 1 to 64 printable ASCII characters without spaces")
     return value
 
@@ -95,6 +95,7 @@ class OrderCreateSerializer(serializers.Serializer):
     account = serializers.CharField(max_length=32, help_text="The account's code; it must be granted to you.")
     cl_ord_id = serializers.CharField(
         max_length=64,
+        trim_whitespace=False,  # "ab\n" is not "ab": refuse it rather than match another order
         validators=[validate_cl_ord_id],
         help_text="Your order id, unique per account per trading day (FIX 11).",
     )
@@ -134,6 +135,7 @@ class CancelSerializer(serializers.Serializer):
     cl_ord_id = serializers.CharField(
         max_length=64,
         required=False,
+        trim_whitespace=False,
         validators=[validate_cl_ord_id],
         help_text="ClOrdID of this cancel request; generated when omitted.",
     )
@@ -145,6 +147,7 @@ class ReplaceSerializer(serializers.Serializer):
     cl_ord_id = serializers.CharField(
         max_length=64,
         required=False,
+        trim_whitespace=False,
         validators=[validate_cl_ord_id],
         help_text="ClOrdID of the replacement; generated when omitted.",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -40,6 +40,8 @@ REFUSAL_FIELDS = {
     "missing_limit_price": "limit_price",
     "nothing_to_replace": "non_field_errors",
     "duplicate_cl_ord_id": "cl_ord_id",
+    "quantity_too_large": "quantity",
+    "price_too_large": "limit_price",
 }
 
 Refusal = inline_serializer(
@@ -70,10 +72,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         return services.orders_for_user(self.request.user)
 
-    def _order(self, pk: str):
+    def _order(self, pk: str, *, to_act: bool = False):
         order = services.order_get_for_user(self.request.user, int(pk))
         if order is None:
             raise NotFound(f"no order {pk} in your accounts")
+        if to_act and not services.order_actionable_by(self.request.user, order):
+            raise PermissionDenied(f"you may see account {order.account_id} but not trade it")
         return order
 
     @extend_schema(
@@ -125,7 +129,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Ask to cancel the order."""
-        order = self._order(pk)
+        order = self._order(pk, to_act=True)
         incoming = CancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         answer = services.order_cancel(
@@ -145,7 +149,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def replace(self, request: Request, pk: str) -> Response:
         """Ask to change the order's quantity and/or limit price."""
-        order = self._order(pk)
+        order = self._order(pk, to_act=True)
         incoming = ReplaceSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data
@@ -172,6 +176,13 @@ class EventCursorPagination(CursorPagination):
     page_size = 100
     page_size_query_param = "limit"
     max_page_size = 1000
+
+    def decode_cursor(self, request: Request):
+        cursor = super().decode_cursor(request)
+        # DRF takes the position from the client as a string; it must be a log position.
+        if cursor is not None and cursor.position is not None and not str(cursor.position).isdigit():
+            raise NotFound(self.invalid_cursor_message)
+        return cursor
 
 
 class EventViewSet(viewsets.ReadOnlyModelViewSet):
@@ -208,7 +219,7 @@ class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = InstrumentSerializer
     queryset = Instrument.objects.all()
     lookup_field = "symbol"
-    lookup_value_regex = r"[^/]{1,32}"
+    lookup_value_regex = r"[A-Za-z0-9._-]{1,32}"
     filterset_fields = ["asset_class", "currency", "active"]
 
 

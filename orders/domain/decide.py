@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from functools import singledispatch
 
-from risk.domain import Denial
+from risk.domain import MAX_PRICE, Denial
 
 from . import commands as cmd
 from . import events as ev
@@ -154,7 +154,7 @@ def _(
         case ExecType.TRADE:
             if state.status is OrdStatus.REJECTED:
                 return anomaly("fill_on_rejected_order", f"a fill of {command.last_qty} on a rejected order")
-            if command.last_qty <= 0 or command.last_px <= 0:
+            if not (0 < command.last_qty and 0 < command.last_px <= MAX_PRICE):
                 return anomaly("invalid_fill", f"fill of {command.last_qty} at {command.last_px}")
             cum_qty = state.cum_qty + command.last_qty
             if cum_qty > state.quantity:

@@ -12,6 +12,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+# Beyond these no real order goes, and the database's columns (30 digits, 8 decimals) stay
+# safe from overflow in every sum the projections keep (notional, position totals).
+MAX_QUANTITY = Decimal("1e12")
+MAX_PRICE = Decimal("1e9")
+
 
 @dataclass(frozen=True, slots=True)
 class Denial:
@@ -58,6 +63,8 @@ def check_instrument(ticket: OrderTicket, rules: InstrumentRules | None, account
 def check_quantity(ticket: OrderTicket, rules: InstrumentRules | None, account_active: bool) -> Denial | None:
     if not ticket.quantity.is_finite() or ticket.quantity <= 0:
         return Denial("invalid_quantity", f"quantity must be positive, got {ticket.quantity}")
+    if ticket.quantity > MAX_QUANTITY:
+        return Denial("quantity_too_large", f"quantity {ticket.quantity} is above the maximum {MAX_QUANTITY:f}")
     if rules is not None and _beyond_precision(ticket.quantity, rules.lot_size):
         return Denial("invalid_quantity", f"quantity {ticket.quantity} is out of range")
     if rules is not None and ticket.quantity % rules.lot_size != 0:
@@ -77,6 +84,8 @@ def check_price(ticket: OrderTicket, rules: InstrumentRules | None, account_acti
         return Denial("missing_limit_price", "a limit order needs a limit_price")
     if not price.is_finite() or price <= 0:
         return Denial("invalid_price", f"limit_price must be positive, got {price}")
+    if price > MAX_PRICE:
+        return Denial("price_too_large", f"limit_price {price} is above the maximum {MAX_PRICE:f}")
     if rules is not None and _beyond_precision(price, rules.tick_size):
         return Denial("invalid_price", f"limit_price {price} is out of range")
     if rules is not None and price % rules.tick_size != 0:

@@ -16,6 +16,7 @@ import urllib.request
 import uuid
 from pathlib import Path
 
+import psutil
 import pytest
 
 BASE_DIR = Path(__file__).resolve().parents[2]
@@ -66,6 +67,17 @@ class System:
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"not healthy in time; see {self.log}")
+
+    def wait_health(self, predicate, timeout: float = 60) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if predicate(*self.request("GET", "/api/v1/health/")):
+                    return True
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.2)
+        return False
 
     def ctrl_c(self) -> int:
         assert self.process is not None
@@ -170,6 +182,22 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
         status, schema = system.request("GET", "/api/v1/schema/?format=json")
         assert status == 200 and "/api/v1/orders/" in schema["paths"]
         assert "projections match the log" in system.manage("rebuild_projections", "--verify")
+
+        # kill -9 the engine: the web stays up and says so, and the engine comes back by itself
+        engine = next(p for p in psutil.Process(system.process.pid).children(recursive=True)
+                      if "run_engine" in " ".join(p.cmdline()) and "respawn" not in " ".join(p.cmdline()))  # fmt: skip
+        engine.kill()
+        assert system.wait_health(lambda status, body: status == 503 and body["components"]["engine"] != "ok")
+        assert system.wait_health(lambda status, body: status == 200)
+        status, after = system.request("POST", "/api/v1/orders/", {**order, "cl_ord_id": f"{cl_ord_id}-K"}, trader)
+        assert status == 201, after
+
+        # a second `make run` on the same data refuses to start and leaves the first alone
+        second = subprocess.run([sys.executable, "-m", "oms_project.launcher"], cwd=BASE_DIR,
+                                env={**system.env, "OMS_WEB_PORT": str(free_port())}, capture_output=True, text=True,
+                                timeout=60)  # fmt: skip
+        assert second.returncode != 0 and "already running" in second.stderr
+        assert system.request("GET", "/api/v1/health/")[0] == 200
     finally:
         code = system.ctrl_c()
     assert code in (0, 130, -signal.SIGINT), f"launcher exit code {code}"

@@ -48,9 +48,14 @@ def test_fifty_concurrent_identical_submissions_make_one_order(api, engine):
     barrier = threading.Barrier(50)
 
     def send(_: int) -> tuple[int, int]:
-        barrier.wait()
-        response = api.post("/api/v1/orders/", body, format="json")
-        return response.status_code, response.json()["id"]
+        from django.db import connection
+
+        try:
+            barrier.wait()
+            response = api.post("/api/v1/orders/", body, format="json")
+            return response.status_code, response.json()["id"]
+        finally:
+            connection.close()  # each thread has its own; leave none open at teardown
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         results = list(pool.map(send, range(50)))

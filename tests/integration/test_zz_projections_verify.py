@@ -41,3 +41,22 @@ def test_verify_finds_a_tampered_row(engine, django_db_blocker):
     described = [d.describe() for d in differences]
     assert len(differences) == 1
     assert f"orders_order {order.id}: cum_qty" in described[0]
+
+
+def test_verify_command_exits_1_and_names_a_committed_difference(engine):
+    """Tamper with a projection row for real (committed, from another connection), then undo it."""
+    import psycopg
+    from django.db import connection
+
+    db = connection.settings_dict
+    order = Order.objects.order_by("id").first()
+    with psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"], autocommit=True) as raw:
+        raw.execute("UPDATE orders_order SET cum_qty = cum_qty + 1 WHERE id = %s", [order.id])
+        try:
+            env = {**os.environ, "DATABASE_URL": engine_database_url()}
+            result = subprocess.run([sys.executable, "manage.py", "rebuild_projections", "--verify"], cwd=BASE_DIR,
+                                    env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        finally:
+            raw.execute("UPDATE orders_order SET cum_qty = cum_qty - 1 WHERE id = %s", [order.id])
+    assert result.returncode == 1
+    assert f"orders_order {order.id}: cum_qty" in result.stdout

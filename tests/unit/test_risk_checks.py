@@ -43,7 +43,8 @@ def test_good_market_order_passes():
         ({"quantity": D("-10")}, "invalid_quantity"),
         ({"quantity": D("NaN")}, "invalid_quantity"),
         ({"quantity": D("Infinity")}, "invalid_quantity"),
-        ({"quantity": D("1E+30")}, "invalid_quantity"),  # too many digits for `%` to answer
+        ({"quantity": D("1E+30")}, "quantity_too_large"),  # also beyond what `%` can answer
+        ({"quantity": D("1000000000001")}, "quantity_too_large"),
         ({"quantity": D("105")}, "quantity_not_on_lot"),
         ({"quantity": D("10.5")}, "quantity_not_on_lot"),
         ({"limit_price": None}, "missing_limit_price"),
@@ -51,7 +52,8 @@ def test_good_market_order_passes():
         ({"limit_price": D("0")}, "invalid_price"),
         ({"limit_price": D("-1.00")}, "invalid_price"),
         ({"limit_price": D("NaN")}, "invalid_price"),
-        ({"limit_price": D("1E+30")}, "invalid_price"),
+        ({"limit_price": D("1E+30")}, "price_too_large"),
+        ({"limit_price": D("1000000000.01")}, "price_too_large"),
         ({"limit_price": D("10.005")}, "price_not_on_tick"),
     ],
     ids=lambda value: value if isinstance(value, str) else None,

@@ -23,22 +23,16 @@ INSTRUMENTS = [
     ("SPY", "SPDR S&P 500 ETF", "0.01", "1", "USD", "etf"),
     ("VOD.L", "Vodafone Group (London)", "0.02", "100", "GBP", "equity"),
 ]
-# user -> (staff, superuser, accounts granted, model permissions)
+# user -> (staff, superuser, accounts granted for trading, model permissions).
+# risk and compliance see every account (view_all_accounts) and trade none.
+OVERSIGHT = ["view_all_accounts", "view_order", "view_fill", "view_position", "view_event", "view_account",
+             "view_instrument"]  # fmt: skip
+DESKS = ["DESK-EQ", "DESK-ARB", "CLIENT-1"]
 USERS = {
-    "trader": (False, False, ["DESK-EQ", "DESK-ARB", "CLIENT-1"], []),
-    "risk": (
-        True,
-        False,
-        ["DESK-EQ", "DESK-ARB", "CLIENT-1"],
-        ["view_order", "view_fill", "view_position", "view_event", "view_account", "view_instrument"],
-    ),
-    "compliance": (
-        True,
-        False,
-        ["DESK-EQ", "DESK-ARB", "CLIENT-1"],
-        ["view_order", "view_fill", "view_position", "view_event", "view_account", "view_instrument"],
-    ),
-    "admin": (True, True, ["DESK-EQ", "DESK-ARB", "CLIENT-1"], []),
+    "trader": (False, False, DESKS, []),
+    "risk": (True, False, [], OVERSIGHT),
+    "compliance": (True, False, [], OVERSIGHT),
+    "admin": (True, True, DESKS, []),
 }
 
 
@@ -71,8 +65,7 @@ class Command(BaseCommand):
                 user.is_superuser = superuser
                 user.save()
                 user.user_permissions.set(Permission.objects.filter(codename__in=permissions))
-                for account in Account.objects.filter(code__in=codes):
-                    account.users.add(user)
+                user.accounts.set(Account.objects.filter(code__in=codes))
         self.stdout.write(
             f"demo data: {len(USERS)} users ({', '.join(USERS)}; password = name), "
             f"{len(ACCOUNTS)} accounts, {len(INSTRUMENTS)} instruments"

@@ -35,9 +35,14 @@ class ModelSerializer(serializers.ModelSerializer):
 
 
 def _positive(name: str, value: Decimal | None) -> Decimal | None:
-    if value is not None and value <= 0:
-        raise serializers.ValidationError(f"{name} must be positive, got {value}")
-    return value
+    """Positive, and without the padding DRF's quantizing adds ("190.50000000" -> "190.5"),
+    so events, FIX messages and texts carry the number as the client meant it."""
+    if value is None:
+        return None
+    if value <= 0:
+        raise serializers.ValidationError(f"{name} must be positive, got {value.normalize():f}")
+    compact = value.normalize()
+    return compact.quantize(Decimal(1)) if compact.as_tuple().exponent > 0 else compact
 
 
 _compact = CompactDecimalField(max_digits=40, decimal_places=16)

@@ -56,7 +56,7 @@ def _fields_of(cls: type) -> tuple[tuple[str, Callable[[Any], Any]], ...]:
 
 def _encode_value(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return str(value)
+        return format(value, "f")  # plain digits, never an exponent ("1E-8")
     if isinstance(value, Enum):
         return value.value
     return value

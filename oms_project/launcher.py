@@ -57,6 +57,9 @@ def banner(web_port: int) -> str:
 
 
 def main() -> int:
+    # Ctrl-C and `kill -INT` must work even when started in the background, where a shell
+    # may have set SIGINT to be ignored (and Python would keep it so).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_project.settings")
     os.environ.setdefault("OMS_SERVICES_PROFILE", "run")
     web_port = int(os.environ.setdefault("OMS_WEB_PORT", "8000"))
@@ -66,6 +69,7 @@ def main() -> int:
     try:
         _manage("migrate", "--no-input", "-v", "0")
         _manage("load_demo_data")
+        _manage("collectstatic", "--no-input", "-v", "0")  # admin, API docs: served by WhiteNoise
         print(banner(web_port), flush=True)
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-d", str(BASE_DIR)],
@@ -81,7 +85,9 @@ def main() -> int:
             try:
                 return honcho.wait()
             except KeyboardInterrupt:
-                continue  # honcho got the Ctrl-C too and is stopping its processes
+                # From a terminal honcho got the Ctrl-C too; from `kill -INT` only we did.
+                # Either way honcho is told, once more does no harm, and we wait for it.
+                honcho.send_signal(signal.SIGTERM)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
         embedded.main(["stop", "--profile", profile])

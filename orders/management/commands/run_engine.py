@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
 
 from orders.engine import Engine, WriterLockHeld
 
@@ -17,7 +18,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, standby: bool, batch_max: int | None, **options):
         # The engine keeps one connection for its whole life: the writer lock lives on it.
-        settings.DATABASES["default"]["CONN_MAX_AGE"] = None
+        connection.settings_dict["OPTIONS"].pop("pool", None)  # its own connection, never a pooled one
+        connection.settings_dict["CONN_MAX_AGE"] = None
         # Never the debug cursor (DEBUG=True): it formats and keeps every statement of a
         # process that runs for days and whose commit path is the OMS's throughput.
         settings.DEBUG = False

@@ -80,13 +80,22 @@ def main() -> int:
                 "PYTHONUNBUFFERED": "1",
             },
         )
-        signal.signal(signal.SIGTERM, lambda *_: honcho.send_signal(signal.SIGTERM))
+        asked_to_stop = False
+
+        def on_sigterm(*_: object) -> None:
+            nonlocal asked_to_stop
+            asked_to_stop = True
+            honcho.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
         while True:
             try:
-                return honcho.wait()
+                code = honcho.wait()
+                return 0 if asked_to_stop else code  # a requested stop is a clean exit
             except KeyboardInterrupt:
                 # From a terminal honcho got the Ctrl-C too; from `kill -INT` only we did.
                 # Either way honcho is told, once more does no harm, and we wait for it.
+                asked_to_stop = True
                 honcho.send_signal(signal.SIGTERM)
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup

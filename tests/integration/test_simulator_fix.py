@@ -20,16 +20,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def venue_client(db_ready, tmp_path_factory):
+def start_venue(tmp_path_factory, name: str, *extra: str):
     port = free_port()
     env = {**os.environ, "DATABASE_URL": engine_database_url(), "PYTHONUNBUFFERED": "1"}
     log = open(BASE_DIR / "var" / "test" / "venue.log", "a")
     venue = subprocess.Popen(
-        [sys.executable, "manage.py", "run_venue", "--name", "XSIM", "--port", str(port), "--clients", "TEST"],
+        [sys.executable, "manage.py", "run_venue", "--name", name, "--port", str(port), "--clients", "TEST",
+         *extra],
         cwd=BASE_DIR, env=env, stdout=log, stderr=log,
     )  # fmt: skip
-    client = FixClient("TEST", "XSIM", port, tmp_path_factory.mktemp("fix"))
+    client = FixClient("TEST", name, port, tmp_path_factory.mktemp("fix"))
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -46,6 +46,27 @@ def venue_client(db_ready, tmp_path_factory):
         client.stop()
         venue.terminate()
         venue.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def venue_client(db_ready, tmp_path_factory):
+    """A venue with an empty book: every trade is between this test's own orders."""
+    yield from start_venue(tmp_path_factory, "XSIM", "--no-liquidity")
+
+
+@pytest.fixture(scope="module")
+def liquid_venue_client(db_ready, tmp_path_factory):
+    yield from start_venue(tmp_path_factory, "XLIQ", "--step-ms", "100", "--seed", "3")
+
+
+def test_a_marketable_order_fills_against_the_built_in_market_maker(liquid_venue_client):
+    time.sleep(0.5)  # let the makers quote
+    cl = new_id("MKT")
+    liquid_venue_client.send("D", order(cl, "1", "5", None, tif="3"))  # market IOC buy 5
+    seen = liquid_venue_client.receive_until(lambda m: m.get(11) == cl and m.get(39) in ("2", "C", "4"))
+    fills = [m for m in seen if m.get(11) == cl and m.get(150) == "F"]
+    assert sum(int(m[32]) for m in fills) == 5
+    assert 150 < float(fills[0][31]) < 250  # around the AAPL opening price
 
 
 def new_id(prefix: str) -> str:

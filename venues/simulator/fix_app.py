@@ -77,7 +77,7 @@ class VenueApplication(fix.Application):
         except FixValueError as exc:
             reports = [self._refusal(msg_type, owner, get, str(exc))]
         for report in reports:
-            self._send(report)
+            self.send(report)
 
     def _dispatch(self, msg_type: str, owner: str, get) -> list[Report]:
         if msg_type == "D":
@@ -111,7 +111,7 @@ class VenueApplication(fix.Application):
                           get(55) or "NONE", BookSide.BUY if get(54) != "2" else BookSide.SELL, zero, None, zero, zero,
                           zero, zero, zero, text=text, reject_reason="other")  # fmt: skip
 
-    def _send(self, report: Report) -> None:
+    def send(self, report: Report) -> None:
         session_id = self.sessions.get(report.owner)
         if session_id is None:
             return  # a built-in participant's report

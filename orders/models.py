@@ -230,3 +230,17 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.symbol} {self.quantity}"
+
+
+class Checkpoint(models.Model):
+    """How far a log tailer (a venue connector, the blotter feed...) has durably processed.
+
+    Not a projection: it is the consumer's own state. Positions are gapless and assigned in
+    commit order, so "everything up to here is done" is a single number."""
+
+    name = models.CharField(max_length=100, primary_key=True)
+    position = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position}"

@@ -65,8 +65,13 @@ def main() -> int:
     web_port = int(os.environ.setdefault("OMS_WEB_PORT", "8000"))
     profile = os.environ["OMS_SERVICES_PROFILE"]
     lock = _single_launcher(profile)  # noqa: F841  (held until this process exits)
-    embedded.main(["start", "--profile", profile])
+
+    def stop_during_setup(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM before the processes run: unwind through the cleanup
+
+    signal.signal(signal.SIGTERM, stop_during_setup)
     try:
+        embedded.main(["start", "--profile", profile])
         _manage("migrate", "--no-input", "-v", "0")
         _manage("load_demo_data")
         _manage("collectstatic", "--no-input", "-v", "0")  # admin, API docs: served by WhiteNoise
@@ -97,8 +102,12 @@ def main() -> int:
                 # Either way honcho is told, once more does no harm, and we wait for it.
                 asked_to_stop = True
                 honcho.send_signal(signal.SIGTERM)
+    except KeyboardInterrupt:
+        print("stopped during set-up", file=sys.stderr)
+        return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not skip the cleanup
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         embedded.main(["stop", "--profile", profile])
 
 

@@ -42,6 +42,8 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, stop)
     backoff = 1.0
     while True:
+        if stopping:  # a signal between the last check and here
+            return 0
         started = time.monotonic()
         child = subprocess.Popen(command)
         code = child.wait()

@@ -94,10 +94,13 @@ DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 # A connection pool (psycopg_pool). Under ASGI every request runs in a fresh thread, so
 # Django's per-thread persistent connections would connect anew for each request (~25 ms
 # here). The engine opts out: it keeps one dedicated connection, its writer lock's home.
-DATABASES["default"]["OPTIONS"] = {
-    "pool": {"min_size": 2, "max_size": env.int("DATABASE_POOL_MAX", default=20), "timeout": 10}
+DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+    "min_size": 2,
+    "max_size": env.int("DATABASE_POOL_MAX", default=20),
+    "timeout": 10,
 }
 DATABASES["default"]["CONN_MAX_AGE"] = 0
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True  # the pool checks a connection before lending it
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = (

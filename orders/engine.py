@@ -31,9 +31,10 @@ from datetime import date
 from typing import Any
 
 import orjson
+import psycopg
 import redis
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 
 from orders import bus, store
 from orders.domain import commands as cmd
@@ -51,6 +52,7 @@ WRITER_LOCK_KEY = 0x0E5_0001  # pg_advisory_lock key of the single writer
 HEARTBEAT_SECONDS = 1.0
 HEALTH_TTL_SECONDS = 3  # health says the engine is gone within 3 s of its last heartbeat
 REFERENCE_RELOAD_MIN_SECONDS = 1.0
+RETRY_PAUSE_SECONDS = 1.0
 
 
 class WriterLockHeld(Exception):
@@ -61,8 +63,11 @@ class LostWriterLock(Exception):
     """The connection that held the writer lock is gone."""
 
 
-# Failures of the connection, not of the data: a batch that meets one is simply retried.
-CONNECTION_ERRORS = (OperationalError, InterfaceError, LostWriterLock)
+# Failures of the data itself (SQLSTATE classes 22 and 23, or what psycopg refuses to send,
+# like a NUL in a text): the one command behind them is isolated and set aside. Anything
+# else (a lost connection, a read-only failover, a revoked grant...) is not the command's
+# fault: the batch stays pending and is retried after recovery, and nothing is set aside.
+POISON_ERRORS = (DataError, IntegrityError, psycopg.DataError, psycopg.IntegrityError)
 
 
 @dataclass
@@ -83,9 +88,9 @@ class EngineState:
     """Everything the engine decides on, rebuilt from the log at start."""
 
     orders: dict[int, OrderState] = field(default_factory=dict)
-    # (account, trading day, ClOrdID) -> (order id, True if it names a cancel/replace request
-    # rather than the order itself). One map: FIX wants a ClOrdID unique across both.
-    cl_ord_ids: dict[tuple[str, date, str], tuple[int, bool]] = field(default_factory=dict)
+    # (account, trading day, ClOrdID) -> (order id, what it names: "order", "cancel" or
+    # "replace"). One map: FIX wants a ClOrdID unique across orders and their requests.
+    cl_ord_ids: dict[tuple[str, date, str], tuple[int, str]] = field(default_factory=dict)
     last_position: int = 0
     last_order_id: int = 0
 
@@ -97,11 +102,16 @@ class EngineState:
         cl_ord_id = _cl_ord_id_introduced(event)
         if cl_ord_id is not None:
             key = (stored.account, trading_day(event.at_ns, zone), cl_ord_id)
-            self.cl_ord_ids.setdefault(key, (event.order_id, _is_request(event)))
+            self.cl_ord_ids.setdefault(key, (event.order_id, _named_by(event)))
 
 
-def _is_request(event: ev.Event) -> bool:
-    return not isinstance(event, ev.OrderAccepted | ev.OrderRejected)
+def _named_by(event: ev.Event) -> str:
+    """What a ClOrdID introduced by this event names: the order, or one of its requests."""
+    if isinstance(event, ev.OrderCancelRequested | ev.OrderCancelRejected):
+        return "cancel"
+    if isinstance(event, ev.OrderReplaceRequested | ev.OrderReplaceRejected):
+        return "replace"
+    return "order"
 
 
 def _cl_ord_id_introduced(event: ev.Event) -> str | None:
@@ -155,6 +165,8 @@ class Engine:
                 log.warning("%s; standing by until it is released", message)
                 announced = time.monotonic()
             self._standby_heartbeat()
+            if self._stopping:
+                raise WriterLockHeld(f"{message}; stopped while standing by")
             time.sleep(0.5)
 
     def recover(self) -> None:
@@ -288,9 +300,11 @@ class Engine:
             log.exception("commit of %d events failed; recovering from the log", len(staged))
             connection.close()
             self._safe_recover()
-            if not isinstance(exc, CONNECTION_ERRORS):
+            if isinstance(exc, POISON_ERRORS):
                 self._isolate(envelopes, exc)
-            return  # a lost connection: the entries stay pending and are read again
+            else:
+                time.sleep(RETRY_PAUSE_SECONDS)  # not the data's fault: the entries stay pending
+            return
         committed = time.perf_counter()
         self._after_commit(envelopes, replies)
         self.stats["batches"] += 1
@@ -403,7 +417,7 @@ class Engine:
             introduced = _cl_ord_id_introduced(event)
             if introduced is not None:
                 key = (account, trading_day(event.at_ns, self.zone), introduced)
-                state.cl_ord_ids.setdefault(key, (order_id, _is_request(event)))
+                state.cl_ord_ids.setdefault(key, (order_id, _named_by(event)))
         state.orders[order_id] = folded
         state.last_order_id = max(state.last_order_id, order_id)
         return outcome
@@ -414,8 +428,8 @@ class Engine:
         day = trading_day(command.received_at_ns, self.zone)
         existing = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
         if existing is not None:
-            order_id, is_request = existing
-            if is_request:
+            order_id, named = existing
+            if named != "order":
                 return _clash(command.cl_ord_id, order_id), [], command.account
             return Outcome("duplicate", order_id), [], command.account
         if command.expires_at_ns is not None and time.time_ns() > command.expires_at_ns:
@@ -454,8 +468,9 @@ class Engine:
         day = trading_day(command.received_at_ns, self.zone)
         claimed = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
         if claimed is not None:
-            order_id, is_request = claimed
-            if is_request and order_id == command.order_id:
+            order_id, named = claimed
+            kind = "cancel" if isinstance(command, cmd.CancelOrder) else "replace"
+            if named == kind and order_id == command.order_id:
                 return Outcome("duplicate", order_id), [], command.account  # a retry of this request
             return _clash(command.cl_ord_id, order_id), [], command.account
         denial = None

@@ -62,15 +62,18 @@ def events_for_user(user: User) -> QuerySet[Event]:
     return _visible(Event.objects.all(), user)
 
 
-def account_granted(user: User, code: str) -> bool:
+def account_granted(user: User, code: str, *, require_active: bool = True) -> bool:
     """May `user` trade `code`? Only a grant says so; seeing everything is not trading."""
     if not user.is_authenticated:
         return False
-    return Account.objects.filter(users=user, code=code, active=True).exists()
+    granted = Account.objects.filter(users=user, code=code)
+    return (granted.filter(active=True) if require_active else granted).exists()
 
 
-def order_actionable_by(user: User, order: Order) -> bool:
-    return account_granted(user, order.account_id)
+def order_actionable_by(user: User, order: Order, *, cancel: bool = False) -> bool:
+    """Cancelling needs only the grant: a deactivated account's live orders must still be
+    cancellable. New risk (a replace) needs the account active, as a new order does."""
+    return account_granted(user, order.account_id, require_active=not cancel)
 
 
 def instrument_exists(symbol: str) -> bool:

@@ -47,35 +47,36 @@ class LogTailer:
             batch = store.read_range(after, limit=self.batch_size)
             if not batch:
                 break
+            last = batch[-1].position  # before the handler, which may do what it likes with the list
             self.handler(batch)
-            after = batch[-1].position
+            after = last
             with transaction.atomic():
                 Checkpoint.objects.filter(name=self.name).update(position=after)
             handled += len(batch)
         return handled
 
     def run(self) -> None:
-        """Catch up, then follow the log until `stop()`."""
+        """Catch up, then follow the log until `stop()`. A failure (the database, Redis, the
+        handler) is logged and retried with backoff from the checkpoint: a tailer never dies."""
+        backoff = 0.5
+        while not self.stopped.is_set():
+            try:
+                self._follow()
+                return
+            except Exception:
+                log.exception("%s: tailing failed; retrying from the checkpoint in %.1fs", self.name, backoff)
+                self.stopped.wait(backoff)
+                backoff = min(backoff * 2, 30.0)
+
+    def _follow(self) -> None:
         pubsub = bus.client().pubsub(ignore_subscribe_messages=True)
-        try:
-            pubsub.subscribe(bus.key("events"))
-        except redis.RedisError as exc:
-            log.warning("%s: no event notifications (%s); polling every %.1fs", self.name, exc, self.poll_seconds)
-            pubsub = None
+        pubsub.subscribe(bus.key("events"))
         try:
             while not self.stopped.is_set():
                 self.catch_up()
-                if pubsub is None:
-                    self.stopped.wait(self.poll_seconds)
-                    continue
-                try:
-                    pubsub.get_message(timeout=self.poll_seconds)
-                except redis.RedisError as exc:
-                    log.warning("%s: notification channel lost (%s); polling", self.name, exc)
-                    pubsub = None
+                pubsub.get_message(timeout=self.poll_seconds)
         finally:
-            if pubsub is not None:
-                pubsub.close()
+            pubsub.close()
 
     def stop(self) -> None:
         self.stopped.set()

@@ -72,12 +72,12 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def get_queryset(self):
         return services.orders_for_user(self.request.user)
 
-    def _order(self, pk: str, *, to_act: bool = False):
+    def _order(self, pk: str, *, act: str | None = None):
         order = services.order_get_for_user(self.request.user, int(pk))
         if order is None:
             raise NotFound(f"no order {pk} in your accounts")
-        if to_act and not services.order_actionable_by(self.request.user, order):
-            raise PermissionDenied(f"you may see account {order.account_id} but not trade it")
+        if act and not services.order_actionable_by(self.request.user, order, cancel=act == "cancel"):
+            raise PermissionDenied(f"you may not {act} orders of account {order.account_id}")
         return order
 
     @extend_schema(
@@ -129,7 +129,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         """Ask to cancel the order."""
-        order = self._order(pk, to_act=True)
+        order = self._order(pk, act="cancel")
         incoming = CancelSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         answer = services.order_cancel(
@@ -149,7 +149,7 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @action(detail=True, methods=["post"])
     def replace(self, request: Request, pk: str) -> Response:
         """Ask to change the order's quantity and/or limit price."""
-        order = self._order(pk, to_act=True)
+        order = self._order(pk, act="replace")
         incoming = ReplaceSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = incoming.validated_data

@@ -100,3 +100,37 @@ def test_compliance_sees_every_account_but_trades_none(api, db_ready):
     assert compliance.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json").status_code == 403
     refused = compliance.post("/api/v1/orders/", body(), format="json")
     assert refused.status_code == 400 and "account" in refused.json()
+
+
+def test_a_lost_database_connection_is_retried_not_dead_lettered(engine):
+    """Kill the engine's own PostgreSQL backend: the next command must still be committed,
+    after the engine reconnects and recovers, and nothing may go to the dead-letter stream."""
+    from django.db import connection as db
+
+    from orders.engine import WRITER_LOCK_KEY
+
+    client = bus.client()
+    dead = bus.key("commands:dead")
+    dead_before = client.xlen(dead) if client.exists(dead) else 0
+    with db.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid = %s",
+            [WRITER_LOCK_KEY & 0xFFFFFFFF],
+        )
+        assert cursor.fetchone() == (True,)
+    reply = bus.send(submit_command(new_cl_ord_id("R")), timeout=60)
+    assert reply["outcome"] == "accepted", reply
+    assert (client.xlen(dead) if client.exists(dead) else 0) == dead_before
+
+
+def test_a_cancel_may_not_reuse_a_replace_requests_cl_ord_id(api):
+    from fakevenue import ack
+
+    order = api.post("/api/v1/orders/", body(), format="json").json()
+    ack(order["id"])
+    replace_id = new_cl_ord_id("RP")
+    replaced = api.post(f"/api/v1/orders/{order['id']}/replace/", {"quantity": "20", "cl_ord_id": replace_id},
+                        format="json")  # fmt: skip
+    assert replaced.status_code == 202
+    response = api.post(f"/api/v1/orders/{order['id']}/cancel/", {"cl_ord_id": replace_id}, format="json")
+    assert response.status_code == 400 and response.json()["reason"] == "duplicate_cl_ord_id"

@@ -58,12 +58,13 @@ def test_a_running_tailer_wakes_on_the_engines_commit_notification(api):
     from django.db import connection
 
     name = f"test-{uuid.uuid4().hex[:8]}"
-    got = threading.Event()
-    wanted: set[int] = set()
+    seen: set[int] = set()
+    changed = threading.Condition()
 
     def handle(batch):
-        if wanted & {e.stream_id for e in batch}:
-            got.set()
+        with changed:
+            seen.update(e.stream_id for e in batch)
+            changed.notify_all()
 
     tailer = LogTailer(name, handle, poll_seconds=30)  # only the notification can wake it in time
 
@@ -77,8 +78,9 @@ def test_a_running_tailer_wakes_on_the_engines_commit_notification(api):
     thread.start()
     try:
         time.sleep(0.5)  # caught up and waiting
-        wanted.add(submit(api))
-        assert got.wait(5), "the tailer did not wake on the commit"
+        order_id = submit(api)
+        with changed:
+            assert changed.wait_for(lambda: order_id in seen, timeout=5), "the tailer did not wake on the commit"
     finally:
         tailer.stop()
         thread.join(timeout=40)

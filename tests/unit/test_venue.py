@@ -100,3 +100,36 @@ def test_status_request_answers_with_the_current_state(venue):
     status = venue.status("oms", "c1")
     assert status.exec_type is ExecType.ORDER_STATUS and status.ord_status is OrdStatus.PARTIALLY_FILLED
     assert status.cum_qty == 40 and venue.status("oms", "unknown") is None
+
+
+def test_each_trade_report_carries_the_totals_as_of_that_fill(venue):
+    venue.new_order("mm", "s1", "AAPL", Side.SELL, D(100), D("10.00"), TimeInForce.DAY)
+    venue.new_order("mm", "s2", "AAPL", Side.SELL, D(100), D("10.01"), TimeInForce.DAY)
+    reports = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(250), D("10.01"), TimeInForce.IOC)
+    mine = [r for r in reports if r.owner == "oms" and r.exec_type is ExecType.TRADE]
+    assert [(r.cum_qty, r.leaves_qty, r.ord_status) for r in mine] == [
+        (D(100), D(150), OrdStatus.PARTIALLY_FILLED),
+        (D(200), D(50), OrdStatus.PARTIALLY_FILLED),
+    ]
+    assert mine[0].avg_px == D("10.00")
+    assert reports[-1].exec_type is ExecType.EXPIRED
+
+
+def test_a_replace_without_a_price_keeps_the_price(venue):
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("9.00"), TimeInForce.DAY)
+    venue.new_order("mm", "s1", "AAPL", Side.SELL, D(10), D("20.00"), TimeInForce.DAY)
+    reports = venue.replace("oms", "c2", "c1", D(20), None)
+    assert reports[0].exec_type is ExecType.REPLACED and reports[0].price == D("9.00")
+    assert not [r for r in reports if r.exec_type is ExecType.TRADE]
+
+
+def test_a_replace_off_the_tick_is_refused(venue):
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("9.00"), TimeInForce.DAY)
+    refused = venue.replace("oms", "c2", "c1", D(10), D("9.001"))
+    assert isinstance(refused[0], CancelReject) and refused[0].response_to == "replace"
+
+
+def test_a_resent_order_is_refused_naming_the_order_that_has_the_cl_ord_id(venue):
+    first = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("9.00"), TimeInForce.DAY)
+    again = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("9.00"), TimeInForce.DAY)
+    assert again[0].reject_reason == "duplicate" and again[0].order_id == first[0].order_id

@@ -62,6 +62,23 @@ class BookOrder:
 
 
 @dataclass(frozen=True)
+class Fill:
+    """One side of a trade, with the order's totals right after it (the orders move on)."""
+
+    order: BookOrder
+    cum_qty: Decimal
+    notional: Decimal
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        return self.order.quantity - self.cum_qty
+
+    @property
+    def avg_px(self) -> Decimal:
+        return self.notional / self.cum_qty
+
+
+@dataclass(frozen=True)
 class Trade:
     """One execution between an incoming (aggressor) and a resting order."""
 
@@ -69,6 +86,8 @@ class Trade:
     resting: BookOrder
     quantity: Decimal
     price: Decimal
+    aggressor_fill: Fill
+    resting_fill: Fill
 
 
 @dataclass
@@ -207,7 +226,10 @@ class OrderBook:
             for order in (incoming, resting):
                 order.cum_qty += quantity
                 order.notional += quantity * price
-            outcome.trades.append(Trade(incoming, resting, quantity, price))
+            outcome.trades.append(
+                Trade(incoming, resting, quantity, price, Fill(incoming, incoming.cum_qty, incoming.notional),
+                      Fill(resting, resting.cum_qty, resting.notional))
+            )  # fmt: skip
             self.last_trade = (price, quantity)
             if resting.leaves_qty == 0:
                 resting.open = False

@@ -71,13 +71,15 @@ class VenueApplication(fix.Application):
         owner = session_id.getTargetCompID().getValue()
         msg_type = message.getHeader().getField(35)
         get = getter(message)
-        try:
-            with self.lock:
+        # Decide and send under one lock, so reports leave in the order they happened even
+        # when the market makers' thread trades at the same moment.
+        with self.lock:
+            try:
                 reports = self._dispatch(msg_type, owner, get)
-        except FixValueError as exc:
-            reports = [self._refusal(msg_type, owner, get, str(exc))]
-        for report in reports:
-            self.send(report)
+            except FixValueError as exc:
+                reports = [self._refusal(msg_type, owner, get, str(exc))]
+            for report in reports:
+                self.send(report)
 
     def _dispatch(self, msg_type: str, owner: str, get) -> list[Report]:
         if msg_type == "D":

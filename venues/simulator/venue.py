@@ -89,15 +89,22 @@ class Venue:
         price: Decimal | None,
         time_in_force: TimeInForce,
     ) -> list[Report]:
+        refusal = self._refusal(owner, cl_ord_id, symbol, quantity, price)
+        if refusal is not None:
+            reason, text = refusal
+            existing = self._find(owner, cl_ord_id, live_only=False) if reason == "duplicate" else None
+            # A duplicate's reject names the order that already has this ClOrdID (37), so a
+            # client resending after a crash can ask for its status instead of guessing.
+            order_id = existing[0].order_id if existing else f"{self.name}-R{next(self._order_ids)}"
+            refused = BookOrder(order_id, owner, cl_ord_id, side, quantity, price, time_in_force, open=False)
+            self._seen.add((owner, cl_ord_id))
+            return [
+                self._report(refused, symbol, ExecType.REJECTED, OrdStatus.REJECTED, text=text, reject_reason=reason)
+            ]
+        self._seen.add((owner, cl_ord_id))
         order = BookOrder(
             f"{self.name}-{next(self._order_ids)}", owner, cl_ord_id, side, quantity, price, time_in_force
         )
-        refusal = self._refusal(owner, cl_ord_id, symbol, quantity, price)
-        self._seen.add((owner, cl_ord_id))
-        if refusal is not None:
-            order.open = False
-            reason, text = refusal
-            return [self._report(order, symbol, ExecType.REJECTED, OrdStatus.REJECTED, text=text, reject_reason=reason)]
         self._orders[order.order_id] = (order, symbol)
         self._by_cl_ord_id[(owner, cl_ord_id)] = order.order_id
         reports: list[Report] = [self._report(order, symbol, ExecType.NEW, OrdStatus.NEW)]
@@ -126,6 +133,12 @@ class Venue:
         assert found is not None
         order, symbol = found
         self._seen.add((owner, cl_ord_id))
+        if price is None:
+            price = order.price  # 44 absent: the price stays; a replace never makes a limit order a market one
+        spec = self.instruments[symbol]
+        if quantity % spec.lot_size or (price is not None and (price <= 0 or price % spec.tick_size)):
+            return [self._cancel_reject(owner, order, cl_ord_id, orig_cl_ord_id, "replace", "other",
+                                        f"quantity {quantity} / price {price} not on the lot / tick grid")]  # fmt: skip
         if quantity <= order.cum_qty:
             return [self._cancel_reject(owner, order, cl_ord_id, orig_cl_ord_id, "replace", "too_late",
                                         "the new quantity is not above what is already filled")]  # fmt: skip
@@ -176,8 +189,10 @@ class Venue:
 
     def _request_refusal(self, owner, cl_ord_id, orig_cl_ord_id, found, kind) -> CancelReject | None:
         if (owner, cl_ord_id) in self._seen:
-            return CancelReject(owner, "NONE", cl_ord_id, orig_cl_ord_id, OrdStatus.REJECTED, kind,
-                                "duplicate_cl_ord_id", f"ClOrdID {cl_ord_id} was already used")  # fmt: skip
+            target = found or self._find(owner, orig_cl_ord_id, live_only=False)
+            order_id, status = (target[0].order_id, _status_of(target[0])) if target else ("NONE", OrdStatus.REJECTED)
+            return CancelReject(owner, order_id, cl_ord_id, orig_cl_ord_id, status, kind, "duplicate_cl_ord_id",
+                                f"ClOrdID {cl_ord_id} was already used")  # fmt: skip
         if found is None:
             known = self._find(owner, orig_cl_ord_id, live_only=False)
             if known is not None:  # it exists but is done: too late
@@ -200,10 +215,14 @@ class Venue:
     def _reports_of(self, outcome: Outcome, symbol: str) -> list[Report]:
         reports: list[Report] = []
         for trade in outcome.trades:
-            for order in (trade.aggressor, trade.resting):
+            for fill in (trade.aggressor_fill, trade.resting_fill):
+                order = fill.order
                 self.positions[order.owner][symbol] += trade.quantity * (1 if order.side is Side.BUY else -1)
+                # The order's totals as of this fill, not as of the end of the match.
+                status = OrdStatus.FILLED if fill.leaves_qty == 0 else OrdStatus.PARTIALLY_FILLED
+                report = self._report(order, symbol, ExecType.TRADE, status, last=(trade.quantity, trade.price))
                 reports.append(
-                    self._report(order, symbol, ExecType.TRADE, _status_of(order), last=(trade.quantity, trade.price))
+                    dataclasses.replace(report, cum_qty=fill.cum_qty, leaves_qty=fill.leaves_qty, avg_px=fill.avg_px)
                 )
         if outcome.expired:
             reports.append(self._report(outcome.order, symbol, ExecType.EXPIRED, OrdStatus.EXPIRED))

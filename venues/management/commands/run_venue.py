@@ -71,7 +71,6 @@ def _quote(application: VenueApplication, makers: list[MarketMaker], interval: f
     """The makers' clock: requote every `interval`; fills they cause reach the FIX sessions."""
     while not stop.wait(interval):
         for maker in makers:
-            with application.lock:
-                reports = maker.step(application.venue)
-            for report in reports:
-                application.send(report)
+            with application.lock:  # decide and send in one piece: reports stay in order
+                for report in maker.step(application.venue):
+                    application.send(report)

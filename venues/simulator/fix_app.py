@@ -109,9 +109,11 @@ class VenueApplication(fix.Application):
             return CancelReject(owner, "NONE", cl_ord_id, get(41) or "NONE", OrdStatus.REJECTED,
                                 "cancel" if msg_type == "F" else "replace", "other", text)  # fmt: skip
         zero = Decimal(0)
-        return ExecReport(owner, "NONE", cl_ord_id, None, "0", ExecType.REJECTED, OrdStatus.REJECTED,
-                          get(55) or "NONE", BookSide.BUY if get(54) != "2" else BookSide.SELL, zero, None, zero, zero,
-                          zero, zero, zero, text=text, reject_reason="other")  # fmt: skip
+        side = BookSide.BUY if get(54) != "2" else BookSide.SELL
+        return ExecReport(
+            owner, "NONE", cl_ord_id, None, self.venue.next_exec_id(), ExecType.REJECTED, OrdStatus.REJECTED,
+            get(55) or "NONE", side, zero, None, zero, zero, zero, zero, zero, text=text, reject_reason="other",
+        )  # fmt: skip
 
     def send(self, report: Report) -> None:
         session_id = self.sessions.get(report.owner)

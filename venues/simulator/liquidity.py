@@ -33,6 +33,7 @@ class MarketMaker:
     def step(self, venue: Venue) -> list[Report]:
         """Move the reference, pull the old quotes, post new ones; the reports it caused."""
         tick = self.spec.tick_size
+        spread = max(2, self.spread_ticks)  # at least a tick each side: the maker never crosses itself
         self.reference = max(tick, self.reference + tick * self.rng.randint(-self.volatility_ticks,
                                                                             self.volatility_ticks))  # fmt: skip
         self.reference = (self.reference / tick).to_integral_value(ROUND_HALF_EVEN) * tick
@@ -43,7 +44,7 @@ class MarketMaker:
         self._quotes.clear()
         size = self.spec.lot_size * self.size_lots
         for level in range(self.levels):
-            offset = tick * (self.spread_ticks // 2 + level + (self.spread_ticks % 2))
+            offset = tick * ((spread + 1) // 2 + level)
             for side, price in ((Side.BUY, self.reference - offset), (Side.SELL, self.reference + offset)):
                 if price <= 0:
                     continue

@@ -164,6 +164,9 @@ class Venue:
         order, symbol = found
         return self._report(order, symbol, ExecType.ORDER_STATUS, _status_of(order), exec_id="0")
 
+    def next_exec_id(self) -> str:
+        return f"{self.name}-E{next(self._exec_ids)}"
+
     # -- internals ---------------------------------------------------------------------------
 
     def _refusal(self, owner: str, cl_ord_id: str, symbol: str, quantity: Decimal, price: Decimal | None):
@@ -246,7 +249,7 @@ class Venue:
             order_id=order.order_id,
             cl_ord_id=order.cl_ord_id,
             orig_cl_ord_id=orig_cl_ord_id,
-            exec_id=exec_id or f"{self.name}-E{next(self._exec_ids)}",
+            exec_id=exec_id or self.next_exec_id(),
             exec_type=exec_type,
             ord_status=ord_status,
             symbol=symbol,

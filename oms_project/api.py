@@ -105,11 +105,8 @@ class RejectNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if (
-            "\x00" in request.path
-            or "%00" in request.META.get("QUERY_STRING", "")
-            or "\x00" in request.META.get("QUERY_STRING", "")
-        ):
+        query = request.META.get("QUERY_STRING", "")
+        if "\x00" in request.path or "%00" in query or "\x00" in query:
             return JsonResponse({"detail": "NUL characters are not allowed in URLs"}, status=400)
         return self.get_response(request)
 

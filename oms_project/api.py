@@ -22,6 +22,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from oms_project.rest import SafeJSONParser
 from orders import bus
+from venues import sessions as venue_sessions
+from venues.models import Venue
 
 log = logging.getLogger("oms.api")
 
@@ -74,7 +76,21 @@ def component_health() -> dict[str, str]:
     except Exception as exc:  # any Redis failure means: redis and engine unknown
         components["redis"] = f"unreachable: {exc}"
         components["engine"] = "unknown (redis unreachable)"
+    components.update(_venue_health())
     return components
+
+
+def _venue_health() -> dict[str, str]:
+    """Each active venue's FIX session, as its connector last reported it."""
+    try:
+        names = list(Venue.objects.filter(active=True).order_by("name").values_list("name", flat=True))
+    except DatabaseError:
+        return {}
+    try:
+        states = venue_sessions.read(names)
+    except Exception as exc:
+        return {f"venue:{name}": f"unknown (redis unreachable: {exc})" for name in names}
+    return {f"venue:{name}": venue_sessions.refusal(name, states[name]) or "ok" for name in names}
 
 
 @extend_schema(

@@ -42,6 +42,7 @@ def _single_launcher(profile: str):
 
 def banner(web_port: int) -> str:
     base = f"http://127.0.0.1:{web_port}"
+    sima, simb = os.environ.get("OMS_SIMA_PORT", "9881"), os.environ.get("OMS_SIMB_PORT", "9882")
     return f"""
   ┌─ OMS is starting ─────────────────────────────────────────────────
   │ Web:        {base}/
@@ -49,6 +50,8 @@ def banner(web_port: int) -> str:
   │ Health:     {base}/api/v1/health/
   │ Admin:      {base}/admin/
   │ Logins:     trader / risk / compliance / admin (password = user name)
+  │ Venues:     SIMA on 127.0.0.1:{sima}, SIMB on 127.0.0.1:{simb} (simulated exchanges)
+  │               FIX 4.4 from SenderCompID OMS; TargetCompID is the venue's name
   │ Token:      curl -X POST {base}/api/v1/auth/token/ -H 'Content-Type: application/json' \\
   │               -d '{{"username": "trader", "password": "trader"}}'
   │ Data:       var/run/ (kept between runs)    Ctrl-C stops everything

@@ -179,6 +179,9 @@ OMS_ENGINE_BATCH_MAX = env.int("OMS_ENGINE_BATCH_MAX", default=2000)  # commands
 OMS_BUS_PREFIX = env.str("OMS_BUS_PREFIX", default="oms")  # key prefix on Redis: one per deployment
 OMS_WEB_PORT = env.int("OMS_WEB_PORT", default=8000)
 OMS_FIX_PORT = env.int("OMS_FIX_PORT", default=9878)
+# The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
+OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
+OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)
 # ClOrdID is unique per account per trading day; the day rolls at midnight in this zone.
 OMS_TRADING_DAY_TZ = env.str("OMS_TRADING_DAY_TZ", default="UTC")
 

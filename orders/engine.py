@@ -20,6 +20,7 @@ lock), and recovers (re-taking the lock) if not.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -39,12 +40,16 @@ from django.db import DataError, IntegrityError, connection, transaction
 from orders import bus, store
 from orders.domain import commands as cmd
 from orders.domain import events as ev
+from orders.domain import parents
 from orders.domain.calendar import trading_day
 from orders.domain.decide import decide
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.models import Account, Instrument
 from risk.domain import Denial, InstrumentRules, check_order, check_replace
+from venues import sessions as venue_sessions
+from venues.domain import router
+from venues.models import Venue
 
 log = logging.getLogger("oms.engine")
 
@@ -53,6 +58,7 @@ HEARTBEAT_SECONDS = 1.0
 HEALTH_TTL_SECONDS = 3  # health says the engine is gone within 3 s of its last heartbeat
 REFERENCE_RELOAD_MIN_SECONDS = 1.0
 RETRY_PAUSE_SECONDS = 1.0
+VENUE_SESSIONS_MAX_AGE_SECONDS = 0.2  # how stale a venue session state the engine decides on
 
 
 class WriterLockHeld(Exception):
@@ -109,13 +115,16 @@ def _named_by(event: ev.Event) -> str:
     """What a ClOrdID introduced by this event names: the order, or one of its requests."""
     if isinstance(event, ev.OrderCancelRequested | ev.OrderCancelRejected):
         return "cancel"
-    if isinstance(event, ev.OrderReplaceRequested | ev.OrderReplaceRejected):
+    if isinstance(event, ev.OrderReplaceRequested | ev.OrderReplaceRejected | ev.ParentReplaced):
         return "replace"
     return "order"
 
 
 def _cl_ord_id_introduced(event: ev.Event) -> str | None:
-    """The ClOrdID this event claims for its account and day, if any."""
+    """The ClOrdID this event claims for its account and day, if any. A child order's own
+    ClOrdID is the OMS's, not the client's: it claims nothing a client could collide with."""
+    if isinstance(event, ev.OrderAccepted) and event.parent_id is not None:
+        return None
     if isinstance(
         event,
         ev.OrderAccepted
@@ -123,7 +132,8 @@ def _cl_ord_id_introduced(event: ev.Event) -> str | None:
         | ev.OrderCancelRequested
         | ev.OrderCancelRejected
         | ev.OrderReplaceRequested
-        | ev.OrderReplaceRejected,
+        | ev.OrderReplaceRejected
+        | ev.ParentReplaced,
     ):
         return event.cl_ord_id
     return None
@@ -138,6 +148,10 @@ class Engine:
         self.state = EngineState()
         self.instruments: dict[str, InstrumentRules] = {}
         self.active_accounts: set[str] = set()
+        self.venues: set[str] = set()
+        self.default_venue: str | None = None
+        self._sessions: dict[str, dict[str, Any]] = {}
+        self._sessions_read_at = 0.0
         self._reference_loaded_at = 0.0
         self._locked_connection: object | None = None
         self._read_own_pending = True
@@ -388,25 +402,22 @@ class Engine:
         outcome, events, account = handler(self, command)
         if not events:
             return outcome
-        # Fold first on a copy: if the state machine refused an event (a bug in decide),
-        # nothing of this command is applied or staged.
+        # Fold first on copies: if the state machine refused an event (a bug in decide), nothing
+        # of this command is applied or staged. One command may touch several orders (a parent
+        # and its children), each its own stream.
         state = self.state
-        order_id = events[0].order_id
-        current = state.orders.get(order_id)
-        folded = current
+        folded: dict[int, OrderState] = {}
         states_after = []
         for event in events:
-            folded = apply(folded, event)
-            states_after.append(folded)
-        assert folded is not None
-        version = current.version if current else 0
+            current = folded[event.order_id] if event.order_id in folded else state.orders.get(event.order_id)
+            folded[event.order_id] = apply(current, event)
+            states_after.append(folded[event.order_id])
         for event, state_after in zip(events, states_after):
-            version += 1
             state.last_position += 1
             stored = store.StoredEvent.for_order(
                 event,
                 position=state.last_position,
-                version=version,
+                version=state_after.version,
                 account=account,
                 recorded_at_ns=recorded_at_ns,
                 actor=command.actor,
@@ -417,9 +428,9 @@ class Engine:
             introduced = _cl_ord_id_introduced(event)
             if introduced is not None:
                 key = (account, trading_day(event.at_ns, self.zone), introduced)
-                state.cl_ord_ids.setdefault(key, (order_id, _named_by(event)))
-        state.orders[order_id] = folded
-        state.last_order_id = max(state.last_order_id, order_id)
+                state.cl_ord_ids.setdefault(key, (event.order_id, _named_by(event)))
+        state.orders.update(folded)
+        state.last_order_id = max(state.last_order_id, *folded)
         return outcome
 
     # -- commands ----------------------------------------------------------------------
@@ -438,10 +449,49 @@ class Engine:
             return Outcome("expired", text="the command expired before the engine took it"), [], command.account
         denial = self._check_submit(command)
         order_id = self.state.last_order_id + 1
+        if command.strategy is not None:
+            return self._submit_parent(command, order_id, denial)
+        venue = command.venue or self.default_venue
+        if denial is None:
+            denial = self._check_venue(venue)
+        command = dataclasses.replace(command, venue=venue)
         events = decide(None, command, new_order_id=order_id, denial=denial)
         if denial is not None:
             return Outcome("rejected", order_id, denial.reason, denial.text), events, command.account
         return Outcome("accepted", order_id), events, command.account
+
+    def _submit_parent(
+        self, command: cmd.SubmitOrder, order_id: int, denial: Denial | None
+    ) -> tuple[Outcome, list[ev.Event], str]:
+        """A parent order: accepted, routed by the smart order router, and its children created,
+        all in one go, so no parent is ever in the log without its routing decision."""
+        plan = None
+        if denial is None:
+            assert command.strategy is not None
+            connected = [v for v in self._connected_venues() if not command.venues or v in command.venues]
+            books = venue_sessions.read_books(connected, command.symbol) if connected else {}
+            rules = self.instruments[command.symbol]
+            order = router.Order(command.side, command.quantity, command.limit_price, rules.lot_size,
+                                 command.strategy, command.venue, command.slices)  # fmt: skip
+            try:
+                plan = router.plan(order, connected, books)
+            except router.RoutingRefused as refused:
+                denial = Denial(refused.reason, refused.text)
+        events = decide(None, command, new_order_id=order_id, denial=denial)
+        if denial is not None or plan is None:
+            assert denial is not None
+            return Outcome("rejected", order_id, denial.reason, denial.text), events, command.account
+        parent = apply(None, events[0])
+        children = tuple(ev.RoutedChild(order_id + 1 + i, p.venue, p.quantity) for i, p in enumerate(plan.placements))
+        assert command.strategy is not None
+        routed = ev.OrderRouted(order_id, command.received_at_ns, command.strategy, children, plan.text)
+        events += parents.route(parent, routed)
+        return Outcome("accepted", order_id), events, command.account
+
+    def _connected_venues(self) -> list[str]:
+        """Active venues whose session is logged on now, the default one first."""
+        ordered = sorted(self.venues, key=lambda v: (v != self.default_venue, v))
+        return [v for v in ordered if self._check_venue(v) is None]
 
     def _check_submit(self, command: cmd.SubmitOrder) -> Denial | None:
         def check() -> Denial | None:
@@ -460,6 +510,26 @@ class Engine:
             if self._load_reference():  # reference data may have been added since we loaded it
                 denial = check()
         return denial
+
+    def _check_venue(self, venue: str | None) -> Denial | None:
+        """Fail closed: an order goes only to a configured venue whose session is logged on now."""
+        if venue is None:
+            return Denial("no_venue", "no venue given and no default venue is configured")
+        if venue not in self.venues:
+            self._load_reference()
+            if venue not in self.venues:
+                return Denial("unknown_venue", f"unknown or inactive venue {venue!r}")
+        now = time.monotonic()
+        if now - self._sessions_read_at > VENUE_SESSIONS_MAX_AGE_SECONDS:
+            try:
+                self._sessions = venue_sessions.read(sorted(self.venues))
+            except redis.RedisError as exc:
+                self._sessions = {
+                    v: {"state": "unknown", "detail": f"session state unreadable: {exc}"} for v in self.venues
+                }
+            self._sessions_read_at = now
+        why = venue_sessions.refusal(venue, self._sessions.get(venue, {}))
+        return Denial("venue_unavailable", why) if why else None
 
     def _request(self, command: cmd.CancelOrder | cmd.ReplaceOrder) -> tuple[Outcome, list[ev.Event], str]:
         state = self.state.orders.get(command.order_id)
@@ -488,7 +558,13 @@ class Engine:
         events = decide(state, command, denial=denial)
         if not events:  # a retry of the request already pending
             return Outcome("duplicate", state.order_id), [], state.account
-        return self._outcome_of(events, state.order_id), events, state.account
+        if state.is_parent:  # passed on to the children
+            request = events[0]
+            if isinstance(request, ev.OrderCancelRequested):
+                events = parents.cancel(state, request, self.state.orders)
+            elif isinstance(request, ev.OrderReplaceRequested):
+                events = parents.replace(state, request, self.state.orders)
+        return self._outcome_of(events[:1], state.order_id), events, state.account
 
     def _report(self, command: cmd.ApplyExecutionReport | cmd.ApplyCancelReject) -> tuple[Outcome, list, str]:
         state = self.state.orders.get(command.order_id)
@@ -498,7 +574,14 @@ class Engine:
         events = decide(state, command)
         if not events:
             return Outcome("no_change", state.order_id, text="already applied"), [], state.account
-        return self._outcome_of(events, state.order_id), events, state.account
+        outcome = self._outcome_of(events, state.order_id)
+        parent = self.state.orders.get(state.parent_id) if state.parent_id is not None else None
+        if parent is not None:
+            child = state
+            for event in events:
+                child = apply(child, event)
+            events = events + parents.roll_up(parent, child, events, self.state.orders, command.received_at_ns)
+        return outcome, events, state.account
 
     @staticmethod
     def _outcome_of(events: list[ev.Event], order_id: int) -> Outcome:
@@ -528,6 +611,9 @@ class Engine:
             i.symbol: InstrumentRules(i.symbol, i.tick_size, i.lot_size, i.active) for i in Instrument.objects.all()
         }
         self.active_accounts = set(Account.objects.filter(active=True).values_list("code", flat=True))
+        venues = list(Venue.objects.filter(active=True))
+        self.venues = {v.name for v in venues}
+        self.default_venue = next((v.name for v in venues if v.default), None)
         self._reference_loaded_at = now
         return True
 

@@ -10,10 +10,11 @@ class OrderFilter(filters.FilterSet):
     account = filters.CharFilter(field_name="account_id")
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    parent = filters.NumberFilter(field_name="parent_id", min_value=1, max_value=2**63 - 1, label="children of")
 
     class Meta:
         model = Order
-        fields = ["cl_ord_id", "status", "symbol", "account", "side", "trading_day"]
+        fields = ["cl_ord_id", "status", "symbol", "account", "side", "trading_day", "venue", "parent"]
 
 
 class FillFilter(filters.FilterSet):

@@ -14,7 +14,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
-from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
+from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 QTY = {"max_digits": 30, "decimal_places": 8}
 PX = {"max_digits": 30, "decimal_places": 8}
@@ -159,6 +159,9 @@ class Order(models.Model):
     reject_reason = models.CharField(max_length=64, blank=True)
     text = models.CharField(max_length=500, blank=True)
     anomalies = models.IntegerField(default=0)
+    venue = models.CharField(max_length=32, blank=True)  # where it is routed ("" before routing existed)
+    parent_id = models.BigIntegerField(null=True, blank=True, db_index=True)  # a child order's parent
+    strategy = models.CharField(max_length=8, blank=True, choices=choices(Strategy))  # a parent's routing
     version = models.IntegerField()
     trading_day = models.DateField()
     created_at = models.DateTimeField()

@@ -12,7 +12,7 @@ pipelined INSERTs (bench/order_path.py). The Django models stay the readers' int
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ from orders.domain.fold import apply
 from orders.domain.positions import Position as PositionState
 from orders.domain.positions import apply_fill
 from orders.domain.state import OrderState, PendingRequest
-from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
+from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 from orders.models import Fill, Order, Position, ns_to_datetime
 from orders.store import ORDER_STREAM, StoredEvent, events_appended
 
@@ -39,7 +39,8 @@ ORDER_COLUMNS = (
     "id", "account_code", "cl_ord_id", "symbol", "side", "order_type", "time_in_force", "quantity",
     "limit_price", "status", "cum_qty", "leaves_qty", "avg_px", "notional", "acknowledged", "pending_kind",
     "pending_cl_ord_id", "pending_quantity", "pending_limit_price", "reject_reason", "text", "anomalies",
-    "version", "trading_day", "created_at", "updated_at", "created_at_ns", "updated_at_ns",
+    "venue", "parent_id", "strategy", "version", "trading_day", "created_at", "updated_at", "created_at_ns",
+    "updated_at_ns",
 )  # fmt: skip
 FILL_COLUMNS = ("id", "order_id", "account_code", "symbol", "side", "exec_id", "last_qty", "last_px", "executed_at")
 POSITION_COLUMNS = ("account_code", "symbol", "quantity", "avg_cost", "realized_pnl", "bought", "sold", "updated_at")
@@ -54,10 +55,15 @@ def _upsert_sql(table: str, columns: Sequence[str], key: Sequence[str]) -> str:
     )
 
 
+SMALL_BATCH = 32
 UPSERT_POSITION = _upsert_sql(POSITION_TABLE, POSITION_COLUMNS, ("account_code", "symbol"))
 
 
-def _copy_rows(cursor: psycopg.Cursor, table: str, columns: Sequence[str], rows: Iterable[tuple]) -> None:
+def _copy_rows(cursor: psycopg.Cursor, table: str, columns: Sequence[str], rows: list[tuple]) -> None:
+    if len(rows) <= SMALL_BATCH:  # one pipelined round trip where COPY takes three
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(['%s'] * len(columns))})",
+                           rows)  # fmt: skip
+        return
     with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
@@ -65,7 +71,12 @@ def _copy_rows(cursor: psycopg.Cursor, table: str, columns: Sequence[str], rows:
 
 def _copy_upsert(cursor: psycopg.Cursor, table: str, columns: Sequence[str], key: Sequence[str], rows: list) -> None:
     """Upsert many rows in three statements whatever their number: COPY into a staging table
-    (temporary, per session), one INSERT ... SELECT ... ON CONFLICT DO UPDATE, and emptying it."""
+    (temporary, per session), one INSERT ... SELECT ... ON CONFLICT DO UPDATE, and emptying it.
+    A few rows (the engine's batches when it is not loaded) go as one pipelined executemany:
+    the staging table's TRUNCATE alone costs more than that."""
+    if len(rows) <= SMALL_BATCH:
+        cursor.executemany(_upsert_sql(table, columns, key), rows)
+        return
     stage = f"stage_{table}"
     cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS")
     _copy_rows(cursor, stage, columns, rows)
@@ -100,7 +111,8 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
             state = stored.state_after if folded_by_engine else apply(states.get(stored.stream_id), event)
             assert state is not None
             states[stored.stream_id] = state
-            if isinstance(event, ev.FILL_EVENTS):
+            if isinstance(event, ev.FILL_EVENTS) and not state.is_parent:
+                # A parent's fills are its children's, rolled up: booked once, on the children.
                 fills.append(_fill_row(stored.position, state, event))
         zone = settings.OMS_TRADING_DAY_TZ
         rows = [_order_row(states[i], zone) for i in touched]
@@ -130,7 +142,8 @@ def _order_row(state: OrderState, zone: str) -> tuple:
         state.leaves_qty, state.avg_px, state.notional, state.acknowledged,
         pending.kind.value if pending else "", pending.cl_ord_id if pending else "",
         pending.quantity if pending else None, pending.limit_price if pending else None,
-        state.reject_reason or "", state.text[:500], state.anomalies, state.version, day,
+        state.reject_reason or "", state.text[:500], state.anomalies, state.venue or "", state.parent_id,
+        state.strategy.value if state.strategy else "", state.version, day,
         ns_to_datetime(state.created_at_ns), ns_to_datetime(state.updated_at_ns),
         state.created_at_ns, state.updated_at_ns,
     )  # fmt: skip
@@ -166,6 +179,9 @@ def _state_from_row(row: tuple) -> OrderState:
         reject_reason=r["reject_reason"] or None,
         text=r["text"],
         anomalies=r["anomalies"],
+        venue=r["venue"] or None,
+        parent_id=r["parent_id"],
+        strategy=Strategy(r["strategy"]) if r["strategy"] else None,
     )
 
 

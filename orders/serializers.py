@@ -9,7 +9,7 @@ from django.db import models
 from rest_framework import serializers
 
 from orders import services
-from orders.domain.values import OrderType, Side, TimeInForce
+from orders.domain.values import OrderType, Side, Strategy, TimeInForce
 from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
 
 # FIX ClOrdID (11) is a string; printable ASCII without spaces keeps it safe on every wire.
@@ -56,6 +56,9 @@ def validate_cl_ord_id(value: str) -> str:
 
 class OrderSerializer(ModelSerializer):
     account = serializers.CharField(source="account_id")
+    parent = serializers.IntegerField(source="parent_id", allow_null=True, help_text="A child order's parent.")
+    strategy = serializers.CharField(help_text="A parent order's routing strategy; children are listed by "
+                                     "GET /api/v1/orders/?parent=<id>.")  # fmt: skip
     pending = serializers.SerializerMethodField()
 
     class Meta:
@@ -70,6 +73,9 @@ class OrderSerializer(ModelSerializer):
             "order_type",
             "limit_price",
             "time_in_force",
+            "venue",
+            "parent",
+            "strategy",
             "status",
             "cum_qty",
             "leaves_qty",
@@ -96,6 +102,38 @@ class OrderSerializer(ModelSerializer):
         }
 
 
+class RoutingSerializer(serializers.Serializer):
+    strategy = serializers.ChoiceField(
+        choices=[s.value for s in Strategy],
+        help_text="direct: one child at `venue`; split: across venues by displayed liquidity at or better than "
+        "the limit, best price first; slices: `slices` equal children over the connected venues.",
+    )
+    venue = serializers.CharField(max_length=32, required=False, help_text="For direct: the venue.")
+    slices = serializers.IntegerField(required=False, min_value=1, max_value=100, help_text="For slices.")
+    venues = serializers.ListField(
+        child=serializers.CharField(max_length=32), required=False, min_length=1, max_length=20,
+        help_text="For split and slices: use only these venues (default: every connected venue).",
+    )  # fmt: skip
+
+    def validate_venue(self, value: str) -> str:
+        if not services.venue_active(value):
+            raise serializers.ValidationError(f"unknown or inactive venue {value!r}")
+        return value
+
+    def validate_venues(self, value: list[str]) -> list[str]:
+        unknown = [v for v in value if not services.venue_active(v)]
+        if unknown:
+            raise serializers.ValidationError(f"unknown or inactive venue(s): {', '.join(map(repr, unknown))}")
+        return value
+
+    def validate(self, attrs: dict) -> dict:
+        if attrs["strategy"] == Strategy.DIRECT.value and not attrs.get("venue"):
+            raise serializers.ValidationError({"venue": "a direct route names its venue"})
+        if attrs["strategy"] == Strategy.SLICES.value and not attrs.get("slices"):
+            raise serializers.ValidationError({"slices": "say how many slices"})
+        return attrs
+
+
 class OrderCreateSerializer(serializers.Serializer):
     account = serializers.CharField(max_length=32, help_text="The account's code; it must be granted to you.")
     cl_ord_id = serializers.CharField(
@@ -110,6 +148,17 @@ class OrderCreateSerializer(serializers.Serializer):
     order_type = serializers.ChoiceField(choices=[t.value for t in OrderType])
     limit_price = serializers.DecimalField(**DECIMAL, required=False, allow_null=True)
     time_in_force = serializers.ChoiceField(choices=[t.value for t in TimeInForce], default="day")
+    venue = serializers.CharField(
+        max_length=32, required=False, help_text="Route to this venue; omitted, the default venue."
+    )
+    routing = RoutingSerializer(
+        required=False, help_text="Make this a parent order, placed as child orders by the smart order router."
+    )
+
+    def validate_venue(self, value: str) -> str:
+        if not services.venue_active(value):
+            raise serializers.ValidationError(f"unknown or inactive venue {value!r}")
+        return value
 
     def validate_account(self, value: str) -> str:
         if not services.account_granted(self.context["request"].user, value):
@@ -133,6 +182,8 @@ class OrderCreateSerializer(serializers.Serializer):
             raise serializers.ValidationError({"limit_price": "a limit order needs a limit_price"})
         if attrs["order_type"] == OrderType.MARKET.value and limit_price is not None:
             raise serializers.ValidationError({"limit_price": "a market order takes no limit_price"})
+        if attrs.get("routing") and attrs.get("venue"):
+            raise serializers.ValidationError({"venue": "give the venue in routing, not beside it"})
         return attrs
 
 

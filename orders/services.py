@@ -15,8 +15,9 @@ from django.db.models import QuerySet
 
 from orders import bus
 from orders.domain import commands as cmd
-from orders.domain.values import OrderType, Side, TimeInForce
+from orders.domain.values import OrderType, Side, Strategy, TimeInForce
 from orders.models import Account, Event, Fill, Instrument, Order, Position
+from venues.models import Venue
 
 User = AbstractBaseUser | AnonymousUser
 
@@ -80,6 +81,10 @@ def instrument_exists(symbol: str) -> bool:
     return Instrument.objects.filter(symbol=symbol).exists()
 
 
+def venue_active(name: str) -> bool:
+    return Venue.objects.filter(name=name, active=True).exists()
+
+
 @dataclass(frozen=True)
 class EngineAnswer:
     outcome: str  # accepted | rejected | duplicate | no_change | anomaly | expired | error
@@ -121,6 +126,8 @@ def order_submit(
     order_type: OrderType,
     time_in_force: TimeInForce,
     limit_price: Decimal | None,
+    venue: str | None = None,
+    routing: dict | None = None,
 ) -> EngineAnswer:
     """Precondition: the caller checked that `user` may trade `account`. Raises EngineUnavailable."""
     received = time.time_ns()
@@ -137,6 +144,10 @@ def order_submit(
         time_in_force=time_in_force,
         limit_price=limit_price,
         expires_at_ns=_deadline_ns(received),
+        venue=routing.get("venue") if routing else venue,
+        strategy=Strategy(routing["strategy"]) if routing else None,
+        slices=routing.get("slices") if routing else None,
+        venues=tuple(routing["venues"]) if routing and routing.get("venues") else None,
     )
     return _answer(bus.send(command))
 

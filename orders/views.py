@@ -104,6 +104,8 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             order_type=OrderType(data["order_type"]),
             time_in_force=TimeInForce(data["time_in_force"]),
             limit_price=data.get("limit_price"),
+            venue=data.get("venue"),
+            routing=data.get("routing"),
         )
         if answer.order is None:
             return _refusal(answer)

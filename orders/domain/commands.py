@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .values import ExecType, OrderType, Side, TimeInForce
+from .values import ExecType, OrderType, OrdStatus, Side, Strategy, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,10 @@ class SubmitOrder:
     time_in_force: TimeInForce  # 59 TimeInForce
     limit_price: Decimal | None = None  # 44 Price
     expires_at_ns: int | None = None  # the sender stops waiting then; a later command is dropped
+    venue: str | None = None  # route to this venue (None: the engine's default venue)
+    strategy: Strategy | None = None  # set: a parent order, placed by the smart order router
+    slices: int | None = None  # how many children, for Strategy.SLICES
+    venues: tuple[str, ...] | None = None  # the router may use only these (None: every connected venue)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +76,13 @@ class ApplyExecutionReport:
     quantity: Decimal | None = None  # 38 OrderQty after a replace
     limit_price: Decimal | None = None  # 44 Price after a replace
     text: str = ""  # 58 Text
+    # The venue's totals for the order as of this report. On a Trade they tell a fill already
+    # counted (a resync got there first) from a new one; on an OrderStatus (150=I) answer they
+    # are what the OMS reconciles against.
+    cum_qty: Decimal | None = None  # 14 CumQty
+    avg_px: Decimal | None = None  # 6 AvgPx
+    ord_status: OrdStatus | None = None  # 39 OrdStatus
+    unknown_order: bool = False  # 103=5: the venue does not know the order (a status answer)
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,14 @@ transition table allows from the order's status, so `fold.apply` can always take
 
 from __future__ import annotations
 
+from decimal import Decimal
 from functools import singledispatch
 
 from risk.domain import MAX_PRICE, Denial
 
 from . import commands as cmd
 from . import events as ev
+from .fold import apply
 from .state import OrderState
 from .transitions import is_allowed
 from .values import ExecType, OrderType, OrdStatus
@@ -68,6 +70,8 @@ def _(command: cmd.SubmitOrder, state: OrderState | None, new_order_id: int | No
             c.order_type,
             c.time_in_force,
             c.limit_price,
+            venue=None if c.strategy is not None else c.venue,
+            strategy=c.strategy,
         )
     ]
 
@@ -156,6 +160,8 @@ def _(
                 return anomaly("fill_on_rejected_order", f"a fill of {command.last_qty} on a rejected order")
             if not (0 < command.last_qty and 0 < command.last_px <= MAX_PRICE):
                 return anomaly("invalid_fill", f"fill of {command.last_qty} at {command.last_px}")
+            if command.cum_qty is not None and command.cum_qty <= state.cum_qty:
+                return []  # the venue's totals say this fill is counted already (a resync took it)
             cum_qty = state.cum_qty + command.last_qty
             if cum_qty > state.quantity:
                 return anomaly(
@@ -186,6 +192,8 @@ def _(
             event = ev.OrderReplaced(
                 state.order_id, at, command.exec_id, command.cl_ord_id or pending.cl_ord_id, quantity, limit_price
             )
+        case ExecType.ORDER_STATUS:
+            return reconcile(state, command)
         case _:
             return anomaly("unknown_exec_type", f"exec type {command.exec_type!r}")
     if not is_allowed(state.status, type(event)):
@@ -203,3 +211,77 @@ def _(
     replace_pending = pending is not None and pending.kind.value == "replace" and pending.cl_ord_id == command.cl_ord_id
     rejected = ev.OrderReplaceRejected if replace_pending else ev.OrderCancelRejected
     return [rejected(state.order_id, command.received_at_ns, command.cl_ord_id, orig, command.reason, command.text)]
+
+
+def reconcile(state: OrderState, report: cmd.ApplyExecutionReport) -> list[ev.Event]:
+    """The events that bring the order to what the venue's status answer (150=I) says it is.
+
+    After a disconnect or a restart the connector asks the venue about every live order;
+    reports missed in between show up here as differences. What the venue's own totals
+    explain becomes the events it would have sent: the ack, the missed quantity as one fill
+    at the price its AvgPx implies, the cancel, expiry, reject or replace. Anything the OMS
+    cannot explain (the venue has less filled than we booked, or has lost an order it had
+    accepted) is recorded as an anomaly for a person, never papered over with invented fills.
+    """
+    at, exec_id = report.received_at_ns, report.exec_id
+    venue_status = report.ord_status
+    events: list[ev.Event] = []
+    current = state
+
+    def add(event: ev.Event) -> None:
+        nonlocal current
+        if not is_allowed(current.status, type(event)):
+            event = anomaly(
+                f"resync_{type(event).__name__}", f"{type(event).__name__} on a {current.status.value} order"
+            )
+        if isinstance(event, ev.ExecutionAnomalyRecorded) and event.exec_id in current.exec_ids:
+            return  # the same status answer again: its anomaly is recorded once
+        events.append(event)
+        current = apply(current, event)
+
+    def anomaly(reason: str, text: str) -> ev.ExecutionAnomalyRecorded:
+        return ev.ExecutionAnomalyRecorded(state.order_id, at, f"{exec_id}:{reason}", reason, text)
+
+    if report.unknown_order:
+        if not state.acknowledged or state.is_done:
+            return []  # not there yet (the order is on its way), or nothing left to lose
+        add(anomaly("unknown_at_venue", "the venue no longer knows this order; it is not working there"))
+        add(ev.OrderCanceled(state.order_id, at, exec_id))
+        return events
+    venue_cum = report.cum_qty if report.cum_qty is not None else state.cum_qty
+    if venue_status is OrdStatus.REJECTED:
+        if not state.acknowledged and not state.is_done:
+            add(ev.OrderVenueRejected(state.order_id, at, exec_id, report.text or "rejected by the venue"))
+        return events
+    if venue_cum < state.cum_qty:
+        add(anomaly("venue_cum_qty_below_oms", f"the venue has {venue_cum} filled; the OMS booked {state.cum_qty}"))
+        return events
+    if venue_status is not None and not state.acknowledged and not state.is_done and venue_cum == state.cum_qty:
+        add(ev.OrderAcknowledged(state.order_id, at, exec_id))
+    replace_pending = state.pending is not None and state.pending.kind.value == "replace"
+    if replace_pending and state.pending is not None and report.cl_ord_id == state.pending.cl_ord_id:
+        quantity = report.quantity if report.quantity is not None else state.pending.quantity
+        assert quantity is not None
+        limit_price = report.limit_price if report.limit_price is not None else state.pending.limit_price
+        if quantity < current.cum_qty:  # as for a live Replaced report: never more filled than ordered
+            add(anomaly("replace_below_cum_qty", f"replaced quantity {quantity} is below cum_qty {current.cum_qty}"))
+            return events
+        add(ev.OrderReplaced(state.order_id, at, f"{exec_id}:replaced", report.cl_ord_id, quantity, limit_price))
+    missed = venue_cum - current.cum_qty
+    if missed > 0:
+        venue_notional = venue_cum * (report.avg_px or 0)
+        last_px = ((venue_notional - current.notional) / missed).quantize(Decimal("1e-8"))
+        if not 0 < last_px <= MAX_PRICE:
+            add(anomaly("resync_fill_price", f"{missed} missed at an implied price of {last_px}"))
+            return events
+        filled = ev.OrderFilled if venue_cum >= current.quantity else ev.OrderPartiallyFilled
+        if venue_cum > current.quantity:
+            add(anomaly("overfill", f"the venue has {venue_cum} filled, over {current.quantity}"))
+            return events
+        add(filled(state.order_id, at, f"{exec_id}:fill", missed, last_px))
+    if not current.is_done:
+        if venue_status is OrdStatus.CANCELED:
+            add(ev.OrderCanceled(state.order_id, at, f"{exec_id}:canceled"))
+        elif venue_status in (OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY):
+            add(ev.OrderExpired(state.order_id, at, f"{exec_id}:expired"))
+    return events

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .values import OrderType, Side, TimeInForce
+from .values import OrderType, Side, Strategy, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
 class OrderAccepted:
-    """The OMS took the order: it passed the pre-trade checks and awaits the venue (pending_new)."""
+    """The OMS took the order: it passed the pre-trade checks and is routed to `venue`, where
+    it awaits the venue's answer (pending_new). The venue connector sends it on only once this
+    event is committed. (v1 had no venue: those orders were never routed.)"""
 
     order_id: int
     at_ns: int
@@ -27,6 +29,9 @@ class OrderAccepted:
     order_type: OrderType
     time_in_force: TimeInForce
     limit_price: Decimal | None
+    venue: str | None = None  # None for a parent order, which its children carry to venues
+    parent_id: int | None = None  # set on a child order: the parent it works for
+    strategy: Strategy | None = None  # set on a parent order: how its children are placed
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +170,44 @@ class OrderExpired:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedChild:
+    """One child order the router placed: which order, where, how much."""
+
+    order_id: int
+    venue: str
+    quantity: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRouted:
+    """The smart order router placed (part of) a parent order: its children and why so.
+
+    Recorded on the parent's stream before the children's own OrderAccepted events."""
+
+    order_id: int
+    at_ns: int
+    strategy: Strategy
+    children: tuple[RoutedChild, ...]
+    text: str  # the router's reasoning, for the trader and compliance
+
+
+@dataclass(frozen=True, slots=True)
+class ParentReplaced:
+    """A parent order's quantity or price changed; its live children were asked to follow.
+
+    Applied at once: the parent is the OMS's own instruction. What could not be passed on to
+    the children (one filled, one with a request pending...) is said in `text`."""
+
+    order_id: int
+    at_ns: int
+    cl_ord_id: str
+    orig_cl_ord_id: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutionAnomalyRecorded:
     """A venue report the OMS refused to apply (an overfill, a fill on a rejected order...).
 
@@ -192,6 +235,8 @@ Event = (
     | OrderReplaceRejected
     | OrderReplaced
     | OrderExpired
+    | OrderRouted
+    | ParentReplaced
     | ExecutionAnomalyRecorded
 )
 
@@ -211,6 +256,8 @@ EVENT_TYPES: dict[str, type] = {
         OrderReplaceRejected,
         OrderReplaced,
         OrderExpired,
+        OrderRouted,
+        ParentReplaced,
         ExecutionAnomalyRecorded,
     )
 }

@@ -76,6 +76,9 @@ def _create(event: ev.Event) -> OrderState:
         updated_at_ns=event.at_ns,
         reject_reason=event.reason if isinstance(event, ev.OrderRejected) else None,
         text=event.text if isinstance(event, ev.OrderRejected) else "",
+        venue=event.venue if isinstance(event, ev.OrderAccepted) else None,
+        parent_id=event.parent_id if isinstance(event, ev.OrderAccepted) else None,
+        strategy=event.strategy if isinstance(event, ev.OrderAccepted) else None,
     )
 
 
@@ -147,6 +150,16 @@ def _(event: ev.OrderReplaced, state: OrderState) -> dict[str, Any]:
 @_changes.register
 def _(event: ev.OrderExpired, state: OrderState) -> dict[str, Any]:
     return dict(pending=None, exec_ids=state.exec_ids | {event.exec_id})
+
+
+@_changes.register
+def _(event: ev.OrderRouted, state: OrderState) -> dict[str, Any]:
+    return dict(children=state.children + tuple(child.order_id for child in event.children))
+
+
+@_changes.register
+def _(event: ev.ParentReplaced, state: OrderState) -> dict[str, Any]:
+    return dict(cl_ord_id=event.cl_ord_id, quantity=event.quantity, limit_price=event.limit_price, text=event.text)
 
 
 @_changes.register

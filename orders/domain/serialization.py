@@ -8,20 +8,27 @@ upcasters in order until it reaches the current one, so old logs stay readable.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import fields
+from dataclasses import fields, is_dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any, get_type_hints
+from typing import Any, get_args, get_origin, get_type_hints
 
 from . import events as ev
-from .values import ExecType, OrderType, Side, TimeInForce
+from .values import ExecType, OrderType, OrdStatus, Side, Strategy, TimeInForce
 
 # Bump an event's version when its payload changes shape, and add an upcaster from the old one.
-SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in ev.EVENT_TYPES}
+SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in ev.EVENT_TYPES} | {"OrderAccepted": 2}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _accepted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 orders were accepted before the OMS routed to venues: no venue, no parent, no children
+    return {**payload, "venue": None, "parent_id": None, "strategy": None}
+
+
 # (event type, version it reads) -> function returning the payload at version + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {("OrderAccepted", 1): _accepted_v1_to_v2}
 
 
 class UnknownEvent(Exception):
@@ -29,14 +36,25 @@ class UnknownEvent(Exception):
 
 
 def _decoder(annotation: Any) -> Callable[[Any], Any]:
+    if get_origin(annotation) is tuple:  # tuple[Item, ...]: a JSON list of items
+        item = _decoder(get_args(annotation)[0])
+        return lambda values: tuple(item(v) for v in values)
+    if isinstance(annotation, type) and is_dataclass(annotation):
+        cls: type = annotation
+        return lambda data: from_dict(cls, data)
     text = str(annotation)
     if "Decimal" in text:
         return lambda value: None if value is None else Decimal(value)
-    for enum_type in (Side, OrderType, TimeInForce, ExecType):
+    for enum_type in (Side, OrderType, TimeInForce, ExecType, OrdStatus, Strategy):
         if enum_type.__name__ in text:
             # the value -> member map: what Enum(value) looks up, without its call overhead
-            return enum_type._value2member_map_.__getitem__
+            lookup: Callable[[Any], Any] = enum_type._value2member_map_.__getitem__
+            return _or_none(lookup) if "None" in text else lookup
     return _identity
+
+
+def _or_none(decode: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else decode(value)
 
 
 def _identity(value: Any) -> Any:
@@ -59,6 +77,10 @@ def _encode_value(value: Any) -> Any:
         return format(value, "f")  # plain digits, never an exponent ("1E-8")
     if isinstance(value, Enum):
         return value.value
+    if isinstance(value, tuple):
+        return [_encode_value(v) for v in value]
+    if is_dataclass(value):
+        return to_dict(value)
     return value
 
 

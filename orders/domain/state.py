@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
+from .values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 ZERO = Decimal(0)
 AVG_PX_QUANTUM = Decimal("1e-8")
@@ -44,6 +44,14 @@ class OrderState:
     text: str = ""
     exec_ids: frozenset[str] = frozenset()  # venue ExecIDs already applied: duplicates change nothing
     anomalies: int = 0
+    venue: str | None = None  # where the order is routed (a parent's children each have their own)
+    parent_id: int | None = None  # a child order's parent
+    strategy: Strategy | None = None  # a parent order's routing instruction
+    children: tuple[int, ...] = ()  # a parent order's children, in the order they were placed
+
+    @property
+    def is_parent(self) -> bool:
+        return self.strategy is not None
 
     @property
     def leaves_qty(self) -> Decimal:

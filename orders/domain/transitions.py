@@ -86,6 +86,12 @@ TRANSITIONS: dict[tuple[OrdStatus | None, type], Target] = {
     (PR, ev.OrderExpired): EXPIRED,
 }
 
+# A parent order: the router places children (more of them later, when it is enlarged), and a
+# replace of the parent applies at once (the children follow, each with its own replace).
+for _status in LIVE:
+    TRANSITIONS[(_status, ev.OrderRouted)] = SAME
+    TRANSITIONS[(_status, ev.ParentReplaced)] = WORKING
+
 # Refusals of a request change nothing on an order that has no such request pending:
 # "too late" on a done order, "already pending" on a pending one, and the venue's reject of
 # a cancel that lost the race to the final fill (the order is filled by then).

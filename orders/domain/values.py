@@ -78,3 +78,11 @@ class RequestKind(StrEnum):
 
     CANCEL = "cancel"
     REPLACE = "replace"
+
+
+class Strategy(StrEnum):
+    """A parent order's routing instruction: how the smart order router places its children."""
+
+    DIRECT = "direct"  # one child, at the named venue
+    SPLIT = "split"  # across venues by displayed liquidity at or better than the limit, best price first
+    SLICES = "slices"  # equal children, spread over the connected venues

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import psutil
@@ -39,6 +40,8 @@ class System:
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
             "OMS_SERVICES_PROFILE": PROFILE,
             "OMS_WEB_PORT": str(self.port),
+            "OMS_SIMA_PORT": str(free_port()),
+            "OMS_SIMB_PORT": str(free_port()),
             "OMS_BUS_PREFIX": "oms-e2e",
             "OMS_ENV": "development",
         }
@@ -111,6 +114,16 @@ class System:
             except ValueError:
                 return error.code, raw.decode(errors="replace")
 
+    def wait_order(self, order_id: int, token: str, predicate, timeout: float = 30) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            status, order = self.request("GET", f"/api/v1/orders/{order_id}/", token=token)
+            assert status == 200, order
+            if predicate(order):
+                return order
+            assert time.monotonic() < deadline, f"order {order_id} stuck: {order}"
+            time.sleep(0.2)
+
     def token(self, username: str, password: str) -> str:
         status, body = self.request("POST", "/api/v1/auth/token/", {"username": username, "password": password})
         assert status == 200, body
@@ -152,7 +165,7 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
             "side": "buy",
             "quantity": "100",
             "order_type": "limit",
-            "limit_price": "190.50",
+            "limit_price": "100.00",  # far under the market: it rests at the venue
             "time_in_force": "day",
         }
         status, created = system.request("POST", "/api/v1/orders/", order, trader)
@@ -167,16 +180,34 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
         status, bad = system.request("POST", "/api/v1/orders/", {**order, "symbol": "ZZZZ"}, trader)
         assert status == 400 and "symbol" in bad
 
+        assert system.wait_order(created["id"], trader, lambda o: o["status"] == "new")["venue"] == "SIMA"
         other = {**order, "cl_ord_id": f"{cl_ord_id}-R"}
         status, second = system.request("POST", "/api/v1/orders/", other, trader)
+        system.wait_order(second["id"], trader, lambda o: o["status"] == "new")
         status, replaced = system.request(
             "POST", f"/api/v1/orders/{second['id']}/replace/", {"quantity": "150"}, trader
         )
         assert status == 202 and replaced["status"] == "pending_replace"
+        system.wait_order(second["id"], trader, lambda o: o["status"] == "new" and o["quantity"] == "150")
         status, canceled = system.request("POST", f"/api/v1/orders/{created['id']}/cancel/", {}, trader)
         assert status == 202 and canceled["status"] == "pending_cancel"
+        system.wait_order(created["id"], trader, lambda o: o["status"] == "canceled")
         status, events = system.request("GET", f"/api/v1/orders/{created['id']}/events/", token=trader)
-        assert [e["event_type"] for e in events] == ["OrderAccepted", "OrderCancelRequested"]
+        assert [e["event_type"] for e in events] == [
+            "OrderAccepted", "OrderAcknowledged", "OrderCancelRequested", "OrderCanceled",
+        ]  # fmt: skip
+
+        # a market order fills against the simulated market makers, and the position shows it
+        status, before = system.request("GET", "/api/v1/positions/?account=DESK-ARB&symbol=MSFT", token=trader)
+        held = Decimal(before["results"][0]["quantity"]) if before["results"] else Decimal(0)
+        market = {**order, "account": "DESK-ARB", "symbol": "MSFT", "cl_ord_id": f"{cl_ord_id}-M",
+                  "order_type": "market", "limit_price": None, "quantity": "10", "venue": "SIMB"}  # fmt: skip
+        status, bought = system.request("POST", "/api/v1/orders/", market, trader)
+        assert status == 201, bought
+        filled = system.wait_order(bought["id"], trader, lambda o: o["status"] in ("filled", "expired"))
+        assert filled["status"] == "filled" and Decimal(filled["avg_px"]) > 0
+        status, after = system.request("GET", "/api/v1/positions/?account=DESK-ARB&symbol=MSFT", token=trader)
+        assert Decimal(after["results"][0]["quantity"]) == held + 10
 
         system.manage(
             "shell",
@@ -221,6 +252,6 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
     try:
         trader = system.token("trader", "trader")
         status, shown = system.request("GET", f"/api/v1/orders/{created['id']}/", token=trader)
-        assert status == 200 and shown["status"] == "pending_cancel" and shown["cl_ord_id"] == cl_ord_id
+        assert status == 200 and shown["status"] == "canceled" and shown["cl_ord_id"] == cl_ord_id
     finally:
         system.ctrl_c()

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -80,12 +81,40 @@ class EngineProcess:
             self.start()
 
 
+HELD_VENUE = "HELD"
+
+
 @pytest.fixture(scope="session")
 def db_ready(django_db_setup, django_db_blocker):
-    """The migrated test database, open to every test (no per-test flush: see the module doc)."""
+    """The migrated test database, open to every test (no per-test flush: see the module doc).
+
+    Orders without a venue go to HELD: a venue whose session reads as logged on (a thread
+    here says so, as a connector would) but where nothing ever answers, so they stay as the
+    order core left them. The demo's simulated venues are switched off; the venue tests
+    start their own simulators and connector and route to those by name."""
+    from venues.models import Venue
+
     with django_db_blocker.unblock():
         DemoData().handle()
+        Venue.objects.update(active=False, default=False)
+        Venue.objects.update_or_create(
+            name=HELD_VENUE, defaults={"port": 1, "target_comp_id": HELD_VENUE, "active": True, "default": True}
+        )
+        stop = threading.Event()
+        threading.Thread(target=_hold_session, args=(stop,), daemon=True).start()
         yield
+        stop.set()
+
+
+def _hold_session(stop: threading.Event) -> None:
+    from venues import sessions
+
+    while not stop.is_set():
+        try:
+            sessions.publish(HELD_VENUE, sessions.LOGGED_ON)
+        except Exception:
+            pass  # Redis restarting under a test: the next beat puts it back
+        stop.wait(0.5)
 
 
 def pytest_collection_modifyitems(items):

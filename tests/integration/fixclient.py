@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import queue
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import quickfix as fix
 
 from venues.fix.config import SessionSpec, session_settings, settings_text
+from venues.fix.messages import market_data_request_message, request_for_positions_message
 
 
 def as_dict(message: fix.Message) -> dict[int, str]:
@@ -92,3 +94,107 @@ class FixClient:
             seen.append(message)
             if predicate(message):
                 return seen
+
+    def send_message(self, message: fix.Message) -> None:
+        assert fix.Session.sendToTarget(message, self.app.session_id)
+
+    def subscribe_market_data(self, md_req_id: str, symbols: list[str], **options) -> None:
+        """35=V, 263=1 (snapshot + updates) unless `subscription` says otherwise; see market_data_request_message."""
+        self.send_message(market_data_request_message(md_req_id, symbols, **options))
+
+    def unsubscribe_market_data(self, md_req_id: str, symbols: list[str]) -> None:
+        self.send_message(market_data_request_message(md_req_id, symbols, subscription="unsubscribe"))
+
+    def request_positions(self, pos_req_id: str, account: str = "DESK-EQ", *, timeout: float = 10,
+                          **options) -> list[dict[int, str]]:  # fmt: skip
+        """Send a RequestForPositions (35=AN) and collect its answer: all TotNumReports (727) of its
+        PositionReports (35=AP), or its RequestForPositionsAck (35=AO). Other messages received
+        meanwhile are dropped."""
+        business_date = datetime.now(UTC).strftime("%Y%m%d")
+        self.send_message(request_for_positions_message(pos_req_id, account, business_date, **options))
+        answer: list[dict[int, str]] = []
+        deadline = time.monotonic() + timeout
+        while True:
+            message = self.receive(max(0.01, deadline - time.monotonic()))
+            if message.get(710) != pos_req_id or message.get(35) not in ("AP", "AO"):
+                continue
+            answer.append(message)
+            if message[35] == "AO" or len(answer) == int(message[727]):
+                return answer
+
+
+# -- repeating groups, logon counts and sequence resets ----------------------------------------------
+
+
+def fields_of(message: fix.Message) -> list[tuple[int, str]]:
+    """Every field in wire order, repeating groups included (as_dict keeps only a tag's last value)."""
+    return [(int(tag), value) for tag, _, value in (p.partition("=") for p in message.toString().split("\x01") if p)]
+
+
+class Received(dict):
+    """A message as `as_dict` gives it, plus `pairs`: every field in wire order."""
+
+    pairs: list[tuple[int, str]]
+
+
+def received(message: fix.Message) -> Received:
+    result = Received(as_dict(message))
+    result.pairs = fields_of(message)
+    return result
+
+
+def group(message: Received, count_tag: int, tags: tuple[int, ...]) -> list[dict[int, str]]:
+    """The instances of the repeating group counted by `count_tag` whose fields are `tags`, delimiter
+    first. Asserts that the count matches the instances."""
+    pairs = message.pairs
+    starts = [i for i, (tag, _) in enumerate(pairs) if tag == count_tag]
+    if not starts:
+        return []
+    instances: list[dict[int, str]] = []
+    for tag, value in pairs[starts[0] + 1 :]:
+        if tag == tags[0]:
+            instances.append({tag: value})
+        elif tag in tags and instances:
+            instances[-1][tag] = value
+        else:
+            break
+    assert len(instances) == int(pairs[starts[0]][1]), (count_tag, pairs)
+    return instances
+
+
+class GroupCollector(Collector):
+    """A Collector whose messages are `Received` (groups kept), counting logons and logouts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logons = 0
+        self.logouts = 0
+
+    def onLogon(self, session_id):
+        super().onLogon(session_id)
+        self.logons += 1
+
+    def onLogout(self, session_id):
+        super().onLogout(session_id)
+        self.logouts += 1
+
+    def fromApp(self, message, session_id):
+        self.inbox.put(received(message))
+
+
+class FixSession(FixClient):
+    """A FixClient that keeps repeating groups (see `group`) and counts logons; with
+    `reset_on_logon` it starts at sequence number 1 at every logon, as the venue does, so it
+    logs on again after the venue logs it out or restarts."""
+
+    def __init__(self, sender: str, target: str, port: int, state_dir: Path, *, reset_on_logon: bool = False) -> None:
+        text = settings_text(acceptor=False, port=port, sessions=[SessionSpec(sender, target)], state_dir=state_dir,
+                             heartbeat_seconds=5, reconnect_seconds=1, reset_on_logon=reset_on_logon)  # fmt: skip
+        self.settings = session_settings(text, state_dir / "initiator.cfg")
+        self.app = GroupCollector()
+        self.initiator = fix.SocketInitiator(self.app, fix.MemoryStoreFactory(), self.settings, fix.ScreenLogFactory(
+            False, False, False))  # fmt: skip
+
+    def stop(self) -> None:
+        """Disconnect without the logout handshake, which quickfix waits out in one-second polls."""
+        self.initiator.stop(True)

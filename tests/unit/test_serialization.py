@@ -21,7 +21,7 @@ from orders.domain.serialization import (
     event_to_payload,
     upcast,
 )
-from orders.domain.values import OrderType, Side, TimeInForce
+from orders.domain.values import OrderType, Side, Strategy, TimeInForce
 
 FIXTURES_V1 = Path(__file__).parent / "fixtures" / "events_v1"
 ORDER_ID = 42
@@ -71,6 +71,16 @@ SAMPLES: dict[str, ev.Event] = {
     ),
     "OrderReplaced": ev.OrderReplaced(ORDER_ID, AT_NS, "E-6", "R-1", Decimal("150"), None),
     "OrderExpired": ev.OrderExpired(ORDER_ID, AT_NS, "E-7"),
+    "OrderRouted": ev.OrderRouted(
+        ORDER_ID,
+        AT_NS,
+        Strategy.SPLIT,
+        (ev.RoutedChild(43, "SIMA", Decimal("60")), ev.RoutedChild(44, "SIMB", Decimal("40.0"))),
+        "60 at SIMA (best 10.10), 40 at SIMB (10.11)",
+    ),
+    "ParentReplaced": ev.ParentReplaced(
+        ORDER_ID, AT_NS, "R-3", "C-1", Decimal("80"), Decimal("10.05"), "child 44 is filled; not changed"
+    ),
     "ExecutionAnomalyRecorded": ev.ExecutionAnomalyRecorded(
         ORDER_ID, AT_NS, "E-8", "overfill", "a fill of 5 takes cum_qty to 105, over 100"
     ),
@@ -141,7 +151,9 @@ finite_decimals = st.decimals(allow_nan=False, allow_infinity=False)
 def events_of(cls: type) -> st.SearchStrategy:
     overrides = {}
     for name, hint in get_type_hints(cls).items():
-        if "Decimal" in str(hint):
+        if "RoutedChild" in str(hint):
+            overrides[name] = st.lists(events_of(ev.RoutedChild), max_size=4).map(tuple)
+        elif "Decimal" in str(hint):
             overrides[name] = finite_decimals | st.none() if "None" in str(hint) else finite_decimals
     return st.builds(cls, **overrides)
 
@@ -248,3 +260,17 @@ def test_unknown_event_type_is_refused_by_name():
 def test_every_event_type_has_a_schema_version():
     assert set(SCHEMA_VERSIONS) == set(ev.EVENT_TYPES)
     assert all(version >= 1 for version in SCHEMA_VERSIONS.values())
+
+
+def test_commands_round_trip_through_their_bus_form_with_and_without_optional_fields():
+    from orders.domain import commands as cmd
+    from orders.domain.serialization import from_dict, to_dict
+    from orders.domain.values import ExecType, OrdStatus
+
+    bare = cmd.ApplyExecutionReport("c1", 1, "venue:X", 7, "E1", ExecType.NEW)
+    full = cmd.ApplyExecutionReport(
+        "c2", 2, "venue:X", 7, "E2", ExecType.ORDER_STATUS, cum_qty=Decimal("40"), avg_px=Decimal("10.5"),
+        ord_status=OrdStatus.PARTIALLY_FILLED, unknown_order=False,
+    )  # fmt: skip
+    for command in (bare, full):
+        assert from_dict(cmd.ApplyExecutionReport, to_dict(command)) == command

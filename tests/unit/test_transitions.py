@@ -10,9 +10,9 @@ from order_driver import ACCOUNT, ORDER_ID, PRICE, QUANTITY, START_NS, SYMBOL, d
 
 from orders.domain import events as ev
 from orders.domain.fold import apply
-from orders.domain.state import OrderState
+from orders.domain.state import OrderState, working_status
 from orders.domain.transitions import SAME, TRANSITIONS, WORKING, InvalidTransition, is_allowed
-from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, TimeInForce
+from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 AT = START_NS + 10**9
 REPLACE_QUANTITY = Decimal("150")  # what drive_to(PENDING_REPLACE) asks for
@@ -56,6 +56,10 @@ def event_for(event_type: type, state: OrderState | None) -> ev.Event:
         ev.OrderReplaced: lambda: ev.OrderReplaced(ORDER_ID, AT, "E-rpl", pending_cl_ord_id, REPLACE_QUANTITY, PRICE),
         ev.OrderExpired: lambda: ev.OrderExpired(ORDER_ID, AT, "E-exp"),
         ev.ExecutionAnomalyRecorded: lambda: ev.ExecutionAnomalyRecorded(ORDER_ID, AT, "E-bad", "overfill", "too much"),
+        ev.OrderRouted: lambda: ev.OrderRouted(
+            ORDER_ID, AT, Strategy.SPLIT, (ev.RoutedChild(ORDER_ID + 1, "SIMA", QUANTITY),), "all at SIMA"
+        ),
+        ev.ParentReplaced: lambda: ev.ParentReplaced(ORDER_ID, AT, "R-p", "C-1", REPLACE_QUANTITY, PRICE, ""),
     }
     assert set(builders) == set(ev.EVENT_TYPES.values()), "a new event type needs a builder here"
     return builders[event_type]()
@@ -65,6 +69,13 @@ def expected_status(status: OrdStatus | None, target: object, before: OrderState
     if target == SAME:
         assert before is not None
         return before.status
+    if (
+        target == WORKING
+        and before is not None
+        and before.status in (OrdStatus.PENDING_NEW, OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED)
+    ):
+        # A parent's replace: where its fills leave it at the new quantity.
+        return working_status(before.acknowledged, before.cum_qty, REPLACE_QUANTITY)
     if target == WORKING:
         # Only the pending-request rows are WORKING: a refusal returns the order to where it was
         # before the request; the replace (to 150, nothing filled) leaves it new as well.

@@ -32,7 +32,10 @@ def settings_text(
     host: str = "127.0.0.1",
     heartbeat_seconds: int = 10,
     reconnect_seconds: int = 2,
+    reset_on_logon: bool = False,
 ) -> str:
+    """`reset_on_logon`: sequence numbers start at 1 at every logon (and are reset at logout and
+    disconnect too), so nothing is resent at the FIX level after a reconnect or a restart."""
     lines = [
         "[DEFAULT]",
         f"ConnectionType={'acceptor' if acceptor else 'initiator'}",
@@ -49,6 +52,8 @@ def settings_text(
         "CheckLatency=N",
         "SocketNodelay=Y",
     ]
+    if reset_on_logon:
+        lines += ["ResetOnLogon=Y", "ResetOnLogout=Y", "ResetOnDisconnect=Y"]
     if acceptor:
         lines += [f"SocketAcceptPort={port}", f"SocketAcceptHost={host}", "SocketReuseAddress=Y"]
     else:

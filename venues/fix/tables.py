@@ -69,3 +69,46 @@ OTHER_CXL_REJ_REASON = "99"
 # 434 CxlRejResponseTo
 CXL_REJ_RESPONSE_TO_CANCEL = "1"
 CXL_REJ_RESPONSE_TO_REPLACE = "2"
+
+# 263 SubscriptionRequestType
+SUBSCRIPTION_REQUEST_TYPE_TO_FIX = {"snapshot": "0", "subscribe": "1", "unsubscribe": "2"}
+SUBSCRIPTION_REQUEST_TYPE_FROM_FIX = {v: k for k, v in SUBSCRIPTION_REQUEST_TYPE_TO_FIX.items()}
+
+# 269 MDEntryType (the ones a venue here serves)
+MD_ENTRY_TYPE_TO_FIX = {"bid": "0", "offer": "1", "trade": "2"}
+MD_ENTRY_TYPE_FROM_FIX = {v: k for k, v in MD_ENTRY_TYPE_TO_FIX.items()}
+
+# 281 MDReqRejReason
+MD_REQ_REJ_REASON_TO_FIX = {
+    "unknown_symbol": "0",
+    "duplicate_md_req_id": "1",
+    "unsupported_subscription_request_type": "4",
+    "unsupported_market_depth": "5",
+    "unsupported_md_update_type": "6",
+    "unsupported_md_entry_type": "8",
+}
+
+# 724 PosReqType
+POS_REQ_TYPE_POSITIONS = "0"
+
+# 728 PosReqResult
+POS_REQ_RESULT_TO_FIX = {
+    "valid": "0",
+    "invalid": "1",
+    "no_positions": "2",
+    "not_authorized": "3",
+    "not_supported": "4",
+    "other": "99",
+}
+
+# 729 PosReqStatus
+POS_REQ_STATUS_TO_FIX = {"completed": "0", "completed_with_warnings": "1", "rejected": "2"}
+
+# 703 PosType
+POS_TYPE_TRANSACTION_QUANTITY = "TQ"
+
+# 731 SettlPriceType
+SETTL_PRICE_TYPE_FINAL = "1"
+
+# 380 BusinessRejectReason
+BUSINESS_REJECT_REASON_TO_FIX = {"other": "0", "unknown_id": "1", "unsupported_message_type": "3"}

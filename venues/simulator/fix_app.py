@@ -3,13 +3,34 @@
 quickfix validates every message against the FIX 4.4 data dictionary before it reaches
 `fromApp`, and answers malformed ones with a session-level Reject (35=3) itself. What is
 well-formed but unusable (an unsupported OrdType, a negative price) gets a business answer:
-an ExecutionReport with ExecType=Rejected, or an OrderCancelReject.
+an ExecutionReport with ExecType=Rejected, an OrderCancelReject, a MarketDataRequestReject or
+a RequestForPositionsAck, whichever the request expects. A market data request naming symbols
+this venue does not trade gets a MarketDataRequestReject (281=0) naming them, and the rest
+of it is served. `VenueApplication.handlers` is the
+whole protocol: a handler and a refusal per message type; any other type gets a
+BusinessMessageReject (35=j, 380=3).
+
+Threads and order. quickfix calls back on its own threads, the built-in participants trade on
+theirs (run_venue), and a market data clock and a fault clock run beside them. Whatever reads
+or changes the venue (books, orders, positions, subscriptions, fault counters) does so under
+`self.lock`, and so does putting the resulting messages on the sessions' outboxes: that fixes
+the order in which they leave. Each session's `Outbox` sends from its own thread, outside the
+lock, in the order the messages were put and none before its time (the delay_ms fault), so a
+slow session never holds up the books. Nothing under `self.lock` calls into a quickfix Session
+(send, logout): quickfix holds a session's mutex while it calls `onLogout`, which takes
+`self.lock`, so the other order could deadlock.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
+import queue
 import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 import quickfix as fix
@@ -18,42 +39,142 @@ from orders.domain.values import ExecType, OrdStatus
 from venues.fix import tables
 from venues.fix.messages import (
     FixValueError,
+    Get,
+    MDEntry,
+    Position,
+    PositionsRequest,
+    business_reject_message,
     decimal_field,
     getter,
+    group_getters,
+    mapped,
+    market_data_reject_message,
+    market_data_snapshot_message,
     new_message,
     parse_new_order,
+    parse_request_for_positions,
+    position_report_message,
+    positions_ack_message,
     required,
     set_decimal,
 )
+from venues.simulator import market_data
 from venues.simulator.book import Side as BookSide
 from venues.simulator.book import TimeInForce as BookTif
+from venues.simulator.faults import REFRESH_SECONDS, FaultLoader, SessionFaults
+from venues.simulator.market_data import MarketDataFeed, MarketDataRequest, Snapshot
 from venues.simulator.venue import CancelReject, ExecReport, Report, Venue
 
 log = logging.getLogger("oms.simulator")
 
-ORD_REJ_REASON = {"duplicate": "6", "unknown_symbol": "1", "incorrect_quantity": "13", "invalid_price": "99"}
+ORD_REJ_REASON = {"duplicate": "6", "unknown_symbol": "1", "incorrect_quantity": "13", "invalid_price": "99",
+                  "unknown_order": "5"}  # fmt: skip
 CXL_REJ_REASON = {"too_late": "0", "unknown_order": "1", "duplicate_cl_ord_id": "6"}
+FAULT_TEXT = "rejected by fault injection"
+MARKET_DATA_TICK = 0.05  # seconds: how often the market data clock looks for snapshots due
+ZERO = Decimal(0)
+
+Handler = Callable[[str, fix.Message, Get], None]  # (owner, message, get); raises FixValueError
+Refusal = Callable[[str, fix.Message, Get, FixValueError], None]
+
+
+class Outbox:
+    """One session's sender thread: messages leave in the order they were put, none before its time."""
+
+    def __init__(self, session_id: fix.SessionID, name: str) -> None:
+        self.session_id = session_id
+        self._queue: queue.SimpleQueue[tuple[float, fix.Message] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=f"outbox-{name}", daemon=True)
+        self._thread.start()
+
+    def put(self, message: fix.Message, not_before: float) -> None:
+        self._queue.put((not_before, message))
+
+    def close(self, timeout: float = 5) -> None:
+        """Send what is queued, then stop."""
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            not_before, message = item
+            wait = not_before - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            try:
+                fix.Session.sendToTarget(message, self.session_id)
+            except Exception:  # one message that cannot go must not stop the ones behind it
+                log.exception("%s: could not send %s", self.session_id.toString(), message.toString())
 
 
 class VenueApplication(fix.Application):
-    def __init__(self, venue: Venue) -> None:
+    def __init__(self, venue: Venue, faults: FaultLoader | None = None, *,
+                 min_interval: float = market_data.MIN_INTERVAL) -> None:  # fmt: skip
         super().__init__()
         self.venue = venue
-        self.lock = threading.Lock()  # quickfix may call back from several threads
+        self.lock = threading.Lock()  # the venue, the subscriptions, the fault counters, the outboxes' order
         self.sessions: dict[str, fix.SessionID] = {}
+        self.outboxes: dict[str, Outbox] = {}
         self.logged_on: set[str] = set()
+        self.market_data = MarketDataFeed(min_interval)
+        self.fault_loader = faults
+        self.faults: dict[str, SessionFaults] = defaultdict(SessionFaults)
+        self._logged_out_by_fault: dict[str, fix.Session] = {}
+        self._report_ids = itertools.count(1)
+        self._stop = threading.Event()
+        self._clocks: list[threading.Thread] = []
+        self.handlers: dict[str, tuple[Handler, Refusal]] = {
+            "D": (self._new_order, self._refuse_order),
+            "F": (self._cancel, self._refuse_cancel),
+            "G": (self._replace, self._refuse_cancel),
+            "H": (self._status, self._refuse_status),
+            "V": (self._market_data_request, self._refuse_market_data),
+            "AN": (self._request_for_positions, self._refuse_positions),
+        }
 
-    # -- session events ------------------------------------------------------------------------
+    # -- lifecycle ------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the market data clock and, with a fault loader, the fault clock. Call once the
+        acceptor exists (its sessions are created), before it starts accepting."""
+        if self.fault_loader is not None:
+            self._refresh_faults()  # in force before the first logon
+            self._clock(self._fault_clock, "faults")
+        self._clock(self._market_data_clock, "market-data")
+
+    def stop(self) -> None:
+        """Stop the clocks and send what the outboxes hold. Call before stopping the acceptor."""
+        self._stop.set()
+        for clock in self._clocks:
+            clock.join(timeout=5)
+        for outbox in self.outboxes.values():
+            outbox.close()
+
+    def _clock(self, target: Callable[[], None], name: str) -> None:
+        thread = threading.Thread(target=target, name=f"{self.venue.name}-{name}", daemon=True)
+        self._clocks.append(thread)
+        thread.start()
+
+    # -- session events -------------------------------------------------------------------------------
 
     def onCreate(self, session_id: fix.SessionID) -> None:
-        self.sessions[session_id.getTargetCompID().getValue()] = session_id
+        owner = session_id.getTargetCompID().getValue()
+        self.sessions[owner] = session_id
+        self.outboxes[owner] = Outbox(session_id, owner)
 
     def onLogon(self, session_id: fix.SessionID) -> None:
-        self.logged_on.add(session_id.getTargetCompID().getValue())
+        with self.lock:
+            self.logged_on.add(session_id.getTargetCompID().getValue())
         log.info("%s: %s logged on", self.venue.name, session_id.toString())
 
     def onLogout(self, session_id: fix.SessionID) -> None:
-        self.logged_on.discard(session_id.getTargetCompID().getValue())
+        owner = session_id.getTargetCompID().getValue()
+        with self.lock:
+            self.logged_on.discard(owner)
+            self.market_data.end_session(owner)
+            session = self._logged_out_by_fault.pop(owner, None)
+        if session is not None:
+            session.logon()  # logout() disabled the session: let it log on again
         log.info("%s: %s logged out", self.venue.name, session_id.toString())
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
@@ -65,69 +186,247 @@ class VenueApplication(fix.Application):
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
 
-    # -- application messages -------------------------------------------------------------------
+    # -- application messages: the dispatcher ---------------------------------------------------------
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         owner = session_id.getTargetCompID().getValue()
         msg_type = message.getHeader().getField(35)
+        handler, refuse = self.handlers.get(msg_type, (self._unsupported, self._unsupported_refusal))
         get = getter(message)
-        # Decide and send under one lock, so reports leave in the order they happened even
+        # Decide and queue under one lock, so messages leave in the order things happened even
         # when the market makers' thread trades at the same moment.
         with self.lock:
             try:
-                reports = self._dispatch(msg_type, owner, get)
+                handler(owner, message, get)
             except FixValueError as exc:
-                reports = [self._refusal(msg_type, owner, get, str(exc))]
-            for report in reports:
-                self.send(report)
+                refuse(owner, message, get, exc)
 
-    def _dispatch(self, msg_type: str, owner: str, get) -> list[Report]:
-        if msg_type == "D":
-            order = parse_new_order(get)
-            side = BookSide.BUY if order.side.value == "buy" else BookSide.SELL
-            return self.venue.new_order(
-                owner, order.cl_ord_id, order.symbol, side, order.quantity,
-                order.price if order.order_type.value == "limit" else None, BookTif(order.time_in_force.value),
-            )  # fmt: skip
-        if msg_type == "F":
-            return self.venue.cancel(owner, required(get, 11), required(get, 41))
-        if msg_type == "G":
-            quantity = decimal_field(get, 38)
-            assert quantity is not None
-            return self.venue.replace(owner, required(get, 11), required(get, 41), quantity,
-                                      decimal_field(get, 44, optional=True))  # fmt: skip
-        if msg_type == "H":
-            status = self.venue.status(owner, required(get, 11))
-            if status is None:
-                raise FixValueError(11, f"unknown ClOrdID {get(11)}")
-            return [status]
-        raise FixValueError(35, f"message type {msg_type} is not supported here")
+    # -- 35=D, F, G, H: orders ------------------------------------------------------------------------
 
-    def _refusal(self, msg_type: str, owner: str, get, text: str) -> Report:
-        cl_ord_id = get(11) or "NONE"
-        if msg_type in ("F", "G"):
-            return CancelReject(owner, "NONE", cl_ord_id, get(41) or "NONE", OrdStatus.REJECTED,
-                                "cancel" if msg_type == "F" else "replace", "other", text)  # fmt: skip
-        zero = Decimal(0)
-        side = BookSide.BUY if get(54) != "2" else BookSide.SELL
-        return ExecReport(
-            owner, "NONE", cl_ord_id, None, self.venue.next_exec_id(), ExecType.REJECTED, OrdStatus.REJECTED,
-            get(55) or "NONE", side, zero, None, zero, zero, zero, zero, zero, text=text, reject_reason="other",
-        )  # fmt: skip
+    def _new_order(self, owner: str, message: fix.Message, get: Get) -> None:
+        order = parse_new_order(get)
+        side = BookSide.BUY if order.side.value == "buy" else BookSide.SELL
+        price = order.price if order.order_type.value == "limit" else None
+        if self.faults[owner].settings.reject_all:
+            reports = self.venue.reject_new_order(owner, order.cl_ord_id, order.symbol, side, order.quantity, price,
+                                                  FAULT_TEXT)  # fmt: skip
+        else:
+            reports = self.venue.new_order(owner, order.cl_ord_id, order.symbol, side, order.quantity, price,
+                                           BookTif(order.time_in_force.value))  # fmt: skip
+        self.send_all(reports)
 
-    def send(self, report: Report) -> None:
-        session_id = self.sessions.get(report.owner)
-        if session_id is None:
-            return  # a built-in participant's report
-        message = exec_report_message(report) if isinstance(report, ExecReport) else cancel_reject_message(report)
-        try:
-            fix.Session.sendToTarget(message, session_id)
-        except fix.SessionNotFound:
-            log.warning("%s: no session %s for a report", self.venue.name, report.owner)
+    def _cancel(self, owner: str, message: fix.Message, get: Get) -> None:
+        cl_ord_id, orig_cl_ord_id = required(get, 11), required(get, 41)
+        faults = self.faults[owner].settings
+        if faults.reject_all:
+            self.send_all(self.venue.refuse_request(owner, cl_ord_id, orig_cl_ord_id, "cancel", FAULT_TEXT))
+            return
+        reports = self.venue.cancel(owner, cl_ord_id, orig_cl_ord_id)
+        canceled = isinstance(reports[0], ExecReport) and reports[0].exec_type is ExecType.CANCELED
+        if faults.fill_after_cancel and canceled:
+            reports += self.venue.fill_after_cancel(owner, cl_ord_id)
+        self.send_all(reports)
+
+    def _replace(self, owner: str, message: fix.Message, get: Get) -> None:
+        cl_ord_id, orig_cl_ord_id = required(get, 11), required(get, 41)
+        quantity = decimal_field(get, 38)
+        assert quantity is not None
+        price = decimal_field(get, 44, optional=True)
+        if self.faults[owner].settings.reject_all:
+            self.send_all(self.venue.refuse_request(owner, cl_ord_id, orig_cl_ord_id, "replace", FAULT_TEXT))
+            return
+        self.send_all(self.venue.replace(owner, cl_ord_id, orig_cl_ord_id, quantity, price))
+
+    def _status(self, owner: str, message: fix.Message, get: Get) -> None:
+        cl_ord_id = required(get, 11)
+        report = self.venue.status(owner, cl_ord_id)
+        if report is None:  # FIX 4.4: an OrderStatus report of an unknown order, never ExecType=Rejected
+            report = self.venue.unknown_order_status(owner, cl_ord_id, get(55) or "NONE", _side(get(54)))
+        self.send(report, ord_status_req_id=get(790))
+
+    def _refuse_order(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        self.send(ExecReport(
+            owner, "NONE", get(11) or "NONE", None, self.venue.next_exec_id(), ExecType.REJECTED, OrdStatus.REJECTED,
+            get(55) or "NONE", _side(get(54)), ZERO, None, ZERO, ZERO, ZERO, ZERO, ZERO, text=str(error),
+            reject_reason="other",
+        ))  # fmt: skip
+
+    def _refuse_cancel(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        kind = "cancel" if message.getHeader().getField(35) == "F" else "replace"
+        self.send(CancelReject(owner, "NONE", get(11) or "NONE", get(41) or "NONE", OrdStatus.REJECTED, kind, "other",
+                               str(error)))  # fmt: skip
+
+    def _refuse_status(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        self.send(self.venue.unknown_order_status(owner, get(11) or "NONE", get(55) or "NONE", _side(get(54))))
+
+    # -- 35=V: market data ----------------------------------------------------------------------------
+
+    def _market_data_request(self, owner: str, message: fix.Message, get: Get) -> None:
+        request = parse_market_data_request(message, get)
+        if request.subscription == "unsubscribe":
+            if not self.market_data.unsubscribe(owner, request.md_req_id):
+                self._put(owner, market_data_reject_message(request.md_req_id, None,
+                                                            f"no subscription {request.md_req_id} to end"))  # fmt: skip
+            return
+        refused = market_data.refusal(request, self.market_data.is_active(owner, request.md_req_id))
+        if refused is not None:
+            self._put(owner, market_data_reject_message(request.md_req_id, *refused))
+            return
+        unknown = market_data.unknown_symbols(request, self.venue.books)
+        if unknown:
+            text = f"unknown symbol {', '.join(unknown)}"
+            self._put(owner, market_data_reject_message(request.md_req_id, "unknown_symbol", text))
+            request = dataclasses.replace(request, symbols=tuple(s for s in request.symbols if s not in unknown))
+            if not request.symbols:
+                return
+        if request.subscription == "snapshot":
+            snapshots = self.market_data.snapshot(request, owner, self._quote)
+        else:
+            snapshots = self.market_data.subscribe(request, owner, self._quote, time.monotonic())
+        for snapshot in snapshots:
+            self._put_snapshot(snapshot)
+
+    def _refuse_market_data(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        reason = {263: "unsupported_subscription_request_type", 264: "unsupported_market_depth"}.get(error.tag)
+        self._put(owner, market_data_reject_message(get(262) or "NONE", reason, str(error)))
+
+    def _quote(self, symbol: str, types: tuple[str, ...]) -> tuple[market_data.Entry, ...]:
+        return market_data.entries(self.venue, symbol, types)
+
+    def _put_snapshot(self, snapshot: Snapshot) -> None:
+        now = self.venue.clock()
+        entries = [MDEntry(e.type, e.price, e.size, e.at or now) for e in snapshot.entries]
+        self._put(snapshot.owner, market_data_snapshot_message(snapshot.md_req_id, snapshot.symbol, entries))
+
+    def _market_data_clock(self) -> None:
+        while not self._stop.wait(MARKET_DATA_TICK):
+            with self.lock:
+                for snapshot in self.market_data.due(self._quote, time.monotonic()):
+                    self._put_snapshot(snapshot)
+
+    # -- 35=AN: positions -----------------------------------------------------------------------------
+
+    def _request_for_positions(self, owner: str, message: fix.Message, get: Get) -> None:
+        request = parse_request_for_positions(message)
+        if request.pos_req_type != tables.POS_REQ_TYPE_POSITIONS:
+            text = f"PosReqType {request.pos_req_type} is not served; 0 (positions) is"
+            self._put(owner, positions_ack_message(request, self._report_id(), "not_supported", "rejected", text))
+            return
+        positions = self.venue.positions_of(owner)
+        if not positions:
+            self._put(owner, positions_ack_message(request, self._report_id(), "no_positions", "completed"))
+            return
+        for symbol, quantity in positions.items():
+            last = self.venue.last_trades.get(symbol)
+            position = Position(symbol, quantity, last.price if last else ZERO)
+            self._put(owner, position_report_message(request, self._report_id(), len(positions), position))
+
+    def _refuse_positions(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        request = PositionsRequest(get(710) or "NONE", get(724) or "0", get(1) or "NONE", get(581) or "1",
+                                   get(715) or "", ())  # fmt: skip
+        self._put(owner, positions_ack_message(request, self._report_id(), "invalid", "rejected", str(error)))
+
+    def _report_id(self) -> str:
+        return f"{self.venue.name}-P{next(self._report_ids)}"  # 721 PosMaintRptID
+
+    # -- anything else --------------------------------------------------------------------------------
+
+    def _unsupported(self, owner: str, message: fix.Message, get: Get) -> None:
+        header = message.getHeader()
+        msg_type = header.getField(35)
+        self._put(owner, business_reject_message(header.getField(34) if header.isSetField(34) else None, msg_type,
+                                                 "unsupported_message_type",
+                                                 f"message type {msg_type} is not supported here"))  # fmt: skip
+
+    def _unsupported_refusal(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        self._unsupported(owner, message, get)
+
+    # -- out: through the session's faults, onto its outbox ------------------------------------------
+
+    def send_all(self, reports: list[Report]) -> None:
+        for report in reports:
+            self.send(report)
+
+    def send(self, report: Report, *, ord_status_req_id: str | None = None) -> None:
+        """Queue a report for its session, as the session's faults have it. Call under self.lock.
+        A built-in participant's report goes nowhere."""
+        if report.owner not in self.outboxes:
+            return
+        if isinstance(report, CancelReject):
+            self._put(report.owner, cancel_reject_message(report))
+            return
+        faults = self.faults[report.owner]
+        if faults.take_drop():
+            log.info("%s: fault injection drops %s (%s) to %s", self.venue.name, report.exec_id,
+                     report.exec_type.value, report.owner)  # fmt: skip
+            return
+        for _ in range(faults.copies):
+            message = exec_report_message(report)
+            if ord_status_req_id:
+                message.setField(790, ord_status_req_id)  # 790 OrdStatusReqID, echoed
+            self._put(report.owner, message)
+
+    def _put(self, owner: str, message: fix.Message) -> None:
+        outbox = self.outboxes.get(owner)
+        if outbox is not None:
+            outbox.put(message, time.monotonic() + self.faults[owner].delay_seconds)
+
+    # -- faults ---------------------------------------------------------------------------------------
+
+    def _fault_clock(self) -> None:
+        while not self._stop.wait(REFRESH_SECONDS):
+            self._refresh_faults()
+
+    def _refresh_faults(self) -> None:
+        assert self.fault_loader is not None
+        loaded = self.fault_loader.load(sorted(self.sessions))  # Redis: off the lock
+        with self.lock:
+            for owner, settings in loaded.items():
+                self.faults[owner].apply(settings)
+            due = [owner for owner in loaded if owner in self.logged_on and self.faults[owner].take_disconnect()]
+            idle = [owner for owner in self.sessions if owner not in self.logged_on]
+        for owner in due:
+            session = fix.Session.lookupSession(self.sessions[owner])
+            if session is None:
+                continue
+            with self.lock:
+                self._logged_out_by_fault[owner] = session
+            log.warning("%s: fault injection logs %s out", self.venue.name, owner)
+            session.logout("fault injection: disconnect")
+        for owner in idle:
+            # A logout that came before ours leaves the session disabled with no onLogout to
+            # enable it again: nothing else here disables a session, so enable any that is.
+            session = fix.Session.lookupSession(self.sessions[owner])
+            if session is not None and not session.isEnabled():
+                session.logon()
+
+
+def parse_market_data_request(message: fix.Message, get: Get) -> MarketDataRequest:
+    """35=V: 262, 263, 264, 265, the 267 NoMDEntryTypes group (269) and the 146 NoRelatedSym group (55)."""
+    depth = required(get, 264)
+    if not depth.isdigit():
+        raise FixValueError(264, f"not a whole number: {depth!r}")
+    entry_types = tuple(
+        tables.MD_ENTRY_TYPE_FROM_FIX.get(code, code) for entry in group_getters(message, 267, 269)
+        if (code := entry(269)) is not None
+    )  # fmt: skip
+    symbols = tuple(symbol for instrument in group_getters(message, 146, 55) if (symbol := instrument(55)))
+    return MarketDataRequest(
+        md_req_id=required(get, 262),
+        subscription=mapped(get, 263, tables.SUBSCRIPTION_REQUEST_TYPE_FROM_FIX),
+        market_depth=int(depth),
+        update_type=get(265),
+        entry_types=entry_types,
+        symbols=symbols,
+    )
+
+
+def _side(code: str | None) -> BookSide:
+    return BookSide.BUY if code == "1" else BookSide.SELL
 
 
 def exec_report_message(report: ExecReport) -> fix.Message:
-    """35=8 ExecutionReport."""
+    """35=8 ExecutionReport. 38 OrderQty only for an order that has one (not for an unknown order's status)."""
     message = new_message("8")
     message.setField(37, report.order_id)
     message.setField(11, report.cl_ord_id)
@@ -138,7 +437,8 @@ def exec_report_message(report: ExecReport) -> fix.Message:
     message.setField(39, tables.ORD_STATUS_TO_FIX[report.ord_status])
     message.setField(55, report.symbol)
     message.setField(54, "1" if report.side is BookSide.BUY else "2")
-    set_decimal(message, 38, report.order_qty)
+    if report.order_qty:
+        set_decimal(message, 38, report.order_qty)
     if report.price is not None:
         set_decimal(message, 44, report.price)
     set_decimal(message, 32, report.last_qty)

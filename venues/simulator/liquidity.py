@@ -1,10 +1,14 @@
-"""Built-in liquidity: a market maker per instrument quoting around a moving reference price.
+"""Built-in liquidity: a market maker per instrument quoting around a moving reference price,
+and a noise trader per instrument that now and then takes what the maker shows.
 
 Each step the reference takes a small random walk (seeded, so a venue replays the same
 market), the maker pulls its quotes and posts `levels` bids and asks, `spread_ticks` apart at
-the top and one tick further per level, `size` lots each. Marketable orders therefore fill,
-passive ones rest, and resting ones fill over time as the reference wanders through them.
-Two venues differ by seed, spread and depth.
+the top and one tick further per level, between `size_lots` and twice that many lots each
+(drawn from the same seeded generator). Marketable orders therefore fill, passive ones rest,
+and resting ones fill over time as the reference wanders through them. The noise trader's
+small market orders print trades on the tape (market data's last trade) and, like the
+reference, reach resting client orders at the top of the book.
+Two venues differ by seed (prices and sizes), spread and depth.
 """
 
 from __future__ import annotations
@@ -42,10 +46,10 @@ class MarketMaker:
             self._sequence += 1
             reports += venue.cancel(self.owner, f"{cl_ord_id}-x", cl_ord_id)
         self._quotes.clear()
-        size = self.spec.lot_size * self.size_lots
         for level in range(self.levels):
             offset = tick * ((spread + 1) // 2 + level)
             for side, price in ((Side.BUY, self.reference - offset), (Side.SELL, self.reference + offset)):
+                size = self.spec.lot_size * self.rng.randint(self.size_lots, 2 * self.size_lots)
                 if price <= 0:
                     continue
                 self._sequence += 1
@@ -53,6 +57,27 @@ class MarketMaker:
                 reports += venue.new_order(self.owner, cl_ord_id, self.spec.symbol, side, size, price, TimeInForce.DAY)
                 self._quotes.append(cl_ord_id)
         return reports
+
+
+@dataclass
+class NoiseTrader:
+    """Each step, with `probability`, sends a market IOC order of `size_lots` lots on a random side."""
+
+    spec: InstrumentSpec
+    owner: str = "noise"
+    probability: float = 0.2
+    size_lots: int = 1
+    rng: random.Random = field(default_factory=random.Random)
+    _sequence: int = 0
+
+    def step(self, venue: Venue) -> list[Report]:
+        if self.rng.random() >= self.probability:
+            return []
+        side = self.rng.choice((Side.BUY, Side.SELL))
+        self._sequence += 1
+        cl_ord_id = f"{self.owner}-{self.spec.symbol}-{self._sequence}"
+        quantity = self.spec.lot_size * self.size_lots
+        return venue.new_order(self.owner, cl_ord_id, self.spec.symbol, side, quantity, None, TimeInForce.IOC)
 
 
 # Where the demo market opens: the simulated venues start their makers here.

@@ -5,6 +5,10 @@ Sessions are `owners`: a FIX session's id, or a built-in liquidity participant. 
 to an owner's order produces an `ExecReport` (or a `CancelReject`) addressed to that owner;
 both sides of a trade get theirs. A ClOrdID is accepted once per owner: a repeated one is
 refused with reason "duplicate" and never executed twice.
+
+The venue also keeps what its market data and position reports show: the last trade per
+symbol (any trade in its books: makers, takers and FIX sessions alike) and each owner's net
+position per symbol.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from orders.domain.values import ExecType, OrdStatus
@@ -47,7 +53,7 @@ class ExecReport:
     leaves_qty: Decimal  # 151
     avg_px: Decimal  # 6
     text: str = ""  # 58
-    reject_reason: str = ""  # 103 OrdRejReason, as a name: "duplicate", "unknown_symbol", ...
+    reject_reason: str = ""  # 103 OrdRejReason, as a name: "duplicate", "unknown_symbol", "unknown_order", ...
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,20 @@ class CancelReject:
 Report = ExecReport | CancelReject
 
 
+@dataclass(frozen=True)
+class LastTrade:
+    price: Decimal
+    quantity: Decimal
+    at: datetime  # UTC
+    sequence: int  # the venue's trade count: tells two equal trades apart
+
+
 class Venue:
-    def __init__(self, name: str, instruments: list[InstrumentSpec]) -> None:
+    def __init__(
+        self, name: str, instruments: list[InstrumentSpec], clock: Callable[[], datetime] | None = None
+    ) -> None:
         self.name = name
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.instruments = {i.symbol: i for i in instruments}
         self.books = {i.symbol: OrderBook(i.symbol) for i in instruments}
         self._order_ids = itertools.count(1)
@@ -76,6 +93,8 @@ class Venue:
         self._by_cl_ord_id: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> venue order id
         self._seen: set[tuple[str, str]] = set()  # every ClOrdID an owner ever used here
         self.positions: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.last_trades: dict[str, LastTrade] = {}
+        self._trade_count = 0
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -164,6 +183,55 @@ class Venue:
         order, symbol = found
         return self._report(order, symbol, ExecType.ORDER_STATUS, _status_of(order), exec_id="0")
 
+    def unknown_order_status(self, owner: str, cl_ord_id: str, symbol: str, side: Side) -> ExecReport:
+        """The answer to an OrderStatusRequest (35=H) for a ClOrdID this owner never used here: an
+        OrderStatus report (150=I) of a rejected order (39=8) with OrdRejReason unknown order (103=5).
+        Not ExecType=Rejected: that would read as the rejection of a live order."""
+        return ExecReport(
+            owner, "NONE", cl_ord_id, None, "0", ExecType.ORDER_STATUS, OrdStatus.REJECTED, symbol, side,
+            ZERO, None, ZERO, ZERO, ZERO, ZERO, ZERO, text="unknown order", reject_reason="unknown_order",
+        )  # fmt: skip
+
+    def reject_new_order(
+        self, owner: str, cl_ord_id: str, symbol: str, side: Side, quantity: Decimal, price: Decimal | None, text: str
+    ) -> list[Report]:
+        """Refuse a NewOrderSingle outright (fault injection): nothing rests, the ClOrdID counts as used."""
+        self._seen.add((owner, cl_ord_id))
+        refused = BookOrder(f"{self.name}-R{next(self._order_ids)}", owner, cl_ord_id, side, quantity, price,
+                            open=False)  # fmt: skip
+        return [self._report(refused, symbol, ExecType.REJECTED, OrdStatus.REJECTED, text=text, reject_reason="other")]
+
+    def refuse_request(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, kind: str, text: str) -> list[Report]:
+        """Refuse a cancel or replace outright (fault injection), naming the order as it stands."""
+        self._seen.add((owner, cl_ord_id))
+        found = self._find(owner, orig_cl_ord_id, live_only=False)
+        if found is None:
+            return [CancelReject(owner, "NONE", cl_ord_id, orig_cl_ord_id, OrdStatus.REJECTED, kind, "other", text)]
+        return [CancelReject(owner, found[0].order_id, cl_ord_id, orig_cl_ord_id, _status_of(found[0]), kind, "other",
+                             text)]  # fmt: skip
+
+    def fill_after_cancel(self, owner: str, cl_ord_id: str) -> list[Report]:
+        """Fill what a just canceled order had open, at its price: the fill that raced the cancel
+        and lost (fault injection). Call right after `cancel` acknowledged `cl_ord_id`.
+
+        The order's totals and the owner's position take the fill, so a later status request and
+        position report agree with it; the book and the tape do not (there is no resting contra)."""
+        found = self._find(owner, cl_ord_id, live_only=False)
+        if found is None:
+            return []
+        order, symbol = found
+        quantity = order.quantity - order.cum_qty
+        if order.open or order.price is None or quantity <= 0:
+            return []
+        order.cum_qty += quantity
+        order.notional += quantity * order.price
+        self.positions[owner][symbol] += quantity if order.side is Side.BUY else -quantity
+        return [self._report(order, symbol, ExecType.TRADE, OrdStatus.FILLED, last=(quantity, order.price))]
+
+    def positions_of(self, owner: str) -> dict[str, Decimal]:
+        """The owner's non-zero net positions here, by symbol (long positive, short negative)."""
+        return {symbol: qty for symbol, qty in sorted(self.positions.get(owner, {}).items()) if qty}
+
     def next_exec_id(self) -> str:
         return f"{self.name}-E{next(self._exec_ids)}"
 
@@ -218,6 +286,8 @@ class Venue:
     def _reports_of(self, outcome: Outcome, symbol: str) -> list[Report]:
         reports: list[Report] = []
         for trade in outcome.trades:
+            self._trade_count += 1
+            self.last_trades[symbol] = LastTrade(trade.price, trade.quantity, self.clock(), self._trade_count)
             for fill in (trade.aggressor_fill, trade.resting_fill):
                 order = fill.order
                 self.positions[order.owner][symbol] += trade.quantity * (1 if order.side is Side.BUY else -1)

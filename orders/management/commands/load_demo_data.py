@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from orders.models import Account, Instrument
+from venues.models import Venue
 
 ACCOUNTS = [
     ("DESK-EQ", "Equities desk"),
@@ -23,10 +24,16 @@ INSTRUMENTS = [
     ("SPY", "SPDR S&P 500 ETF", "0.01", "1", "USD", "etf"),
     ("VOD.L", "Vodafone Group (London)", "0.02", "100", "GBP", "equity"),
 ]
+# The two simulated exchanges `make run` starts (Procfile), and our FIX sessions to them:
+# name, description, port setting, simulator seed, default.
+VENUES = [
+    ("SIMA", "Simulated exchange A: tighter, deeper", "OMS_SIMA_PORT", 1, True),
+    ("SIMB", "Simulated exchange B: wider, thinner", "OMS_SIMB_PORT", 2, False),
+]
 # user -> (staff, superuser, accounts granted for trading, model permissions).
 # risk and compliance see every account (view_all_accounts) and trade none.
 OVERSIGHT = ["view_all_accounts", "view_order", "view_fill", "view_position", "view_event", "view_account",
-             "view_instrument"]  # fmt: skip
+             "view_instrument", "view_venue"]  # fmt: skip
 DESKS = ["DESK-EQ", "DESK-ARB", "CLIENT-1"]
 USERS = {
     "trader": (False, False, DESKS, []),
@@ -56,6 +63,21 @@ class Command(BaseCommand):
                         "asset_class": asset_class,
                     },
                 )
+            for name, description, port_setting, seed, default in VENUES:
+                venue, created = Venue.objects.update_or_create(
+                    name=name,
+                    defaults={
+                        "description": description,
+                        "host": "127.0.0.1",
+                        "port": getattr(settings, port_setting),
+                        "target_comp_id": name,
+                        "simulated": True,
+                        "simulator_seed": seed,
+                    },
+                )
+                if created and default and not Venue.objects.filter(default=True).exists():
+                    venue.default = True
+                    venue.save(update_fields=["default"])
             User = get_user_model()
             for username, (staff, superuser, codes, permissions) in USERS.items():
                 user, created = User.objects.get_or_create(username=username)
@@ -68,5 +90,5 @@ class Command(BaseCommand):
                 user.accounts.set(Account.objects.filter(code__in=codes))
         self.stdout.write(
             f"demo data: {len(USERS)} users ({', '.join(USERS)}; password = name), "
-            f"{len(ACCOUNTS)} accounts, {len(INSTRUMENTS)} instruments"
+            f"{len(ACCOUNTS)} accounts, {len(INSTRUMENTS)} instruments, {len(VENUES)} simulated venues"
         )

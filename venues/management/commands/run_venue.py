@@ -12,8 +12,9 @@ from django.core.management.base import BaseCommand
 
 from orders.models import Instrument
 from venues.fix.config import SessionSpec, session_settings, settings_text
+from venues.simulator.faults import FaultLoader
 from venues.simulator.fix_app import VenueApplication
-from venues.simulator.liquidity import OPENING_PRICES, MarketMaker
+from venues.simulator.liquidity import OPENING_PRICES, MarketMaker, NoiseTrader
 from venues.simulator.venue import InstrumentSpec, Venue
 
 log = logging.getLogger("oms.simulator")
@@ -27,24 +28,38 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=9881)
         parser.add_argument("--clients", default="OMS", help="Comma-separated CompIDs allowed to log on.")
         parser.add_argument("--no-liquidity", action="store_true", help="No built-in market makers: an empty book.")
-        parser.add_argument("--seed", type=int, default=1, help="Seeds the makers' random walk.")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=1,
+            help="Seeds the makers' opening prices, random walk and sizes, and the noise trader.",
+        )
         parser.add_argument("--spread-ticks", type=int, default=2)
         parser.add_argument("--levels", type=int, default=3)
+        parser.add_argument("--size-lots", type=int, default=5, help="The makers' smallest quote, in lots.")
         parser.add_argument("--step-ms", type=int, default=500, help="How often the makers requote.")
+        parser.add_argument(
+            "--trade-probability",
+            type=float,
+            default=0.2,
+            help="The chance, per instrument and step, that the noise trader takes liquidity.",
+        )
 
     def handle(self, *args, name: str, port: int, clients: str, no_liquidity: bool, seed: int, spread_ticks: int,
-               levels: int, step_ms: int, **options):  # fmt: skip
+               levels: int, size_lots: int, step_ms: int, trade_probability: float, **options):  # fmt: skip
         instruments = [
             InstrumentSpec(i.symbol, i.tick_size, i.lot_size) for i in Instrument.objects.filter(active=True)
         ]
         venue = Venue(name, instruments)
         state_dir = Path(settings.BASE_DIR) / "var" / settings.SERVICES.profile / "venues" / name
         # The books live in memory, so every start is a fresh trading day: FIX sequence numbers
-        # too, or a client would be asked to resend a day that no longer exists here.
+        # too, or a client would be asked to resend a day that no longer exists here. And every
+        # logon starts at 1 (ResetOnLogon), so a client that logs on again after a restart or a
+        # disconnect is not refused for its sequence numbers; it asks for its orders' status instead.
         shutil.rmtree(state_dir / "store", ignore_errors=True)
         sessions = [SessionSpec(name, client.strip()) for client in clients.split(",") if client.strip()]
-        text = settings_text(acceptor=True, port=port, sessions=sessions, state_dir=state_dir)
-        application = VenueApplication(venue)
+        text = settings_text(acceptor=True, port=port, sessions=sessions, state_dir=state_dir, reset_on_logon=True)
+        application = VenueApplication(venue, FaultLoader(name))
         quickfix_settings = session_settings(text, state_dir / "acceptor.cfg")
         acceptor = fix.SocketAcceptor(
             application, fix.FileStoreFactory(quickfix_settings), quickfix_settings,
@@ -53,24 +68,34 @@ class Command(BaseCommand):
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
-        makers = [] if no_liquidity else [
-            MarketMaker(spec, OPENING_PRICES.get(spec.symbol, Decimal(100)), owner=f"mm-{name}",
-                        spread_ticks=spread_ticks, levels=levels, rng=random.Random(f"{seed}-{spec.symbol}"))
-            for spec in instruments
-        ]  # fmt: skip
+        participants: list[MarketMaker | NoiseTrader] = []
+        if not no_liquidity:
+            for spec in instruments:
+                rng = random.Random(f"{seed}-{spec.symbol}")
+                # Each seed opens its own market: up to ten ticks either side of the demo's opening price.
+                opening = OPENING_PRICES.get(spec.symbol, Decimal(100)) + spec.tick_size * rng.randint(-10, 10)
+                participants.append(MarketMaker(spec, opening, owner=f"mm-{name}", spread_ticks=spread_ticks,
+                                                levels=levels, size_lots=size_lots, rng=rng))  # fmt: skip
+            for spec in instruments:
+                participants.append(NoiseTrader(spec, owner=f"noise-{name}", probability=trade_probability,
+                                                rng=random.Random(f"{seed}-{spec.symbol}-noise")))  # fmt: skip
+        application.start()
         acceptor.start()
-        if makers:
-            threading.Thread(target=_quote, args=(application, makers, step_ms / 1000, stop), daemon=True).start()
+        if participants:
+            threading.Thread(target=_trade, args=(application, participants, step_ms / 1000, stop), daemon=True,
+                             name=f"{name}-liquidity").start()  # fmt: skip
         log.info("venue %s: FIX 4.4 on 127.0.0.1:%d for %s; %d instruments", name, port, clients, len(instruments))
         stop.wait()
+        application.stop()
         acceptor.stop()
         log.info("venue %s stopped", name)
 
 
-def _quote(application: VenueApplication, makers: list[MarketMaker], interval: float, stop: threading.Event) -> None:
-    """The makers' clock: requote every `interval`; fills they cause reach the FIX sessions."""
+def _trade(application: VenueApplication, participants: list[MarketMaker | NoiseTrader], interval: float,
+           stop: threading.Event) -> None:  # fmt: skip
+    """The built-in participants' clock: every `interval` each steps (makers requote, noise trades);
+    the fills they cause reach the FIX sessions."""
     while not stop.wait(interval):
-        for maker in makers:
-            with application.lock:  # decide and send in one piece: reports stay in order
-                for report in maker.step(application.venue):
-                    application.send(report)
+        for participant in participants:
+            with application.lock:  # decide and queue in one piece: reports stay in order
+                application.send_all(participant.step(application.venue))

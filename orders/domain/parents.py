@@ -1,0 +1,188 @@
+"""Parent orders: one client instruction worked as child orders at venues. Pure.
+
+A parent never goes to a venue itself. Its children are ordinary orders (own ClOrdIDs, own
+streams, own venue) that name it as `parent_id`, and everything that happens to a child is
+mirrored on the parent as the parent's own events, in the same engine commit:
+
+- the first child acknowledged acknowledges the parent;
+- every child fill is a parent fill (ExecID `<child id>:<venue ExecID>`), so the parent's
+  cum_qty, leaves_qty and avg_px are the roll-up of its children's, and it is filled only
+  when they have filled all of it. A child fill after the parent was canceled is booked too:
+  the shares were bought;
+- when the last live child is done and the parent is not filled, the parent ends as its
+  children did: canceled (asked for, or not), expired, or rejected if every child was.
+
+Cancel and replace of a parent are passed on to its live children, each as its own request
+to its own venue (the child requests reuse the parent request's ClOrdID: the venue sees it
+prefixed with the child's order id, so it is unique there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from . import events as ev
+from .fold import apply
+from .state import OrderState
+from .transitions import is_allowed
+from .values import OrdStatus, RequestKind
+
+
+class _Builder:
+    """Events for several orders, each folded as it is added so the next sees its effect."""
+
+    def __init__(self, states: Mapping[int, OrderState]) -> None:
+        self.states = dict(states)
+        self.events: list[ev.Event] = []
+
+    def add(self, event: ev.Event) -> None:
+        current = self.states.get(event.order_id)
+        if current is not None and not is_allowed(current.status, type(event)):
+            reason = f"parent_{type(event).__name__}"
+            event = ev.ExecutionAnomalyRecorded(
+                event.order_id, event.at_ns, f"anomaly:{len(self.events)}:{event.at_ns}", reason,
+                f"{type(event).__name__} is not possible on a {current.status.value} order",
+            )  # fmt: skip
+        self.states[event.order_id] = apply(current, event)
+        self.events.append(event)
+
+
+def child_cl_ord_id(parent: OrderState, number: int) -> str:
+    return f"{parent.cl_ord_id}.{number}"
+
+
+def route(parent: OrderState, routed: ev.OrderRouted) -> list[ev.Event]:
+    """The routing decision on the parent, then each child's creation."""
+    events: list[ev.Event] = [routed]
+    for number, child in enumerate(routed.children, start=len(parent.children) + 1):
+        events.append(
+            ev.OrderAccepted(
+                child.order_id,
+                routed.at_ns,
+                parent.account,
+                child_cl_ord_id(parent, number),
+                parent.symbol,
+                parent.side,
+                child.quantity,
+                parent.order_type,
+                parent.time_in_force,
+                parent.limit_price,
+                venue=child.venue,
+                parent_id=parent.order_id,
+            )
+        )
+    return events
+
+
+def roll_up(
+    parent: OrderState, child: OrderState, child_events: list[ev.Event], orders: Mapping[int, OrderState], at_ns: int
+) -> list[ev.Event]:
+    """The parent's events for what just happened to one of its children (`child`: after it).
+
+    `orders` holds the parent's other children as they are now."""
+    out = _Builder({parent.order_id: parent, child.order_id: child})
+    pid = parent.order_id
+    for event in child_events:
+        current = out.states[pid]
+        if isinstance(event, ev.OrderAcknowledged | ev.OrderReplaced) and not current.acknowledged:
+            out.add(ev.OrderAcknowledged(pid, at_ns, f"{child.order_id}:{event.exec_id}"))
+        elif isinstance(event, ev.OrderPartiallyFilled | ev.OrderFilled):
+            cum_qty = current.cum_qty + event.last_qty
+            exec_id = f"{child.order_id}:{event.exec_id}"
+            if cum_qty > current.quantity:
+                out.add(ev.ExecutionAnomalyRecorded(
+                    pid, at_ns, exec_id, "overfill",
+                    f"child {child.order_id}'s fill of {event.last_qty} takes the parent to {cum_qty}, over "
+                    f"{current.quantity}",
+                ))  # fmt: skip
+                continue
+            fill = ev.OrderFilled if cum_qty == current.quantity else ev.OrderPartiallyFilled
+            out.add(fill(pid, at_ns, exec_id, event.last_qty, event.last_px))
+    children = {c: orders[c] for c in parent.children if c in orders} | {child.order_id: child}
+    current = out.states[pid]
+    if not current.is_done and all(c.is_done for c in children.values()):
+        out.add(_ending(current, list(children.values()), child, at_ns))
+    elif _cancel_pending(current) and not child.is_done and child.pending is None and current.pending is not None:
+        # A parent cancel that found this child busy (a replace pending) reaches it now.
+        out.add(ev.OrderCancelRequested(child.order_id, at_ns, current.pending.cl_ord_id, child.cl_ord_id))
+    return out.events[:]
+
+
+def _cancel_pending(state: OrderState) -> bool:
+    return state.pending is not None and state.pending.kind is RequestKind.CANCEL
+
+
+def _ending(parent: OrderState, children: list[OrderState], last: OrderState, at_ns: int) -> ev.Event:
+    """How a parent ends when its last live child is done and it is not filled."""
+    exec_id = f"children-done:{last.order_id}:{last.version}"
+    statuses = {c.status for c in children}
+    if _cancel_pending(parent):
+        return ev.OrderCanceled(parent.order_id, at_ns, exec_id)
+    if OrdStatus.EXPIRED in statuses or OrdStatus.DONE_FOR_DAY in statuses:
+        return ev.OrderExpired(parent.order_id, at_ns, exec_id)
+    if statuses == {OrdStatus.REJECTED} and not parent.acknowledged:
+        texts = "; ".join(sorted({c.text for c in children if c.text})) or "rejected"
+        return ev.OrderVenueRejected(parent.order_id, at_ns, exec_id, f"every child was rejected: {texts}"[:500])
+    return ev.OrderCanceled(parent.order_id, at_ns, exec_id)
+
+
+def cancel(parent: OrderState, request: ev.OrderCancelRequested, orders: Mapping[int, OrderState]) -> list[ev.Event]:
+    """The parent's cancel request, passed on to every live child that can take one now."""
+    out = _Builder({parent.order_id: parent} | {c: orders[c] for c in parent.children if c in orders})
+    out.add(request)
+    for child_id in parent.children:
+        child = out.states.get(child_id)
+        if child is not None and not child.is_done and child.pending is None:
+            out.add(ev.OrderCancelRequested(child_id, request.at_ns, request.cl_ord_id, child.cl_ord_id))
+    return out.events[:]
+
+
+def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mapping[int, OrderState]) -> list[ev.Event]:
+    """Apply a replace to the parent at once and ask its live children to follow.
+
+    A smaller parent takes the difference off its youngest children first (cancelling a child
+    that would be left with nothing open); a larger one adds it to the youngest child that
+    can take it; a new price goes to every live child. What cannot be passed on is said in
+    the ParentReplaced event's text."""
+    children = [orders[c] for c in parent.children if c in orders]
+    live = [c for c in children if not c.is_done]
+    notes: list[str] = []
+    targets = {c.order_id: c.quantity for c in live}
+    change = request.quantity - parent.quantity
+    if change < 0:
+        remove = -change
+        for child in reversed(live):
+            if remove <= 0:
+                break
+            if child.pending is not None:
+                continue
+            cut = min(remove, child.leaves_qty)
+            targets[child.order_id] -= cut
+            remove -= cut
+        if remove > 0:
+            notes.append(f"{remove} could not be taken off the children (filled, or busy with a request)")
+    elif change > 0:
+        taker = next((c for c in reversed(live) if c.pending is None), None)
+        if taker is None:
+            notes.append(f"no live child could take the extra {change}")
+        else:
+            targets[taker.order_id] += change
+    for child in live:
+        if child.pending is not None:
+            notes.append(f"child {child.order_id} was not changed: a {child.pending.kind.value} is pending there")
+    out = _Builder({parent.order_id: parent} | {c.order_id: c for c in live})
+    out.add(ev.ParentReplaced(parent.order_id, request.at_ns, request.cl_ord_id, request.orig_cl_ord_id,
+                              request.quantity, request.limit_price, "; ".join(notes)))  # fmt: skip
+    for child in live:
+        if child.pending is not None:
+            continue
+        quantity = targets[child.order_id]
+        price = request.limit_price
+        if quantity == child.quantity and price == child.limit_price:
+            continue
+        if quantity <= child.cum_qty:
+            out.add(ev.OrderCancelRequested(child.order_id, request.at_ns, request.cl_ord_id, child.cl_ord_id))
+        else:
+            out.add(ev.OrderReplaceRequested(child.order_id, request.at_ns, request.cl_ord_id, child.cl_ord_id,
+                                             quantity, price))  # fmt: skip
+    return out.events[:]

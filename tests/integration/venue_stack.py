@@ -1,0 +1,150 @@
+"""The venue side of the OMS, as `make run` starts it, for the tests: simulated exchanges
+(`run_venue`) and the venue connector (`run_venues`) as processes, over real FIX on loopback,
+against the test database and bus, with a counterparty FIX client on each exchange."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from conftest import BASE_DIR, engine_database_url
+from fixclient import FixClient
+
+from orders.models import Order
+from venues import sessions
+
+LOG_DIR = BASE_DIR / "var" / "test"
+COUNTERPARTY = "CPTY"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _spawn(name: str, *args: str) -> subprocess.Popen:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "DATABASE_URL": engine_database_url(), "PYTHONUNBUFFERED": "1"}
+    log = open(LOG_DIR / f"{name}.log", "a")
+    return subprocess.Popen([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, stdout=log, stderr=log)
+
+
+def _wait_listening(port: int, process: subprocess.Popen, what: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            assert process.poll() is None, f"{what} exited; see {LOG_DIR}"
+            assert time.monotonic() < deadline, f"{what} did not listen on {port}"
+            time.sleep(0.1)
+
+
+class Simulator:
+    """One simulated exchange, restartable on the same port."""
+
+    def __init__(self, name: str, *extra: str) -> None:
+        self.name = name
+        self.port = free_port()
+        self.extra = extra
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.process = _spawn(
+            f"sim-{self.name}", "run_venue", "--name", self.name, "--port", str(self.port),
+            "--clients", f"OMS,{COUNTERPARTY}", *self.extra,
+        )  # fmt: skip
+        _wait_listening(self.port, self.process, f"run_venue {self.name}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=30)
+        self.process = None
+
+
+class Connector:
+    def __init__(self, venues: list[str], resync_seconds: float = 3) -> None:
+        self.venues = venues
+        self.resync_seconds = resync_seconds
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        args = [a for v in self.venues for a in ("--venue", v)]
+        self.process = _spawn("connector", "run_venues", *args, "--resync-seconds", str(self.resync_seconds),
+                              "--reconnect-seconds", "1")  # fmt: skip
+
+    def kill(self) -> None:
+        """kill -9: nothing is finished, nothing is said."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+        self.process = None
+
+    def wait_logged_on(self, *names: str, timeout: float = 30) -> None:
+        names = names or tuple(self.venues)
+        deadline = time.monotonic() + timeout
+        while True:
+            states = sessions.read(list(names))
+            if all(s["state"] == sessions.LOGGED_ON for s in states.values()):
+                return
+            assert self.process is not None and self.process.poll() is None, f"run_venues exited; see {LOG_DIR}"
+            assert time.monotonic() < deadline, f"not logged on: {states}"
+            time.sleep(0.1)
+
+
+def committed(sql: str, *params) -> None:
+    """Run SQL on a connection of its own and commit it: a test's own writes are in a
+    transaction the other processes never see."""
+    import psycopg
+
+    with psycopg.connect(engine_database_url(), autocommit=True) as conn:
+        conn.execute(sql, params)
+
+
+def manage(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """A management command against the test database and bus, as an operator runs it."""
+    env = {**os.environ, "DATABASE_URL": engine_database_url()}
+    return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+
+
+def counterparty(simulator: Simulator, state_dir: Path) -> FixClient:
+    client = FixClient(COUNTERPARTY, simulator.name, simulator.port, state_dir)
+    client.start()
+    return client
+
+
+def wait_order(order_id: int, predicate, timeout: float = 20) -> Order:
+    """The order's projection once `predicate(order)` holds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        order = Order.objects.get(id=order_id)
+        if predicate(order):
+            return order
+        assert time.monotonic() < deadline, (
+            f"order {order_id} is {order.status} cum {order.cum_qty} pending {order.pending_kind or '-'}"
+        )
+        time.sleep(0.05)
+
+
+def status_is(*statuses: str):
+    return lambda order: order.status in statuses
+
+
+def cum_is(quantity: str):
+    return lambda order: order.cum_qty == Decimal(quantity)

@@ -1,0 +1,1 @@
+"""Pure venue-side logic: no Django, no FIX, no I/O."""

@@ -1,0 +1,33 @@
+"""Venues the OMS routes to, and the FIX session to each: configuration an operator edits in admin."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+COMP_ID = {"max_length": 32}
+
+
+class Venue(models.Model):
+    """A venue and our FIX 4.4 initiator session to it (one session per venue)."""
+
+    name = models.SlugField(max_length=32, unique=True, help_text="The venue's name, as orders name it.")
+    description = models.CharField(max_length=200, blank=True)
+    host = models.CharField(max_length=255, default="127.0.0.1")
+    port = models.PositiveIntegerField(validators=[MinValueValidator(1), MaxValueValidator(65535)])
+    sender_comp_id = models.CharField(**COMP_ID, default="OMS", help_text="49 SenderCompID: us.")
+    target_comp_id = models.CharField(**COMP_ID, help_text="56 TargetCompID: the venue.")
+    heartbeat_seconds = models.PositiveSmallIntegerField(default=10)
+    active = models.BooleanField(default=True, help_text="Inactive venues are neither connected nor routed to.")
+    default = models.BooleanField(default=False, help_text="Where orders without a routing instruction go.")
+    simulated = models.BooleanField(default=False, help_text="`make run` starts a simulated exchange for it.")
+    simulator_seed = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["default"], condition=models.Q(default=True), name="one_default_venue")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

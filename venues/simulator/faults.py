@@ -1,0 +1,194 @@
+"""Fault injection for the simulated venue, per FIX session, switched at runtime through Redis.
+
+A test or an operator writes a JSON object to the bus key
+
+    <OMS_BUS_PREFIX>:venue:<venue name>:faults:<the session's CompID>    (orders.bus.key)
+
+e.g. `oms-test:venue:XSIM:faults:OMS`. The venue reads every session's key at most every 200 ms
+and applies what it finds. No key means no faults; so does an unreachable Redis (logged once
+per outage) and a value it cannot use (not a JSON object, an unknown knob, a wrong type: logged).
+When the settings it applies change, the venue writes their key (below) to
+`...:faults:<CompID>:loaded` ("" for none), so a test can wait until they are in force.
+
+Knobs, all optional:
+
+    "id": "any string"             names these settings. Counting and one-shot knobs count per
+                                   id (without one, per exact JSON text): new settings with a
+                                   new id start afresh; the same id again does not.
+    "drop_exec_reports": N         drop the next N ExecutionReports (35=8) to the session,
+                                   whatever they are: acks, fills, status answers.
+    "delay_ms": M                  hold every application message to the session M ms before
+                                   sending it. Messages still leave in order, from the session's
+                                   own sender thread: the books are never held up.
+    "duplicate_exec_reports": true send every ExecutionReport twice, with the same ExecID (17).
+    "reject_all": true             answer every NewOrderSingle with ExecType=Rejected (150=8,
+                                   39=8, 103=99, 58 "rejected by fault injection") and every
+                                   cancel or replace with an OrderCancelReject (35=9, 102=99).
+    "disconnect": true             log the session out, once per id. The session may log on
+                                   again straight away.
+    "fill_after_cancel": true      after acknowledging a cancel of an order with open quantity,
+                                   send one more Trade report (150=F, 39=2) filling all of it at
+                                   the order's limit price, CumQty included: the fill that raced
+                                   the cancel. The session's position (position reports) and
+                                   the order's status (35=H) take the fill too.
+
+The policy (`FaultSettings`, `SessionFaults`) is pure; `FaultLoader` is the small part that talks
+to Redis and is given a client, so tests can hand it a fake.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, fields
+from typing import Any, Protocol
+
+log = logging.getLogger("oms.simulator.faults")
+
+REFRESH_SECONDS = 0.2
+
+
+class FaultSettingsError(ValueError):
+    """Settings the venue cannot use; it applies none instead."""
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    key: str = ""  # what counting and one-shot knobs count by: the "id", else the raw JSON text
+    drop_exec_reports: int = 0
+    delay_ms: int = 0
+    duplicate_exec_reports: bool = False
+    reject_all: bool = False
+    disconnect: bool = False
+    fill_after_cancel: bool = False
+
+
+NO_FAULTS = FaultSettings()
+_KNOBS = {f.name: f.type for f in fields(FaultSettings) if f.name != "key"}
+
+
+def parse_settings(raw: str | None) -> FaultSettings:
+    """The settings a key's value asks for; NO_FAULTS for no value. Raises FaultSettingsError."""
+    if raw is None or not raw.strip():
+        return NO_FAULTS
+    try:
+        data: Any = json.loads(raw)
+    except ValueError as exc:
+        raise FaultSettingsError(f"not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise FaultSettingsError("not a JSON object")
+    fault_id = data.pop("id", None)
+    if fault_id is not None and not isinstance(fault_id, str | int):
+        raise FaultSettingsError("id must be a string")
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        kind = _KNOBS.get(name)
+        if kind is None:
+            raise FaultSettingsError(f"unknown knob {name!r}; known: id, {', '.join(_KNOBS)}")
+        if kind == "int" and not (type(value) is int and value >= 0):
+            raise FaultSettingsError(f"{name} must be a whole number >= 0, got {value!r}")
+        if kind == "bool" and type(value) is not bool:
+            raise FaultSettingsError(f"{name} must be true or false, got {value!r}")
+        values[name] = value
+    return FaultSettings(key=str(fault_id) if fault_id is not None else raw, **values)
+
+
+class SessionFaults:
+    """One session's faults: the settings in force and what the counting and one-shot knobs have used
+    of them. Not thread-safe: the venue calls it under its lock."""
+
+    def __init__(self) -> None:
+        self.settings = NO_FAULTS
+        self._dropped: dict[str, int] = {}  # settings key -> reports dropped under it
+        self._disconnected: set[str] = set()  # settings keys whose disconnect has happened
+
+    def apply(self, settings: FaultSettings) -> None:
+        self.settings = settings
+
+    def take_drop(self) -> bool:
+        """Should this ExecutionReport be dropped? Counts it when so."""
+        dropped = self._dropped.get(self.settings.key, 0)
+        if dropped >= self.settings.drop_exec_reports:
+            return False
+        self._dropped[self.settings.key] = dropped + 1
+        return True
+
+    def take_disconnect(self) -> bool:
+        """Is a disconnect due? True once per settings key."""
+        if not self.settings.disconnect or self.settings.key in self._disconnected:
+            return False
+        self._disconnected.add(self.settings.key)
+        return True
+
+    @property
+    def copies(self) -> int:
+        """How many times to send each ExecutionReport."""
+        return 2 if self.settings.duplicate_exec_reports else 1
+
+    @property
+    def delay_seconds(self) -> float:
+        return self.settings.delay_ms / 1000
+
+
+class Redis(Protocol):
+    def mget(self, keys: list[str]) -> list[str | None]: ...
+
+    def set(self, name: str, value: str) -> Any: ...
+
+
+class FaultLoader:
+    """Reads the sessions' settings from Redis, one MGET for all of them. Call it off the venue's
+    lock (it does I/O) and at most every REFRESH_SECONDS; it never raises."""
+
+    def __init__(self, venue_name: str, client: Redis | None = None, key=None) -> None:
+        if client is None or key is None:
+            from orders import bus  # Django settings: only where the venue really runs
+
+            client = client or bus.client()
+            key = key or bus.key
+        self.client = client
+        self.venue_name = venue_name
+        self._key = key
+        self._down = False
+        self._complained: set[tuple[str, str]] = set()  # (session, raw) already logged as unusable
+        self._loaded: dict[str, str] = {}  # session -> key of the settings last marked loaded
+
+    def key(self, session: str) -> str:
+        return self._key(f"venue:{self.venue_name}:faults:{session}")
+
+    def load(self, sessions: list[str]) -> dict[str, FaultSettings]:
+        try:
+            raws = self.client.mget([self.key(s) for s in sessions]) if sessions else []
+        except Exception as exc:  # Redis down, or any client error: no faults rather than no venue
+            if not self._down:
+                log.warning("%s: fault settings unreadable, none applied: %s", self.venue_name, exc)
+                self._down = True
+            return dict.fromkeys(sessions, NO_FAULTS)
+        if self._down:
+            log.info("%s: fault settings readable again", self.venue_name)
+            self._down = False
+        loaded = {session: self._parse(session, raw) for session, raw in zip(sessions, raws)}
+        self._mark_loaded(loaded)
+        return loaded
+
+    def _parse(self, session: str, raw: str | None) -> FaultSettings:
+        try:
+            settings = parse_settings(raw)
+        except FaultSettingsError as exc:
+            if (session, raw or "") not in self._complained:
+                self._complained.add((session, raw or ""))
+                log.warning("%s: fault settings for %s ignored: %s", self.venue_name, session, exc)
+            return NO_FAULTS
+        return settings
+
+    def _mark_loaded(self, loaded: dict[str, FaultSettings]) -> None:
+        for session, settings in loaded.items():
+            if self._loaded.get(session) == settings.key:
+                continue
+            try:
+                self.client.set(self.key(session) + ":loaded", settings.key)
+            except Exception:
+                return  # try again on the next load
+            self._loaded[session] = settings.key
+            if settings is not NO_FAULTS:
+                log.info("%s: faults for %s: %s", self.venue_name, session, settings)

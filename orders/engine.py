@@ -468,6 +468,8 @@ class Engine:
         plan = None
         if denial is None:
             assert command.strategy is not None
+            if command.venues and not set(command.venues) <= self.venues:
+                self._load_reference()  # venues may have been added since we loaded them
             connected = [v for v in self._connected_venues() if not command.venues or v in command.venues]
             books = venue_sessions.read_books(connected, command.symbol) if connected else {}
             rules = self.instruments[command.symbol]

@@ -20,6 +20,7 @@ prefixed with the child's order id, so it is unique there).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 
 from . import events as ev
 from .fold import apply
@@ -98,12 +99,34 @@ def roll_up(
                 continue
             fill = ev.OrderFilled if cum_qty == current.quantity else ev.OrderPartiallyFilled
             out.add(fill(pid, at_ns, exec_id, event.last_qty, event.last_px))
+        elif (
+            isinstance(event, ev.OrderCancelRejected)
+            and _cancel_pending(current)
+            and not child.is_done
+            and child.pending is None
+        ):
+            # A child's venue refused the parent's cancel and the child works on: the parent's
+            # cancel did not happen as asked. Say so on the parent (its other children may be
+            # canceled already); the trader can cancel again. (Only a refusal that answered the
+            # child's pending cancel leaves it with none: a late one, of a request answered
+            # before, leaves the pending request standing, and the parent's cancel with it.)
+            assert current.pending is not None
+            why = f"child {child.order_id}: {event.text or event.reason}"
+            out.add(ev.OrderCancelRejected(pid, at_ns, current.pending.cl_ord_id, current.cl_ord_id, "child_refused",
+                                           why))  # fmt: skip
     children = {c: orders[c] for c in parent.children if c in orders} | {child.order_id: child}
     current = out.states[pid]
     if not current.is_done and all(c.is_done for c in children.values()):
         out.add(_ending(current, list(children.values()), child, at_ns))
-    elif _cancel_pending(current) and not child.is_done and child.pending is None and current.pending is not None:
-        # A parent cancel that found this child busy (a replace pending) reaches it now.
+    elif (
+        _cancel_pending(current)
+        and current.pending is not None
+        and not child.is_done
+        and child.pending is None
+        and any(isinstance(e, ev.OrderReplaced | ev.OrderReplaceRejected) for e in child_events)
+    ):
+        # A parent cancel that found this child busy with a replace reaches it now the replace is
+        # answered. (Not after the child's venue refused the cancel itself: that is final.)
         out.add(ev.OrderCancelRequested(child.order_id, at_ns, current.pending.cl_ord_id, child.cl_ord_id))
     return out.events[:]
 
@@ -140,7 +163,8 @@ def cancel(parent: OrderState, request: ev.OrderCancelRequested, orders: Mapping
 def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mapping[int, OrderState]) -> list[ev.Event]:
     """Apply a replace to the parent at once and ask its live children to follow.
 
-    A smaller parent takes the difference off its youngest children first (cancelling a child
+    The live children are made to have the new quantity less the fills open between them: a
+    smaller parent takes the difference off its youngest children first (cancelling a child
     that would be left with nothing open); a larger one adds it to the youngest child that
     can take it; a new price goes to every live child. What cannot be passed on is said in
     the ParentReplaced event's text."""
@@ -148,7 +172,12 @@ def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mappi
     live = [c for c in children if not c.is_done]
     notes: list[str] = []
     targets = {c.order_id: c.quantity for c in live}
-    change = request.quantity - parent.quantity
+    # What the live children should have open: the new quantity less what is filled. Measured
+    # against what they have open now, not against the old parent quantity: a child the venue
+    # already canceled no longer works any of it.
+    change = Decimal(0)
+    if request.quantity != parent.quantity:  # a new price alone leaves the children's sizes alone
+        change = (request.quantity - parent.cum_qty) - sum((c.leaves_qty for c in live), Decimal(0))
     if change < 0:
         remove = -change
         for child in reversed(live):

@@ -13,7 +13,16 @@ from decimal import Decimal
 import pytest
 from conftest import new_cl_ord_id
 from fixclient import FixClient
-from venue_stack import Connector, Simulator, committed, counterparty, manage, status_is, wait_order
+from venue_stack import (
+    Connector,
+    Simulator,
+    committed,
+    counterparty,
+    inject,
+    manage,
+    status_is,
+    wait_order,
+)
 
 from orders.models import Checkpoint, Event, Fill, Instrument, Order, Position
 from venues import sessions
@@ -293,6 +302,67 @@ def test_after_a_random_session_the_oms_positions_equal_the_venues_reports(api, 
     result = manage("reconcile_venues", *[a for v in venues for a in ("--venue", v)])
     assert result.returncode == 0, f"seed {seed}: {result.stdout}{result.stderr}"
     assert result.stdout.count("positions match") == 2
+
+
+@pytest.fixture
+def faults(stack):
+    """Faults on the OMS's session at the quiet venue, for one test; none afterwards."""
+    yield lambda **knobs: inject(stack.quiet.name, **knobs)
+    inject(stack.quiet.name)
+
+
+def test_a_fill_after_an_acknowledged_cancel_is_booked(api, stack, faults):
+    faults(fill_after_cancel=True)
+    order = submit(api, stack.quiet.name, symbol="AMZN", quantity="10", limit_price="26.00")
+    wait_order(order["id"], status_is("new"))
+    api.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json")
+    late = wait_order(order["id"], lambda o: o.cum_qty == 10)
+    assert late.status == "filled" and late.anomalies == 0  # the late fill completed it
+    assert event_types(order["id"])[-2:] == ["OrderCanceled", "OrderFilled"]
+
+
+def test_duplicated_execution_reports_are_booked_once(api, stack, faults):
+    faults(duplicate_exec_reports=True)
+    order = submit(api, stack.quiet.name, symbol="MSFT", quantity="10", limit_price="27.00")
+    wait_order(order["id"], status_is("new"))
+    sell(stack.cpty, "MSFT", "4", "27.00")
+    sell(stack.cpty, "MSFT", "6", "27.00")
+    wait_order(order["id"], status_is("filled"))
+    time.sleep(0.5)  # the copies have arrived too
+    assert Fill.objects.filter(order_id=order["id"]).count() == 2
+    assert Order.objects.get(id=order["id"]).cum_qty == 10
+
+
+def test_dropped_execution_reports_are_recovered_by_the_status_resync(api, stack, faults):
+    faults(drop_exec_reports=2)  # the ack and the fill never arrive
+    order = submit(api, stack.quiet.name, symbol="NVDA", quantity="10", limit_price="28.00")
+    time.sleep(0.5)
+    sell(stack.cpty, "NVDA", "10", "28.00")
+    filled = wait_order(order["id"], status_is("filled"), timeout=30)
+    assert filled.cum_qty == 10 and filled.avg_px == Decimal(28) and filled.anomalies == 0
+    fill = Fill.objects.get(order_id=order["id"])
+    assert fill.exec_id.startswith(f"{stack.quiet.name}:status:")  # booked from the venue's totals
+
+
+def test_a_venue_that_rejects_everything_rejects_the_order_with_its_text(api, stack, faults):
+    faults(reject_all=True)
+    order = submit(api, stack.quiet.name, symbol="TSLA", quantity="10", limit_price="29.00")
+    rejected = wait_order(order["id"], status_is("rejected"))
+    assert rejected.reject_reason == "venue_rejected" and "fault injection" in rejected.text
+
+
+def test_a_fill_while_the_session_is_down_is_booked_after_it_reconnects(api, stack, faults):
+    order = submit(api, stack.quiet.name, symbol="SPY", quantity="10", limit_price="33.00")
+    wait_order(order["id"], status_is("new"))
+    faults(disconnect=True)
+    deadline = time.monotonic() + 10
+    while sessions.read([stack.quiet.name])[stack.quiet.name]["state"] == sessions.LOGGED_ON:
+        assert time.monotonic() < deadline, "the venue did not drop the session"
+        time.sleep(0.02)
+    sell(stack.cpty, "SPY", "10", "33.00")  # trades while the OMS is not there to hear it
+    stack.connector.wait_logged_on(stack.quiet.name)
+    filled = wait_order(order["id"], status_is("filled"), timeout=30)
+    assert filled.cum_qty == 10 and filled.anomalies == 0
 
 
 def test_connector_killed_after_the_commit_sends_the_order_once_when_it_is_back(api, stack):

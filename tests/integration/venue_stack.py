@@ -123,6 +123,27 @@ def manage(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
                           timeout=timeout)  # fmt: skip
 
 
+def inject(venue: str, session: str = "OMS", **knobs) -> None:
+    """Switch a simulated venue's faults for one FIX session (venues/simulator/faults.py), and
+    wait until the venue has them in force. No knobs: no faults."""
+    import json
+    import uuid
+
+    from orders import bus
+
+    key = bus.key(f"venue:{venue}:faults:{session}")
+    fault_id = uuid.uuid4().hex[:8] if knobs else ""
+    client = bus.client()
+    if knobs:
+        client.set(key, json.dumps({"id": fault_id, **knobs}))
+    else:
+        client.delete(key)
+    deadline = time.monotonic() + 10
+    while client.get(f"{key}:loaded") != fault_id:
+        assert time.monotonic() < deadline, f"venue {venue} did not take up faults {knobs}"
+        time.sleep(0.05)
+
+
 def counterparty(simulator: Simulator, state_dir: Path) -> FixClient:
     client = FixClient(COUNTERPARTY, simulator.name, simulator.port, state_dir)
     client.start()

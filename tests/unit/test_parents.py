@@ -23,7 +23,7 @@ from orders.domain import events as ev
 from orders.domain import parents
 from orders.domain.decide import decide
 from orders.domain.fold import apply, replay
-from orders.domain.state import OrderState
+from orders.domain.state import OrderState, PendingRequest
 from orders.domain.values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 D = Decimal
@@ -382,6 +382,100 @@ def test_a_child_busy_with_a_replace_gets_the_parent_cancel_once_the_replace_is_
     assert desk.parent.status is OrdStatus.CANCELED
 
 
+def test_a_child_refusing_the_parent_cancel_refuses_the_parent_cancel_and_the_parent_works_on():
+    desk = desk_with(30, 50, 20)
+    for i in range(3):
+        desk.ack(i)
+    desk.cancel(cl_ord_id="X-1")
+    desk.report(0, ExecType.CANCELED)
+
+    child_events, rolled = desk.cancel_reject(1)
+
+    assert types(child_events) == [ev.OrderCancelRejected]
+    assert [(type(e), e.order_id, e.cl_ord_id, e.orig_cl_ord_id, e.reason) for e in rolled] == [
+        (ev.OrderCancelRejected, PARENT_ID, "X-1", "P-1", "child_refused"),
+    ]
+    assert rolled[0].text == "child 102: too_late_to_cancel"
+    assert desk.parent.status is OrdStatus.NEW and desk.parent.pending is None  # working again
+    assert desk.child(1).status is OrdStatus.NEW and desk.child(1).pending is None  # not asked again
+    assert desk.child(0).status is OrdStatus.CANCELED  # what was canceled stays so
+    assert desk.child(2).pending.cl_ord_id == "X-1"  # its cancel still on its way
+
+
+def test_the_parent_cancel_sent_again_after_a_refusal_reaches_every_free_live_child():
+    desk = desk_with(30, 50, 20)
+    for i in range(3):
+        desk.ack(i)
+    desk.cancel(cl_ord_id="X-1")
+    desk.report(0, ExecType.CANCELED)
+    desk.cancel_reject(1)
+
+    events = desk.cancel(cl_ord_id="X-2")
+
+    assert types(parent_of(events)) == [ev.OrderCancelRequested]
+    sent = requests_to_children(events)
+    assert [(k, type(e), e.cl_ord_id, e.orig_cl_ord_id) for k, e in sent.items()] == [
+        (102, ev.OrderCancelRequested, "X-2", "P-1.2"),
+    ]  # 101 is done; 103 still has the first cancel pending
+    assert desk.child(2).pending.cl_ord_id == "X-1"
+    assert desk.report(2, ExecType.CANCELED)[1] == []
+    _, rolled = desk.report(1, ExecType.CANCELED)
+    assert types(rolled) == [ev.OrderCanceled]
+    assert desk.parent.status is OrdStatus.CANCELED
+
+
+def test_a_child_refusing_the_first_cancel_refuses_the_one_sent_again():
+    desk = desk_with(30, 50)
+    desk.ack(0)
+    desk.ack(1)
+    desk.cancel(cl_ord_id="X-1")
+    desk.cancel_reject(0)
+    desk.cancel(cl_ord_id="X-2")  # to 101 only: 102 still has X-1 pending
+
+    _, rolled = desk.cancel_reject(1)  # 102's venue refuses X-1: X-2 will never reach it
+
+    assert [(type(e), e.cl_ord_id, e.reason) for e in rolled] == [(ev.OrderCancelRejected, "X-2", "child_refused")]
+    assert desk.parent.pending is None and desk.child(1).pending is None
+
+
+def test_a_late_refusal_of_a_cancel_already_answered_leaves_the_parent_cancel_pending():
+    desk = desk_with(30, 50)
+    desk.ack(0)
+    desk.ack(1)
+    desk.cancel(cl_ord_id="X-1")
+    desk.cancel_reject(0)
+    desk.cancel(cl_ord_id="X-2")
+    child = desk.child(0)
+    late = cmd.ApplyCancelReject(desk.next_id("cmd"), desk.now(), "venue:SIMA", child.order_id, "X-1",
+                                 "too_late_to_cancel")  # fmt: skip
+
+    child_events, rolled = desk.send_child(late)  # the venue says again that it refused X-1
+
+    assert types(child_events) == [ev.OrderCancelRejected]
+    assert rolled == []
+    assert desk.child(0).pending.cl_ord_id == "X-2"
+    assert desk.parent.status is OrdStatus.PENDING_CANCEL and desk.parent.pending.cl_ord_id == "X-2"
+
+
+def test_a_late_refusal_does_not_refuse_the_parent_cancel_a_busy_child_is_waiting_for():
+    desk = desk_with(30, 50)
+    desk.ack(0)
+    desk.ack(1)
+    desk.replace(quantity=60, cl_ord_id="R-1")  # 102: 50 -> 30
+    desk.venue_replaced(1)
+    desk.replace(limit_price=D("10.04"), cl_ord_id="R-2")
+    desk.cancel(cl_ord_id="X-1")  # both busy with R-2
+    child = desk.child(1)
+    late = cmd.ApplyCancelReject(desk.next_id("cmd"), desk.now(), "venue:SIMB", child.order_id, "R-1",
+                                 "too_late_to_cancel")  # fmt: skip
+
+    assert desk.send_child(late)[1] == []
+    assert desk.parent.status is OrdStatus.PENDING_CANCEL
+
+    _, rolled = desk.venue_replaced(1)  # R-2 answered: now the parent cancel reaches it
+    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 102, "X-1")]
+
+
 def test_cancel_of_a_done_parent_is_rejected_too_late_and_reaches_no_child():
     desk = desk_with(30, 50)
     desk.fill_rest(0)
@@ -463,6 +557,68 @@ def test_a_new_price_goes_to_every_live_child_at_its_own_quantity():
         102: (ev.OrderReplaceRequested, 50, D("10.10")),
         103: (ev.OrderReplaceRequested, 20, D("10.10")),
     }
+
+
+@pytest.mark.parametrize(
+    ("quantity", "asked"),
+    [
+        (110, {102: 80}),  # 30 more than the 80 open
+        (90, {102: 60}),
+        (80, {}),  # 80 open already
+        (60, {102: 30}),
+        (30, {102: "cancel"}),
+    ],
+)
+def test_a_new_quantity_is_measured_against_what_the_live_children_have_open(quantity, asked):
+    desk = desk_with(30, 50, 20)
+    for i in range(3):
+        desk.ack(i)
+    desk.report(2, ExecType.CANCELED)  # unsolicited: 103 no longer works its 20
+
+    events = desk.replace(quantity=quantity)
+
+    sent = requests_to_children(events)
+    assert {k: e.quantity if isinstance(e, ev.OrderReplaceRequested) else "cancel" for k, e in sent.items()} == asked
+    assert events[0].text == ""
+    assert desk.parent.quantity == quantity
+
+
+def test_a_new_quantity_counts_the_parent_fills_once():
+    desk = desk_with(30, 50)
+    desk.fill_rest(0)
+    desk.fill(1, 10)  # 40 filled, 40 open
+
+    events = desk.replace(quantity=100)  # 60 to have open: 20 more
+
+    sent = requests_to_children(events)
+    assert [(k, e.quantity) for k, e in sent.items()] == [(102, 70)]  # 10 filled + 60 open
+
+
+def test_a_new_price_alone_changes_no_child_size_even_when_the_children_have_less_open():
+    desk = desk_with(30, 50, 20)
+    for i in range(3):
+        desk.ack(i)
+    desk.report(2, ExecType.CANCELED)
+
+    events = desk.replace(limit_price=D("10.10"))
+
+    sent = requests_to_children(events)
+    assert {k: (type(e), e.quantity, e.limit_price) for k, e in sent.items()} == {
+        101: (ev.OrderReplaceRequested, 30, D("10.10")),
+        102: (ev.OrderReplaceRequested, 50, D("10.10")),
+    }
+    assert events[0].text == "" and desk.parent.quantity == 100
+
+
+def test_a_child_fill_racing_a_cut_of_the_parent_is_an_overfill_anomaly_not_a_parent_fill():
+    desk = desk_with(30, 50)
+    desk.replace(quantity=50)  # 102: 50 -> 20, on its way
+    desk.fill_rest(0)
+
+    _, rolled = desk.fill(1, 40)  # the venue filled 102 at its old size
+
+    assert [(type(e), e.reason) for e in rolled] == [(ev.ExecutionAnomalyRecorded, "overfill")]
+    assert (desk.parent.cum_qty, desk.parent.anomalies) == (30, 1)
 
 
 def test_a_child_busy_with_a_request_is_left_alone_and_named_in_the_text():
@@ -563,9 +719,69 @@ def build(sizes: list[int], histories: list[tuple]) -> Desk:
     return desk
 
 
-def working(child: OrderState) -> Decimal:
-    """What a child will end up having bought at most, as things stand."""
-    return child.cum_qty if child.is_done else child.quantity
+def assert_parent_replace_passed_on(
+    parent: OrderState, children: dict[int, OrderState], events: list[ev.Event], after: OrderState
+) -> None:
+    """The rules of a parent replace, checked on its events (`parent`, `children`: before it).
+
+    A new quantity: the live children are asked to have the new quantity less the parent's
+    fills open between them. The difference to what they have open now comes off the youngest
+    free children first (one left with nothing open is canceled) or goes to the youngest free
+    one. A new price alone changes no child's size. The price goes to every free live child,
+    and what could not be passed on is said in the text."""
+    replaced, *requests = events
+    assert isinstance(replaced, ev.ParentReplaced)
+    assert (after.quantity, after.limit_price) == (replaced.quantity, replaced.limit_price)
+    assert after.cl_ord_id == replaced.cl_ord_id
+    live = {k: c for k, c in children.items() if not c.is_done}
+    sent = requests_to_children(requests)
+    assert len(sent) == len(requests)
+    assert set(sent) <= {k for k, c in live.items() if c.pending is None}, "a request goes only to a live, free child"
+    asked = D(0)
+    if replaced.quantity != parent.quantity:
+        asked = (replaced.quantity - parent.cum_qty) - sum((c.leaves_qty for c in live.values()), D(0))
+    headed: dict[int, Decimal] = {}  # the size each live child is asked to have
+    for child_id, child in live.items():
+        request = sent.get(child_id)
+        if request is not None:
+            assert (request.cl_ord_id, request.orig_cl_ord_id) == (replaced.cl_ord_id, child.cl_ord_id)
+        if isinstance(request, ev.OrderReplaceRequested):
+            assert request.quantity > child.cum_qty
+            assert request.limit_price == after.limit_price
+            assert (request.quantity, request.limit_price) != (child.quantity, child.limit_price)
+            headed[child_id] = request.quantity
+        elif isinstance(request, ev.OrderCancelRequested):
+            headed[child_id] = child.cum_qty
+        else:
+            headed[child_id] = child.quantity
+            if child.pending is None:
+                assert child.limit_price == after.limit_price, "a new price reaches every free child"
+    change = sum((headed[k] - c.quantity for k, c in live.items()), D(0))
+    busy = {k: c.pending.kind.value for k, c in live.items() if c.pending is not None}
+    for child_id, kind in busy.items():
+        assert f"child {child_id} was not changed: a {kind} is pending there" in replaced.text
+    if asked == 0:
+        assert headed == {k: c.quantity for k, c in live.items()}, "no child's size changes"
+    elif asked < 0:
+        assert asked <= change <= 0
+        if change != asked:
+            assert f"{change - asked} could not be taken off the children" in replaced.text
+    else:
+        assert change in (0, asked)
+        if change != asked:
+            assert f"no live child could take the extra {asked}" in replaced.text
+    assert (replaced.text == "") == (change == asked and not busy)
+    # Youngest first: a child is cut only once every younger free child has nothing left open.
+    ids = list(live)
+    for i, child_id in enumerate(ids):
+        if headed[child_id] < live[child_id].quantity:
+            for younger in ids[i + 1 :]:
+                if live[younger].pending is None:
+                    assert headed[younger] == live[younger].cum_qty
+    # More goes to one child only: the youngest free one.
+    grown = [k for k in ids if headed[k] > live[k].quantity]
+    free = [k for k in ids if live[k].pending is None]
+    assert grown == ([free[-1]] if asked > 0 and free else [])
 
 
 @st.composite
@@ -574,7 +790,9 @@ def replace_cases(draw):
     histories = draw(st.lists(child_histories, min_size=len(sizes), max_size=len(sizes)))
     desk = build(sizes, histories)
     parent = desk.parent
-    new_quantity = draw(st.integers(int(parent.cum_qty), int(parent.quantity) * 2))
+    new_quantity = draw(
+        st.one_of(st.just(int(parent.quantity)), st.integers(int(parent.cum_qty), int(parent.quantity) * 2))
+    )
     new_price = draw(st.sampled_from([None, D("10.10")]))
     return desk, new_quantity, new_price
 
@@ -584,76 +802,39 @@ def replace_cases(draw):
 def test_parent_replace_asks_the_children_for_exactly_the_change_or_says_why_not(case):
     desk, quantity, limit_price = case
     if desk.parent.is_done:
-        return  # every child done: the replace is refused too late (tested above)
-    before = {c.order_id: c for c in desk.children}
-    old_quantity = desk.parent.quantity
-    note(f"children before: {[(c.order_id, c.status.value, c.quantity, c.cum_qty) for c in before.values()]}")
+        return  # every child done: the replace is refused too late
+    parent, children = desk.parent, {c.order_id: c for c in desk.children}
+    note(f"children before: {[(c.order_id, c.status.value, c.quantity, c.cum_qty) for c in children.values()]}")
 
     events = desk.replace(quantity, limit_price)
 
-    if quantity == old_quantity and limit_price is None:
+    if quantity == parent.quantity and limit_price is None:
         assert types(events) == [ev.OrderReplaceRejected]
         return
-    replaced = events[0]
-    assert isinstance(replaced, ev.ParentReplaced)
-    assert desk.parent.quantity == quantity
-    sent = requests_to_children(events)
-    headed: dict[int, Decimal] = {}
-    for child_id, child in before.items():
-        request = sent.get(child_id)
-        if request is not None:
-            assert not child.is_done and child.pending is None, "a request goes only to a live, free child"
-        if isinstance(request, ev.OrderReplaceRequested):
-            assert request.quantity > child.cum_qty
-            assert request.limit_price == desk.parent.limit_price
-            headed[child_id] = request.quantity
-        elif isinstance(request, ev.OrderCancelRequested):
-            headed[child_id] = child.cum_qty
-        else:
-            headed[child_id] = working(child)
-            if not child.is_done and child.pending is None:
-                assert child.limit_price == desk.parent.limit_price, "a new price reaches every free child"
-    change = sum(headed.values()) - sum(working(c) for c in before.values())
-    asked = quantity - old_quantity
-    busy = [k for k, c in before.items() if not c.is_done and c.pending is not None]
-    for child_id in busy:
-        assert f"child {child_id} was not changed" in replaced.text
-    if asked < 0 and change != asked:
-        assert f"{change - asked} could not be taken off the children" in replaced.text
-    if asked > 0 and change != asked:
-        assert f"no live child could take the extra {asked}" in replaced.text
-    assert (replaced.text == "") == (change == asked and not busy)
-    # Youngest first: a child is cut only once every younger free child has nothing left open.
-    ids = list(before)
-    for i, child_id in enumerate(ids):
-        if headed[child_id] < working(before[child_id]):
-            for younger in ids[i + 1 :]:
-                young = before[younger]
-                if not young.is_done and young.pending is None:
-                    assert headed[younger] == young.cum_qty
-    # More goes to one child only: the youngest free one.
-    grown = [k for k in ids if headed[k] > working(before[k])]
-    free = [k for k in ids if not before[k].is_done and before[k].pending is None]
-    assert grown == ([free[-1]] if quantity > old_quantity and free else [])
+    assert_parent_replace_passed_on(parent, children, events, desk.parent)
 
 
-# -- the state machine: children's reports in any order, and the parent's cancel -----------
+# -- the state machine: children's reports in any order, the parent's cancels and replaces --
 
 shares = st.integers(1, 100)
 fill_prices = st.integers(990, 1010).map(lambda cents: D(cents).scaleb(-2))
 child_index = st.integers(0, 3)
+WORKING = {OrdStatus.PENDING_NEW, OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED}
 
 
 class ParentLifecycle(RuleBasedStateMachine):
-    """A parent with two to four children, the venues reporting on the children in any order.
+    """A parent with two to four children, the venues reporting on the children in any order,
+    the trader cancelling the parent (again, after a child refused) and replacing it.
 
-    Replaces change only the price here (a quantity change races fills and may rightly overfill
-    the parent; the example tests cover it), so the parent's quantity stays its children's sum."""
+    The venues never fill more than the parent has open: a fill racing a cut of the parent
+    rightly overfills it, an anomaly (test_a_child_fill_racing_a_cut_of_the_parent_...)."""
 
     def __init__(self) -> None:
         super().__init__()
         self.desk = Desk()
         self.reports: list[cmd.ApplyExecutionReport] = []
+        self.resized = False  # the parent's quantity was replaced: its children need not add up to it
+        self.busy_at_cancel: dict[int, PendingRequest] = {}  # what children had pending at the parent's cancel
 
     @initialize(sizes=st.lists(shares, min_size=2, max_size=4))
     def submit(self, sizes):
@@ -666,17 +847,62 @@ class ParentLifecycle(RuleBasedStateMachine):
         live = [i for i, c in enumerate(self.desk.children) if not c.is_done]
         return live[index % len(live)] if live else None
 
-    def report(self, index: int, exec_type: ExecType, **fields) -> tuple[list, list]:
-        command = self.desk.report_command(index, exec_type, **fields)
-        self.reports.append(command)
-        return self.desk.send_child(command)
-
     @property
     def parent(self) -> OrderState:
         return self.desk.parent
 
     def any_live_child(self) -> bool:
         return any(not c.is_done for c in self.desk.children)
+
+    def send(self, command: cmd.ApplyExecutionReport | cmd.ApplyCancelReject) -> tuple[list, list]:
+        parent, child = self.parent, self.desk.orders[command.order_id]
+        child_events, rolled = self.desk.send_child(command)
+        self.check_roll_up(parent, child, child_events, rolled)
+        return child_events, rolled
+
+    def report(self, index: int, exec_type: ExecType, **fields) -> tuple[list, list]:
+        command = self.desk.report_command(index, exec_type, **fields)
+        self.reports.append(command)
+        return self.send(command)
+
+    def refusal(self, index: int, cl_ord_id: str) -> None:
+        child = self.desk.child(index)
+        self.send(cmd.ApplyCancelReject(self.desk.next_id("cmd"), self.desk.now(), f"venue:{child.venue}",
+                                        child.order_id, cl_ord_id, "too_late_to_cancel"))  # fmt: skip
+
+    def check_roll_up(self, parent: OrderState, child: OrderState, child_events: list, rolled: list) -> None:
+        """What a child's events did to its parent (`parent`, `child`: as they were before)."""
+        after = self.desk.orders[child.order_id]
+        assert all(e.order_id == PARENT_ID for e in rolled if not isinstance(e, ev.OrderCancelRequested))
+        cancel_pending = parent.pending is not None and parent.pending.kind is RequestKind.CANCEL
+        # The child's venue refused the cancel the child had pending (not again an earlier one).
+        refused = (
+            child.pending is not None
+            and child.pending.kind is RequestKind.CANCEL
+            and any(
+                isinstance(e, ev.OrderCancelRejected) and e.cl_ord_id == child.pending.cl_ord_id for e in child_events
+            )
+        )
+        replace_answered = any(isinstance(e, ev.OrderReplaced | ev.OrderReplaceRejected) for e in child_events)
+        refusals = [e for e in rolled if isinstance(e, ev.OrderCancelRejected)]
+        passed_on = [e for e in rolled if e.order_id == child.order_id]
+        if cancel_pending and refused and not after.is_done:
+            assert parent.pending is not None
+            assert [(e.order_id, e.cl_ord_id, e.orig_cl_ord_id, e.reason) for e in refusals] == [
+                (PARENT_ID, parent.pending.cl_ord_id, parent.cl_ord_id, "child_refused"),
+            ]
+            assert refusals[0].text.startswith(f"child {child.order_id}: ")
+            assert self.parent.pending is None and self.parent.status in WORKING, "the parent works on"
+        else:
+            assert refusals == []
+        if cancel_pending and replace_answered and not after.is_done:
+            # A parent cancel that found the child busy with a replace reaches it now.
+            assert parent.pending is not None
+            assert [(type(e), e.cl_ord_id, e.orig_cl_ord_id) for e in passed_on] == [
+                (ev.OrderCancelRequested, parent.pending.cl_ord_id, after.cl_ord_id),
+            ]
+        else:
+            assert passed_on == []  # in particular, never after the child refused a cancel
 
     # -- the venues ------------------------------------------------------------------------
     @precondition(any_live_child)
@@ -686,12 +912,14 @@ class ParentLifecycle(RuleBasedStateMachine):
 
     @rule(index=child_index, percent=st.integers(1, 100), last_px=fill_prices)
     def fill(self, index, percent, last_px):
-        """A fill of part or all of what a child has open; on a done child, a late fill."""
+        """A fill of part or all of what a child has open, up to what the parent has open; on a
+        done child, a late fill."""
         i = self.pick(index)
-        child = self.desk.child(i)
+        child, before = self.desk.child(i), self.parent
         open_qty = child.quantity - child.cum_qty
-        last_qty = max(D(1), (open_qty * percent / 100).to_integral_value())
-        before = self.parent
+        last_qty = min(max(D(1), (open_qty * percent / 100).to_integral_value()), before.quantity - before.cum_qty)
+        if last_qty <= 0:
+            return  # the parent is filled
         child_events, rolled = self.report(i, ExecType.TRADE, last_qty=last_qty, last_px=last_px)
         booked = [e for e in child_events if isinstance(e, ev.FILL_EVENTS)]
         assert [(type(e), e.last_qty) for e in rolled if isinstance(e, ev.FILL_EVENTS)] == [
@@ -716,9 +944,22 @@ class ParentLifecycle(RuleBasedStateMachine):
 
     @rule(index=child_index)
     def cancel_reject(self, index):
+        """The child's venue refuses the cancel or replace the child has pending."""
         i = self.pick(index)
-        if self.desk.child(i).pending is not None:
-            self.desk.cancel_reject(i)
+        pending = self.desk.child(i).pending
+        if pending is not None:
+            self.refusal(i, pending.cl_ord_id)
+
+    @rule(index=child_index, data=st.data())
+    def late_cancel_reject(self, index, data):
+        """The child's venue refuses (again) a request of the child's that was answered already."""
+        i = self.pick(index)
+        child = self.desk.child(i)
+        requests = (ev.OrderCancelRequested, ev.OrderReplaceRequested)
+        answered = {e.cl_ord_id for e in self.desk.log[child.order_id] if isinstance(e, requests)}
+        answered.discard(child.pending.cl_ord_id if child.pending is not None else "")
+        if answered:
+            self.refusal(i, data.draw(st.sampled_from(sorted(answered))))
 
     @precondition(lambda self: self.reports)
     @rule(data=st.data())
@@ -730,26 +971,47 @@ class ParentLifecycle(RuleBasedStateMachine):
     # -- the client ------------------------------------------------------------------------
     @rule()
     def cancel(self):
-        before = self.parent
+        before, children = self.parent, {c.order_id: c for c in self.desk.children}
         events = self.desk.cancel()
         if before.is_done or before.pending is not None:
             assert types(events) == [ev.OrderCancelRejected]
             return
+        request, *passed_on = events
+        assert isinstance(request, ev.OrderCancelRequested)
         assert self.parent.status is OrdStatus.PENDING_CANCEL
-        for child in self.desk.children:
-            # the parent's cancel, or the request it was already busy with
-            assert child.is_done or child.pending is not None
+        live = {k: c for k, c in children.items() if not c.is_done}
+        # Every free live child is asked, with the parent request's ClOrdID (also when the
+        # parent's cancel is sent again after a child refused it).
+        assert [(e.order_id, type(e), e.cl_ord_id, e.orig_cl_ord_id) for e in passed_on] == [
+            (k, ev.OrderCancelRequested, request.cl_ord_id, c.cl_ord_id) for k, c in live.items() if c.pending is None
+        ]
+        self.busy_at_cancel = {k: c.pending for k, c in live.items() if c.pending is not None}
+
+    def replace(self, quantity: int | None, limit_price: Decimal | None) -> None:
+        before, children = self.parent, {c.order_id: c for c in self.desk.children}
+        events = self.desk.replace(quantity, limit_price)
+        new_quantity = before.quantity if quantity is None else quantity
+        new_price = before.limit_price if limit_price is None else limit_price
+        if (
+            before.is_done
+            or before.pending is not None
+            or (new_quantity, new_price) == (before.quantity, before.limit_price)
+        ):
+            assert types(events) == [ev.OrderReplaceRejected]
+            return
+        assert_parent_replace_passed_on(before, children, events, self.parent)
+        self.resized = self.resized or new_quantity != before.quantity
 
     @rule(cents=st.integers(-3, 3))
     def new_price(self, cents):
-        before = self.parent
-        limit_price = PRICE + D(cents).scaleb(-2)
-        events = self.desk.replace(limit_price=limit_price)
-        if before.is_done or before.pending is not None or limit_price == before.limit_price:
-            assert types(events) == [ev.OrderReplaceRejected]
-        else:
-            assert isinstance(events[0], ev.ParentReplaced)
-            assert self.parent.limit_price == limit_price
+        self.replace(None, PRICE + D(cents).scaleb(-2))
+
+    @rule(data=st.data(), cents=st.none() | st.integers(-3, 3))
+    def new_quantity(self, data, cents):
+        parent = self.parent
+        # Down to what is filled, up to twice the size; never 0, which the engine's risk check refuses.
+        quantity = data.draw(st.integers(max(1, int(parent.cum_qty)), int(parent.quantity) * 2))
+        self.replace(quantity, None if cents is None else PRICE + D(cents).scaleb(-2))
 
     # -- invariants ------------------------------------------------------------------------
     @invariant()
@@ -757,9 +1019,10 @@ class ParentLifecycle(RuleBasedStateMachine):
         parent, children = self.parent, self.desk.children
         assert parent.cum_qty == sum((c.cum_qty for c in children), D(0))
         assert parent.notional == sum((c.notional for c in children), D(0))
-        assert parent.quantity == sum((c.quantity for c in children), D(0))
         assert parent.acknowledged == any(c.acknowledged for c in children)
         assert parent.anomalies == 0
+        if not self.resized:  # a new price alone changes no child's size
+            assert parent.quantity == sum((c.quantity for c in children), D(0))
 
     @invariant()
     def parent_is_done_when_its_children_are(self):
@@ -779,9 +1042,10 @@ class ParentLifecycle(RuleBasedStateMachine):
         assert pending.kind is RequestKind.CANCEL  # a parent replace is applied at once
         for child in self.desk.children:
             if not child.is_done:
+                # the parent's cancel, or the request it was busy with when the cancel came
                 assert child.pending is not None, child
-                if child.pending.kind is RequestKind.CANCEL:
-                    assert child.pending.cl_ord_id == pending.cl_ord_id
+                if child.pending != self.busy_at_cancel.get(child.order_id):
+                    assert (child.pending.kind, child.pending.cl_ord_id) == (RequestKind.CANCEL, pending.cl_ord_id)
 
     @invariant()
     def every_log_replays_to_its_order(self):

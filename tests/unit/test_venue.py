@@ -230,6 +230,18 @@ def test_a_snapshot_shows_the_best_prices_with_their_total_size_and_the_last_tra
     assert [(e.type, e.price, e.size) for e in shown] == [(OFFER, D("10.01"), D(3)), (TRADE, D("10.01"), D(2))]
 
 
+def test_a_deeper_snapshot_shows_each_level_best_first(venue):
+    for cl, side, qty, price in (("b1", Side.BUY, 3, "9.99"), ("b2", Side.BUY, 9, "9.98"), ("b3", Side.BUY, 1, "9.97"),
+                                 ("a1", Side.SELL, 5, "10.01"), ("a2", Side.SELL, 6, "10.02")):  # fmt: skip
+        venue.new_order("mm", cl, "AAPL", side, D(qty), D(price), TimeInForce.DAY)
+    two = market_data.entries(venue, "AAPL", (BID, OFFER), depth=2)
+    assert [(e.type, e.price, e.size) for e in two] == [
+        (BID, D("9.99"), D(3)), (BID, D("9.98"), D(9)), (OFFER, D("10.01"), D(5)), (OFFER, D("10.02"), D(6)),
+    ]  # fmt: skip
+    full = market_data.entries(venue, "AAPL", (BID,), depth=0)
+    assert [e.price for e in full] == [D("9.99"), D("9.98"), D("9.97")]
+
+
 def request(*symbols: str, subscription: str = "subscribe", depth: int = 1, update_type: str | None = None,
             types: tuple[str, ...] = (BID, OFFER, TRADE)) -> MarketDataRequest:  # fmt: skip
     return MarketDataRequest("md1", subscription, depth, update_type, types, symbols)
@@ -243,7 +255,8 @@ def request(*symbols: str, subscription: str = "subscribe", depth: int = 1, upda
         (request(), False, "unknown_symbol"),
         (request("AAPL"), True, "duplicate_md_req_id"),
         (request("AAPL", subscription="snapshot"), True, None),
-        (request("AAPL", depth=0), False, "unsupported_market_depth"),
+        (request("AAPL", depth=0), False, None),  # the full book
+        (request("AAPL", depth=5), False, None),
         (request("AAPL", update_type="1"), False, "unsupported_md_update_type"),
         (request("AAPL", types=(BID, "4")), False, "unsupported_md_entry_type"),
     ],
@@ -264,7 +277,7 @@ class Quotes:
     def __init__(self) -> None:
         self.shown: dict[str, tuple[Entry, ...]] = {}
 
-    def __call__(self, symbol: str, types: tuple[str, ...]) -> tuple[Entry, ...]:
+    def __call__(self, symbol: str, types: tuple[str, ...], depth: int = 1) -> tuple[Entry, ...]:
         return tuple(e for e in self.shown.get(symbol, ()) if e.type in types)
 
     def bid(self, symbol: str, price: str, size: int = 1) -> None:

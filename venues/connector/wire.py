@@ -111,12 +111,13 @@ def status_request(order: OrderRef) -> fix.Message:
     return message
 
 
-def market_data_request(request_id: str, symbols: list[str]) -> fix.Message:
-    """35=V: subscribe to top of book and trades for `symbols`."""
+def market_data_request(request_id: str, symbols: list[str], depth: int = 5) -> fix.Message:
+    """35=V: subscribe to `depth` levels of the book, and trades, for `symbols`: the router
+    splits by the liquidity displayed at or better than a limit, not just at the top."""
     message = new_message("V")
     message.setField(262, request_id)
     message.setField(263, "1")  # snapshot + updates
-    message.setField(264, "1")  # top of book
+    message.setField(264, str(depth))
     for entry_type in ("0", "1", "2"):  # bid, offer, trade
         group = fix.Group(267, 269)
         group.setField(269, entry_type)

@@ -290,8 +290,8 @@ class VenueApplication(fix.Application):
         reason = {263: "unsupported_subscription_request_type", 264: "unsupported_market_depth"}.get(error.tag)
         self._put(owner, market_data_reject_message(get(262) or "NONE", reason, str(error)))
 
-    def _quote(self, symbol: str, types: tuple[str, ...]) -> tuple[market_data.Entry, ...]:
-        return market_data.entries(self.venue, symbol, types)
+    def _quote(self, symbol: str, types: tuple[str, ...], depth: int) -> tuple[market_data.Entry, ...]:
+        return market_data.entries(self.venue, symbol, types, depth)
 
     def _put_snapshot(self, snapshot: Snapshot) -> None:
         now = self.venue.clock()

@@ -1,9 +1,10 @@
 """Market data of a simulated venue, pure Python: what a snapshot shows, who subscribed, and when
 each subscriber is due another snapshot.
 
-A snapshot (MarketDataSnapshotFullRefresh, 35=W) of a symbol shows the top of its book, the best
-bid and offer with the total size resting at each price, and its last trade once there has been
-one: the entry types the subscriber asked for, in that order. A subscription gets a snapshot of
+A snapshot (MarketDataSnapshotFullRefresh, 35=W) of a symbol shows its book to the depth asked
+for (264 MarketDepth: 1 the top, N levels, 0 the full book up to MAX_DEPTH): each bid and offer
+price with the total size resting there, best first, and its last trade once there has been one:
+the entry types the subscriber asked for, in that order. A subscription gets a snapshot of
 each of its symbols at once, then another whenever what it shows changes, but never two for the
 same symbol within `min_interval` (200 ms): changes in between coalesce into the next one, and a
 change undone before then sends nothing.
@@ -22,6 +23,7 @@ from venues.simulator.venue import Venue
 BID, OFFER, TRADE = "bid", "offer", "trade"
 ENTRY_TYPES = (BID, OFFER, TRADE)
 MIN_INTERVAL = 0.2  # seconds between two snapshots of one symbol to one subscription
+MAX_DEPTH = 10  # price levels a side at most (what 264=0, "full book", gets)
 
 
 @dataclass(frozen=True)
@@ -35,15 +37,16 @@ class Entry:
     sequence: int = 0  # a trade's number: a new trade at the same price and size is still news
 
 
-def entries(venue: Venue, symbol: str, types: Iterable[str] = ENTRY_TYPES) -> tuple[Entry, ...]:
-    """What a snapshot of `symbol` shows now, for the entry `types` asked for. An empty side has no entry."""
+def entries(venue: Venue, symbol: str, types: Iterable[str] = ENTRY_TYPES, depth: int = 1) -> tuple[Entry, ...]:
+    """What a snapshot of `symbol` shows now, for the entry `types` asked for, `depth` levels a side
+    (0: as deep as MAX_DEPTH). An empty side has no entry."""
     book = venue.books[symbol]
+    levels = MAX_DEPTH if depth == 0 else min(depth, MAX_DEPTH)
     found: list[Entry] = []
     for entry_type in types:
         if entry_type in (BID, OFFER):
-            top = book.depth(Side.BUY if entry_type == BID else Side.SELL, levels=1)
-            if top:
-                found.append(Entry(entry_type, top[0][0], top[0][1]))
+            for price, size in book.depth(Side.BUY if entry_type == BID else Side.SELL, levels=levels):
+                found.append(Entry(entry_type, price, size))
         elif entry_type == TRADE and symbol in venue.last_trades:
             last = venue.last_trades[symbol]
             found.append(Entry(TRADE, last.price, last.quantity, last.at, last.sequence))
@@ -70,8 +73,6 @@ def refusal(request: MarketDataRequest, active: bool) -> tuple[str, str] | None:
         return "unknown_symbol", "no symbol requested"
     if request.subscription == "subscribe" and active:
         return "duplicate_md_req_id", f"MDReqID {request.md_req_id} is already subscribed"
-    if request.market_depth != 1:
-        return "unsupported_market_depth", f"only top of book (264=1) is served, not {request.market_depth}"
     if request.update_type not in (None, "0"):
         return "unsupported_md_update_type", "only full refresh snapshots (265=0) are served"
     unsupported = [t for t in request.entry_types if t not in ENTRY_TYPES]
@@ -101,10 +102,11 @@ class _Subscription:
     md_req_id: str
     symbols: tuple[str, ...]
     types: tuple[str, ...]
+    depth: int = 1
     sent: dict[str, tuple[tuple[Entry, ...], float]] = field(default_factory=dict)  # symbol -> (shown, when)
 
 
-Quote = Callable[[str, tuple[str, ...]], tuple[Entry, ...]]  # (symbol, entry types) -> entries now
+Quote = Callable[[str, tuple[str, ...], int], tuple[Entry, ...]]  # (symbol, entry types, depth) -> entries now
 
 
 class MarketDataFeed:
@@ -121,15 +123,15 @@ class MarketDataFeed:
     def snapshot(self, request: MarketDataRequest, owner: str, quote: Quote) -> list[Snapshot]:
         """One snapshot per symbol, now, with no subscription (263=0)."""
         types = _types(request)
-        return [Snapshot(owner, request.md_req_id, s, quote(s, types)) for s in request.symbols]
+        return [Snapshot(owner, request.md_req_id, s, quote(s, types, request.market_depth)) for s in request.symbols]
 
     def subscribe(self, request: MarketDataRequest, owner: str, quote: Quote, now: float) -> list[Snapshot]:
         """Start a subscription (263=1); its first snapshot of each symbol is due at once."""
-        subscription = _Subscription(owner, request.md_req_id, request.symbols, _types(request))
+        subscription = _Subscription(owner, request.md_req_id, request.symbols, _types(request), request.market_depth)
         self._subscriptions[(owner, request.md_req_id)] = subscription
         snapshots = []
         for symbol in subscription.symbols:
-            shown = quote(symbol, subscription.types)
+            shown = quote(symbol, subscription.types, subscription.depth)
             subscription.sent[symbol] = (shown, now)
             snapshots.append(Snapshot(owner, request.md_req_id, symbol, shown))
         return snapshots
@@ -152,7 +154,7 @@ class MarketDataFeed:
                 shown, when = subscription.sent[symbol]
                 if now - when < self.min_interval:
                     continue
-                current = quote(symbol, subscription.types)
+                current = quote(symbol, subscription.types, subscription.depth)
                 if current != shown:
                     subscription.sent[symbol] = (current, now)
                     snapshots.append(Snapshot(subscription.owner, subscription.md_req_id, symbol, current))

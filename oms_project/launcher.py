@@ -40,7 +40,7 @@ def _single_launcher(profile: str):
     return handle
 
 
-def banner(web_port: int) -> str:
+def banner(web_port: int, profile: str = "run") -> str:
     base = f"http://127.0.0.1:{web_port}"
     sima, simb = os.environ.get("OMS_SIMA_PORT", "9881"), os.environ.get("OMS_SIMB_PORT", "9882")
     return f"""
@@ -54,7 +54,7 @@ def banner(web_port: int) -> str:
   │               FIX 4.4 from SenderCompID OMS; TargetCompID is the venue's name
   │ Token:      curl -X POST {base}/api/v1/auth/token/ -H 'Content-Type: application/json' \\
   │               -d '{{"username": "trader", "password": "trader"}}'
-  │ Data:       var/run/ (kept between runs)    Ctrl-C stops everything
+  │ Data:       var/{profile}/ (kept between runs)    Ctrl-C stops everything
   └───────────────────────────────────────────────────────────────────
 """
 
@@ -78,7 +78,7 @@ def main() -> int:
         _manage("migrate", "--no-input", "-v", "0")
         _manage("load_demo_data")
         _manage("collectstatic", "--no-input", "-v", "0")  # admin, API docs: served by WhiteNoise
-        print(banner(web_port), flush=True)
+        print(banner(web_port, profile), flush=True)
         honcho = subprocess.Popen(
             [sys.executable, "-m", "honcho", "start", "-f", "Procfile", "-d", str(BASE_DIR)],
             cwd=BASE_DIR,

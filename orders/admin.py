@@ -68,12 +68,30 @@ class EventAdmin(ReadOnlyAdmin):
         return format_html("<pre>{}</pre>", json.dumps(event.payload, indent=2, sort_keys=True))
 
 
+class HasAnomalies(admin.SimpleListFilter):
+    """Orders with venue reports the OMS could not explain: what compliance looks at first."""
+
+    title = "anomalies"
+    parameter_name = "anomalous"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "with anomalies"), ("no", "without")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(anomalies__gt=0)
+        if self.value() == "no":
+            return queryset.filter(anomalies=0)
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(ReadOnlyAdmin):
     list_display = ["id", "account", "cl_ord_id", "symbol", "side", "quantity", "limit_price", "status", "cum_qty",
-                    "avg_px", "created_at", "history"]  # fmt: skip
-    list_filter = ["status", "side", "order_type", "time_in_force", "account", "trading_day"]
-    search_fields = ["=id", "cl_ord_id", "=symbol"]
+                    "avg_px", "venue", "parent_id", "strategy", "anomalies", "created_at", "history"]  # fmt: skip
+    list_filter = ["status", "side", "order_type", "time_in_force", "account", "venue", "strategy", "trading_day",
+                   HasAnomalies]  # fmt: skip
+    search_fields = ["=id", "cl_ord_id", "=symbol", "=parent_id"]
     date_hierarchy = "created_at"
 
     @admin.display(description="events")

@@ -45,6 +45,7 @@ from orders.domain.calendar import trading_day
 from orders.domain.decide import decide
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
+from orders.domain.values import TimeInForce
 from orders.models import Account, Instrument
 from risk.domain import Denial, InstrumentRules, check_order, check_replace
 from venues import sessions as venue_sessions
@@ -57,6 +58,7 @@ WRITER_LOCK_KEY = 0x0E5_0001  # pg_advisory_lock key of the single writer
 HEARTBEAT_SECONDS = 1.0
 HEALTH_TTL_SECONDS = 3  # health says the engine is gone within 3 s of its last heartbeat
 REFERENCE_RELOAD_MIN_SECONDS = 1.0
+REFERENCE_REFRESH_SECONDS = 5.0  # reference data (venues, instruments, accounts) is reread this often
 RETRY_PAUSE_SECONDS = 1.0
 VENUE_SESSIONS_MAX_AGE_SECONDS = 0.2  # how stale a venue session state the engine decides on
 
@@ -221,6 +223,8 @@ class Engine:
         while not self._stopping and (max_batches is None or batches < max_batches):
             entries = self._read()
             self._heartbeat()
+            if time.monotonic() - self._reference_loaded_at > REFERENCE_REFRESH_SECONDS:
+                self._load_reference(force=True)  # admin changes (venues, instruments) reach us
             if entries:
                 self.process(entries)
                 batches += 1
@@ -474,7 +478,8 @@ class Engine:
             books = venue_sessions.read_books(connected, command.symbol) if connected else {}
             rules = self.instruments[command.symbol]
             order = router.Order(command.side, command.quantity, command.limit_price, rules.lot_size,
-                                 command.strategy, command.venue, command.slices)  # fmt: skip
+                                 command.strategy, command.venue, command.slices,
+                                 all_or_none=command.time_in_force is TimeInForce.FOK)  # fmt: skip
             try:
                 plan = router.plan(order, connected, books)
             except router.RoutingRefused as refused:
@@ -537,6 +542,11 @@ class Engine:
         state = self.state.orders.get(command.order_id)
         if state is None or state.account != command.account:
             return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), [], command.account
+        if state.parent_id is not None:
+            # A child works for its parent's instruction: changing it alone would take the parent
+            # past its own quantity or limit. Cancel or replace the parent; the children follow.
+            text = f"order {state.order_id} is a child of order {state.parent_id}: cancel or replace the parent"
+            return Outcome("rejected", state.order_id, "child_order", text), [], state.account
         day = trading_day(command.received_at_ns, self.zone)
         claimed = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
         if claimed is not None:
@@ -582,7 +592,8 @@ class Engine:
             child = state
             for event in events:
                 child = apply(child, event)
-            events = events + parents.roll_up(parent, child, events, self.state.orders, command.received_at_ns)
+            at = command.received_at_ns
+            events = events + parents.roll_up(parent, child, events, self.state.orders, at, before=state)
         return outcome, events, state.account
 
     @staticmethod

@@ -1,6 +1,7 @@
+from django.db.models import Q
 from django_filters import rest_framework as filters
 
-from orders.domain.values import OrdStatus, Side
+from orders.domain.values import OrdStatus, Side, Strategy
 from orders.models import Event, Fill, Order, Position
 
 
@@ -11,15 +12,25 @@ class OrderFilter(filters.FilterSet):
     created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
     parent = filters.NumberFilter(field_name="parent_id", min_value=1, max_value=2**63 - 1, label="children of")
+    top_level = filters.BooleanFilter(
+        field_name="parent_id", lookup_expr="isnull", label="only orders without a parent"
+    )
+    strategy = filters.ChoiceFilter(choices=[(s.value, s.value) for s in Strategy], label="parent orders by strategy")
 
     class Meta:
         model = Order
-        fields = ["cl_ord_id", "status", "symbol", "account", "side", "trading_day", "venue", "parent"]
+        fields = ["cl_ord_id", "status", "symbol", "account", "side", "trading_day", "venue", "parent", "strategy"]
 
 
 class FillFilter(filters.FilterSet):
     account = filters.CharFilter(field_name="account_id")
-    order = filters.NumberFilter(field_name="order_id", min_value=1, max_value=2**63 - 1)
+    order = filters.NumberFilter(
+        method="of_order", min_value=1, max_value=2**63 - 1, label="an order's fills (a parent's: its children's)"
+    )
+
+    def of_order(self, queryset, name, value):
+        children = Order.objects.filter(parent_id=value).values("id")
+        return queryset.filter(Q(order_id=value) | Q(order_id__in=children))
 
     class Meta:
         model = Fill

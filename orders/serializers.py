@@ -126,11 +126,29 @@ class RoutingSerializer(serializers.Serializer):
             raise serializers.ValidationError(f"unknown or inactive venue(s): {', '.join(map(repr, unknown))}")
         return value
 
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({k: "not a routing field (strategy, venue, venues, slices)"
+                                                   for k in unknown})  # fmt: skip
+        return super().to_internal_value(data)
+
     def validate(self, attrs: dict) -> dict:
-        if attrs["strategy"] == Strategy.DIRECT.value and not attrs.get("venue"):
-            raise serializers.ValidationError({"venue": "a direct route names its venue"})
-        if attrs["strategy"] == Strategy.SLICES.value and not attrs.get("slices"):
+        strategy = attrs["strategy"]
+        if strategy == Strategy.DIRECT.value:
+            if not attrs.get("venue"):
+                raise serializers.ValidationError({"venue": "a direct route names its venue"})
+            if attrs.get("venues") and attrs["venue"] not in attrs["venues"]:
+                raise serializers.ValidationError({"venues": f"venue {attrs['venue']!r} is not among them"})
+        elif attrs.get("venue"):
+            raise serializers.ValidationError(
+                {"venue": f"only a direct route names one venue; {strategy} takes venues"}
+            )
+        if strategy == Strategy.SLICES.value and not attrs.get("slices"):
             raise serializers.ValidationError({"slices": "say how many slices"})
+        if strategy != Strategy.SLICES.value and attrs.get("slices") is not None:
+            raise serializers.ValidationError({"slices": f"slices are for the slices strategy, not {strategy}"})
         return attrs
 
 
@@ -149,14 +167,14 @@ class OrderCreateSerializer(serializers.Serializer):
     limit_price = serializers.DecimalField(**DECIMAL, required=False, allow_null=True)
     time_in_force = serializers.ChoiceField(choices=[t.value for t in TimeInForce], default="day")
     venue = serializers.CharField(
-        max_length=32, required=False, help_text="Route to this venue; omitted, the default venue."
+        max_length=32, required=False, allow_null=True, help_text="Route to this venue; omitted or null: the default."
     )
     routing = RoutingSerializer(
         required=False, help_text="Make this a parent order, placed as child orders by the smart order router."
     )
 
-    def validate_venue(self, value: str) -> str:
-        if not services.venue_active(value):
+    def validate_venue(self, value: str | None) -> str | None:
+        if value is not None and not services.venue_active(value):
             raise serializers.ValidationError(f"unknown or inactive venue {value!r}")
         return value
 

@@ -1,10 +1,19 @@
 from django.contrib import admin
 
+from venues import sessions
 from venues.models import Venue
 
 
 @admin.register(Venue)
 class VenueAdmin(admin.ModelAdmin):
-    list_display = ("name", "host", "port", "sender_comp_id", "target_comp_id", "active", "default", "simulated")
-    list_filter = ("active", "simulated")
+    list_display = ("name", "host", "port", "sender_comp_id", "target_comp_id", "active", "default", "session")
+    list_filter = ("active",)
     search_fields = ("name", "description")
+
+    @admin.display(description="FIX session now")
+    def session(self, venue: Venue) -> str:
+        try:
+            state = sessions.read([venue.name])[venue.name]
+        except Exception as exc:  # Redis down: say so rather than fail the page
+            return f"unknown ({exc})"
+        return sessions.refusal(venue.name, state) or "logged on"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 
 COMP_ID = {"max_length": 32}
 
@@ -20,8 +20,6 @@ class Venue(models.Model):
     heartbeat_seconds = models.PositiveSmallIntegerField(default=10)
     active = models.BooleanField(default=True, help_text="Inactive venues are neither connected nor routed to.")
     default = models.BooleanField(default=False, help_text="Where orders without a routing instruction go.")
-    simulated = models.BooleanField(default=False, help_text="`make run` starts a simulated exchange for it.")
-    simulator_seed = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["name"]
@@ -31,3 +29,10 @@ class Venue(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Making a venue the default takes it from the one that was: one save, not two."""
+        with transaction.atomic():
+            if self.default:
+                Venue.objects.filter(default=True).exclude(pk=self.pk).update(default=False)
+            super().save(*args, **kwargs)

@@ -47,7 +47,10 @@ def refusal(venue: str, session: dict[str, Any]) -> str | None:
     return f"venue {venue} is not connected ({detail})"
 
 
-BOOK_TTL_SECONDS = 5  # an older book is no book: the router will not split on stale liquidity
+# A venue sends a book only when it changes, so a quiet book stays true for as long as the session
+# is up; the router only looks at venues whose session is up. The TTL just clears books nobody
+# has refreshed for a long time (a venue taken out of service).
+BOOK_TTL_SECONDS = 3600
 
 
 def _book_key(venue: str, symbol: str) -> str:

@@ -164,7 +164,8 @@ def _(event: ev.ParentReplaced, state: OrderState) -> dict[str, Any]:
 
 @_changes.register
 def _(event: ev.ExecutionAnomalyRecorded, state: OrderState) -> dict[str, Any]:
-    return dict(anomalies=state.anomalies + 1, exec_ids=state.exec_ids | {event.exec_id})
+    # Its text shows on the order, so a trader sees why without reading the history.
+    return dict(anomalies=state.anomalies + 1, exec_ids=state.exec_ids | {event.exec_id}, text=event.text)
 
 
 @_changes.register(ev.OrderAccepted)

@@ -26,7 +26,7 @@ from . import events as ev
 from .fold import apply
 from .state import OrderState
 from .transitions import is_allowed
-from .values import OrdStatus, RequestKind
+from .values import OrderType, OrdStatus, RequestKind, TimeInForce
 
 
 class _Builder:
@@ -76,9 +76,15 @@ def route(parent: OrderState, routed: ev.OrderRouted) -> list[ev.Event]:
 
 
 def roll_up(
-    parent: OrderState, child: OrderState, child_events: list[ev.Event], orders: Mapping[int, OrderState], at_ns: int
+    parent: OrderState,
+    child: OrderState,
+    child_events: list[ev.Event],
+    orders: Mapping[int, OrderState],
+    at_ns: int,
+    before: OrderState | None = None,
 ) -> list[ev.Event]:
-    """The parent's events for what just happened to one of its children (`child`: after it).
+    """The parent's events for what just happened to one of its children (`child`: after it;
+    `before`: before it, when known).
 
     `orders` holds the parent's other children as they are now."""
     out = _Builder({parent.order_id: parent, child.order_id: child})
@@ -116,6 +122,17 @@ def roll_up(
                                            why))  # fmt: skip
     children = {c: orders[c] for c in parent.children if c in orders} | {child.order_id: child}
     current = out.states[pid]
+    others_live = [c for c in children.values() if c.order_id != child.order_id and not c.is_done]
+    if before is not None and _ended_on_its_own(before, child) and others_live and not current.is_done:
+        if not _cancel_pending(current):
+            # The venue ended a child nobody asked to end (it lost it, or expired it): the parent
+            # now works less than it shows open. Say so on the parent, where the trader looks.
+            working = sum((heading_for(c) for c in others_live), Decimal(0))
+            out.add(ev.ExecutionAnomalyRecorded(
+                pid, at_ns, f"child-ended:{child.order_id}:{child.version}", "child_ended",
+                f"child {child.order_id} ended {child.status.value} at the venue with {before.leaves_qty} open; "
+                f"the other children work {working} of the parent's {current.leaves_qty}",
+            ))  # fmt: skip
     if not current.is_done and all(c.is_done for c in children.values()):
         out.add(_ending(current, list(children.values()), child, at_ns))
     elif (
@@ -129,6 +146,29 @@ def roll_up(
         # answered. (Not after the child's venue refused the cancel itself: that is final.)
         out.add(ev.OrderCancelRequested(child.order_id, at_ns, current.pending.cl_ord_id, child.cl_ord_id))
     return out.events[:]
+
+
+def heading_for(child: OrderState) -> Decimal:
+    """What a live child will have open once its pending request is answered as asked: a busy
+    child counts at the size it is heading for, or two quick replaces would overshoot."""
+    pending = child.pending
+    if pending is None:
+        return child.leaves_qty
+    if pending.kind is RequestKind.CANCEL or pending.quantity is None:
+        return Decimal(0)
+    return max(pending.quantity - child.cum_qty, Decimal(0))
+
+
+def _ended_on_its_own(before: OrderState, after: OrderState) -> bool:
+    """The venue ended the child unasked and unfilled in part: not a fill, not our cancel, not the
+    expected end of what a market order or an IOC or FOK could not fill at once."""
+    if before.is_done or not after.is_done or after.status is OrdStatus.FILLED:
+        return False
+    if before.pending is not None and before.pending.kind is RequestKind.CANCEL:
+        return False
+    if before.order_type is OrderType.MARKET:
+        return False
+    return before.time_in_force not in (TimeInForce.IOC, TimeInForce.FOK)
 
 
 def _cancel_pending(state: OrderState) -> bool:
@@ -177,7 +217,7 @@ def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mappi
     # already canceled no longer works any of it.
     change = Decimal(0)
     if request.quantity != parent.quantity:  # a new price alone leaves the children's sizes alone
-        change = (request.quantity - parent.cum_qty) - sum((c.leaves_qty for c in live), Decimal(0))
+        change = (request.quantity - parent.cum_qty) - sum((heading_for(c) for c in live), Decimal(0))
     if change < 0:
         remove = -change
         for child in reversed(live):

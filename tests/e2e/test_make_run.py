@@ -69,6 +69,7 @@ class System:
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.5)
+        self.ctrl_c()  # never leave a launcher behind: it would hold the ports and the bus
         raise TimeoutError(f"not healthy in time; see {self.log}")
 
     def engine_process(self) -> psutil.Process | None:
@@ -208,6 +209,17 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
         assert filled["status"] == "filled" and Decimal(filled["avg_px"]) > 0
         status, after = system.request("GET", "/api/v1/positions/?account=DESK-ARB&symbol=MSFT", token=trader)
         assert Decimal(after["results"][0]["quantity"]) == held + 10
+
+        # a parent bigger than either venue shows is split across both, and rolls up their fills
+        big = {**market, "cl_ord_id": f"{cl_ord_id}-P", "quantity": "5000", "routing": {"strategy": "split"}}
+        del big["venue"]
+        status, parent = system.request("POST", "/api/v1/orders/", big, trader)
+        assert status == 201 and parent["strategy"] == "split", parent
+        status, children = system.request("GET", f"/api/v1/orders/?parent={parent['id']}", token=trader)
+        assert {c["venue"] for c in children["results"]} == {"SIMA", "SIMB"}, children
+        done = system.wait_order(parent["id"], trader, lambda o: o["leaves_qty"] == "0")
+        status, children = system.request("GET", f"/api/v1/orders/?parent={parent['id']}", token=trader)
+        assert Decimal(done["cum_qty"]) == sum(Decimal(c["cum_qty"]) for c in children["results"]) > 0
 
         system.manage(
             "shell",

@@ -213,9 +213,41 @@ def test_parent_in_equal_slices_fills_through_its_children_and_rolls_up(api, sta
     listed = api.get("/api/v1/orders/", {"parent": order["id"]}).json()["results"]
     assert sorted(o["id"] for o in listed) == [k.id for k in kids]
     assert not Fill.objects.filter(order_id=order["id"]).exists()  # booked once, on the children
+    shown = api.get("/api/v1/fills/", {"order": order["id"]}).json()["results"]
+    assert sum(Decimal(f["last_qty"]) for f in shown) == 100  # a parent's fills are its children's
+    top = api.get("/api/v1/orders/", {"top_level": "true", "strategy": "slices", "limit": 1000}).json()["results"]
+    assert order["id"] in {o["id"] for o in top} and not {k.id for k in kids} & {o["id"] for o in top}
+    refused = api.post(f"/api/v1/orders/{kids[0].id}/cancel/", {}, format="json")
+    assert refused.status_code == 409 and refused.json()["reason"] == "child_order"
     assert Position.objects.get(account_id="DESK-EQ", symbol="NVDA").quantity == held + 100
     routed = Event.objects.get(stream_id=order["id"], event_type="OrderRouted")
     assert routed.payload["strategy"] == "slices" and len(routed.payload["children"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("routing", "field"),
+    [
+        ({"strategy": "split", "venue": "TLIQ"}, "venue"),
+        ({"strategy": "split", "slices": 3}, "slices"),
+        ({"strategy": "split", "speed": "fast"}, "speed"),
+        ({"strategy": "direct", "venue": "TLIQ", "venues": ["TLIQ2"]}, "venues"),
+        ({"strategy": "slices"}, "slices"),
+        ({"strategy": "twap"}, "strategy"),
+        ({"strategy": "split", "venues": ["NOWHERE"]}, "venues"),
+    ],
+)
+def test_a_routing_instruction_that_makes_no_sense_is_refused_naming_the_field(api, stack, routing, field):
+    body = {"account": "DESK-EQ", "cl_ord_id": new_cl_ord_id("V"), "symbol": "AAPL", "side": "buy",
+            "quantity": "10", "order_type": "limit", "limit_price": "10.00", "routing": routing}  # fmt: skip
+    response = api.post("/api/v1/orders/", body, format="json")
+    assert response.status_code == 400 and field in response.json()["routing"], response.content
+
+
+def test_a_fill_or_kill_parent_is_not_split(api, stack):
+    venues = [stack.liquid.name, stack.liquid2.name]
+    order = parent(api, symbol="AAPL", quantity="10", limit_price="10.00", time_in_force="fok",
+                   routing={"strategy": "slices", "slices": 2, "venues": venues})  # fmt: skip
+    assert order["status"] == "rejected" and order["reject_reason"] == "fok_needs_one_child"
 
 
 def test_cancelling_a_parent_cancels_its_live_children(api, stack):
@@ -285,8 +317,8 @@ def test_after_a_random_session_the_oms_positions_equal_the_venues_reports(api, 
             offset = Decimal(rng.randint(-5, 5)) / 100
             fields |= {"limit_price": str((prices[symbol] + offset).quantize(Decimal("0.01")))}
         if rng.random() < 0.2:
-            order = parent(api, routing={"strategy": rng.choice(["split", "slices"]), "slices": 2, "venues": venues},
-                           **fields)  # fmt: skip
+            routing = rng.choice([{"strategy": "split"}, {"strategy": "slices", "slices": 2}]) | {"venues": venues}
+            order = parent(api, routing=routing, **fields)
         else:
             order = submit(api, rng.choice(venues), **fields)
         orders.append(order["id"])
@@ -420,6 +452,12 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
     assert stack.flaky.name in refused["text"]
     health = api.get("/api/v1/health/")
     assert health.status_code == 503 and health.json()["components"][f"venue:{stack.flaky.name}"] != "ok"
+    # While it stays down the connector tries less and less often, and says so.
+    deadline = time.monotonic() + 30
+    while "reconnecting in 2s" not in (detail := sessions.read([stack.flaky.name])[stack.flaky.name]["detail"]):
+        assert time.monotonic() < deadline, detail
+        time.sleep(0.2)
+    assert "not connected" in api.get("/api/v1/health/").json()["components"][f"venue:{stack.flaky.name}"]
     # The venue comes back as a new trading day: it has lost the resting order. The resync finds
     # out and says so, and the order stops counting as working.
     stack.flaky.start()

@@ -79,8 +79,7 @@ class Connector:
 
     def start(self) -> None:
         args = [a for v in self.venues for a in ("--venue", v)]
-        self.process = _spawn("connector", "run_venues", *args, "--resync-seconds", str(self.resync_seconds),
-                              "--reconnect-seconds", "1")  # fmt: skip
+        self.process = _spawn("connector", "run_venues", *args, "--resync-seconds", str(self.resync_seconds))
 
     def kill(self) -> None:
         """kill -9: nothing is finished, nothing is said."""

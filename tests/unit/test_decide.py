@@ -470,7 +470,7 @@ def test_avg_px_is_quantized_to_eight_places():
     assert driver.order.avg_px == Decimal("1.66666667")
 
 
-def test_overfill_is_an_anomaly_that_changes_only_the_anomaly_count():
+def test_overfill_is_an_anomaly_that_changes_only_the_anomaly_count_and_text():
     driver = drive_to(OrdStatus.PARTIALLY_FILLED)  # 40 of 100
     before = driver.order
 
@@ -480,7 +480,9 @@ def test_overfill_is_an_anomaly_that_changes_only_the_anomaly_count():
     after = driver.order
     assert after.anomalies == before.anomalies + 1
     assert after.exec_ids == before.exec_ids | {anomaly.exec_id}
-    assert unchanged_but_version(before, replace(after, anomalies=before.anomalies, exec_ids=before.exec_ids))
+    assert after.text == anomaly.text  # shown on the order, so nobody has to dig for it
+    unchanged = replace(after, anomalies=before.anomalies, exec_ids=before.exec_ids, text=before.text)
+    assert unchanged_but_version(before, unchanged)
 
 
 def test_second_full_fill_on_filled_order_is_an_overfill():

@@ -87,7 +87,8 @@ def can_fill(state: OrderState) -> bool:
 
 
 def without_bookkeeping(state: OrderState) -> OrderState:
-    return copy_with(state, version=0, updated_at_ns=0, exec_ids=frozenset(), anomalies=0)
+    """The order less what a refused report may change: its counters, and the text an anomaly shows."""
+    return copy_with(state, version=0, updated_at_ns=0, exec_ids=frozenset(), anomalies=0, text="")
 
 
 # -- (a) properties over random sequences -------------------------------------------------

@@ -107,7 +107,7 @@ class Desk:
         after = child
         for event in events:
             after = apply(after, event)
-        rolled = parents.roll_up(self.parent, after, events, self.orders, command.received_at_ns)
+        rolled = parents.roll_up(self.parent, after, events, self.orders, command.received_at_ns, before=child)
         self.commit(events + rolled)
         return events, rolled
 
@@ -610,6 +610,23 @@ def test_a_new_price_alone_changes_no_child_size_even_when_the_children_have_les
     assert events[0].text == "" and desk.parent.quantity == 100
 
 
+def test_a_child_the_venue_ends_unasked_is_said_on_the_parent_while_the_others_work():
+    desk = desk_with(30, 50, 20)
+    for i in range(3):
+        desk.ack(i)
+
+    _, rolled = desk.report(1, ExecType.CANCELED)  # the venue dropped 102
+
+    assert [(type(e), e.reason) for e in rolled] == [(ev.ExecutionAnomalyRecorded, "child_ended")]
+    assert desk.parent.text == "child 102 ended canceled at the venue with 50 open; the other children work 50 of " \
+        "the parent's 100"  # fmt: skip
+    assert desk.parent.status is OrdStatus.NEW and desk.parent.anomalies == 1
+    _, rolled = desk.report(0, ExecType.CANCELED)
+    assert [e.reason for e in rolled if isinstance(e, ev.ExecutionAnomalyRecorded)] == ["child_ended"]
+    _, rolled = desk.report(2, ExecType.CANCELED)  # the last one: the parent ends as they did
+    assert [type(e) for e in rolled] == [ev.OrderCanceled] and desk.parent.status is OrdStatus.CANCELED
+
+
 def test_a_child_fill_racing_a_cut_of_the_parent_is_an_overfill_anomaly_not_a_parent_fill():
     desk = desk_with(30, 50)
     desk.replace(quantity=50)  # 102: 50 -> 20, on its way
@@ -739,7 +756,7 @@ def assert_parent_replace_passed_on(
     assert set(sent) <= {k for k, c in live.items() if c.pending is None}, "a request goes only to a live, free child"
     asked = D(0)
     if replaced.quantity != parent.quantity:
-        asked = (replaced.quantity - parent.cum_qty) - sum((c.leaves_qty for c in live.values()), D(0))
+        asked = (replaced.quantity - parent.cum_qty) - sum((parents.heading_for(c) for c in live.values()), D(0))
     headed: dict[int, Decimal] = {}  # the size each live child is asked to have
     for child_id, child in live.items():
         request = sent.get(child_id)
@@ -1020,7 +1037,9 @@ class ParentLifecycle(RuleBasedStateMachine):
         assert parent.cum_qty == sum((c.cum_qty for c in children), D(0))
         assert parent.notional == sum((c.notional for c in children), D(0))
         assert parent.acknowledged == any(c.acknowledged for c in children)
-        assert parent.anomalies == 0
+        # The only anomalies a parent gets here: a child the venue ended unasked while others work.
+        noted = [e for e in self.desk.log[PARENT_ID] if isinstance(e, ev.ExecutionAnomalyRecorded)]
+        assert all(e.reason == "child_ended" for e in noted) and parent.anomalies == len(noted)
         if not self.resized:  # a new price alone changes no child's size
             assert parent.quantity == sum((c.quantity for c in children), D(0))
 

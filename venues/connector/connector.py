@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import quickfix as fix
 from django.db import close_old_connections
@@ -38,6 +39,8 @@ from orders.models import Instrument, Order
 from orders.tailer import LogTailer
 from venues import sessions
 from venues.connector import reconcile, wire
+from venues.connector import sessions as fix_sessions
+from venues.fix.config import session_settings
 from venues.fix.messages import getter, group_getters, request_for_positions_message
 from venues.models import Venue
 
@@ -46,6 +49,7 @@ log = logging.getLogger("oms.connector")
 ROUTED_EVENTS = ("OrderAccepted", "OrderCancelRequested", "OrderReplaceRequested")
 DONE = tuple(s.value for s in OrdStatus if s.is_done)
 QUOTE_FLUSH_SECONDS = 1.0
+CONFIGURATION_CHECK_SECONDS = 5.0
 
 
 class Stopped(Exception):
@@ -63,6 +67,7 @@ class VenueLink:
         self.up = threading.Event()
         self.state = "connecting"
         self.detail = f"connecting to {venue.host}:{venue.port}"
+        self.down_reason = f"cannot connect to {venue.host}:{venue.port}"
         self.resync_lock = threading.Lock()
         self.sent = 0
         self.received = 0
@@ -73,12 +78,21 @@ class VenueLink:
 
     def went_down(self, detail: str) -> None:
         self.up.clear()
-        self.state, self.detail = "disconnected", detail
+        self.state, self.detail, self.down_reason = "disconnected", detail, detail
 
 
 class Connector(fix.Application):
-    def __init__(self, venues: list[Venue], *, resync_seconds: float = 30.0, reconcile_seconds: float = 300.0) -> None:
+    def __init__(
+        self,
+        venues: list[Venue],
+        *,
+        resync_seconds: float = 30.0,
+        reconcile_seconds: float = 300.0,
+        only: set[str] | None = None,
+    ) -> None:
         super().__init__()
+        self._only = only  # the venues asked for on the command line (None: every active one)
+        self.restart_requested = threading.Event()
         self.reconcile_seconds = reconcile_seconds
         self._collecting: dict[str, reconcile.Collecting] = {}
         self._reconcile_lock = threading.Lock()
@@ -91,8 +105,35 @@ class Connector(fix.Application):
         self._quotes_lock = threading.Lock()
         self.tailers = [LogTailer(f"venue:{link.name}", self._router(link)) for link in self.links.values()]
         self._threads: list[threading.Thread] = []
+        self._venues = venues
+        self._supervisors: list[threading.Thread] = []
+        self._initiator: fix.SocketInitiator | None = None
 
     # -- life cycle ---------------------------------------------------------------------------------
+
+    def start(self, state_dir: Path) -> None:
+        """The workers, the initiator with every venue's session, and a supervisor per session."""
+        self.start_workers()
+        settings = session_settings(fix_sessions.settings_text(self._venues, state_dir), state_dir / "initiator.cfg")
+        self._initiator = fix.SocketInitiator(
+            self, fix.FileStoreFactory(settings), settings, fix.FileLogFactory(settings)
+        )
+        self._initiator.start()
+        for venue in self._venues:
+            link = self.links[venue.name]
+            supervisor = fix_sessions.Supervisor(
+                venue.name, lambda link=link: link.session_id, link.up, self.stopped,
+                on_retry=lambda detail, link=link: self._retrying(link, detail),
+            )  # fmt: skip
+            thread = threading.Thread(target=supervisor.run, name=f"session-{venue.name}", daemon=True)
+            thread.start()
+            self._supervisors.append(thread)
+            log.info("connecting to %s at %s:%d as %s -> %s", venue.name, venue.host, venue.port,
+                     venue.sender_comp_id, venue.target_comp_id)  # fmt: skip
+
+    def _retrying(self, link: VenueLink, detail: str) -> None:
+        link.detail = f"{link.down_reason}; {detail}"
+        self._publish_once()
 
     def start_workers(self) -> None:
         workers = [(t.run, f"route-{t.name}") for t in self.tailers] + [
@@ -101,6 +142,7 @@ class Connector(fix.Application):
             (self._flush_quotes, "quotes"),
             (self._resync_periodically, "resync"),
             (self._reconcile_on_request, "reconcile"),
+            (self._watch_configuration, "configuration"),
         ]
         for target, name in workers:
             thread = threading.Thread(target=_with_db(target), name=name, daemon=True)
@@ -111,6 +153,10 @@ class Connector(fix.Application):
         self.stopped.set()
         for tailer in self.tailers:
             tailer.stop()
+        for thread in self._supervisors:
+            thread.join(timeout=5)
+        if self._initiator is not None:
+            self._initiator.stop()  # logs every session out
         for link in self.links.values():
             link.went_down("connector stopped")
         self._publish_once()
@@ -138,9 +184,10 @@ class Connector(fix.Application):
         link = self._link(session_id)
         if link is None:
             return
-        if link.up.is_set() or link.state == "connecting":
-            log.warning("%s: session down; orders to it are refused until it is back", link.name)
-        link.went_down(f"logged out at {datetime.now(UTC):%H:%M:%S} UTC; reconnecting")
+        if not link.up.is_set():
+            return  # a failed reconnect attempt: the first logout's time and reason stand
+        log.warning("%s: session down; orders to it are refused until it is back", link.name)
+        link.went_down(f"logged out at {datetime.now(UTC):%H:%M:%S} UTC")
         self._publish_once()
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
@@ -362,6 +409,22 @@ class Connector(fix.Application):
         finally:
             pubsub.close()
 
+    # -- configuration --------------------------------------------------------------------------------
+
+    def _watch_configuration(self) -> None:
+        """Venue rows edited in admin take effect by a restart: the connector notices within
+        seconds, says so and exits, and `make run`'s respawn starts it on the new configuration."""
+        started = _configuration(self._venues)
+        while not self.stopped.wait(CONFIGURATION_CHECK_SECONDS):
+            now = _configuration(list(Venue.objects.filter(active=True).order_by("name")))
+            if self._only is not None:
+                now = {k: v for k, v in now.items() if k in self._only}
+            if now != started:
+                log.warning("the venue configuration changed (%s -> %s); restarting to apply it",
+                            sorted(started), sorted(now))  # fmt: skip
+                self.restart_requested.set()
+                return
+
     # -- health -------------------------------------------------------------------------------------
 
     def _publish_sessions(self) -> None:
@@ -380,6 +443,10 @@ class Connector(fix.Application):
                 sessions.publish(link.name, link.state, link.detail)
             except Exception as exc:
                 log.error("cannot publish %s's session state: %s", link.name, exc)
+
+
+def _configuration(venues: list[Venue]) -> dict[str, tuple]:
+    return {v.name: (v.host, v.port, v.sender_comp_id, v.target_comp_id, v.heartbeat_seconds) for v in venues}
 
 
 def _ref(order: Order) -> wire.OrderRef:

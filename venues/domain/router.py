@@ -53,6 +53,7 @@ class Order:
     strategy: Strategy
     venue: str | None = None  # Strategy.DIRECT
     slices: int | None = None  # Strategy.SLICES
+    all_or_none: bool = False  # FOK: filled whole at once or not at all
 
 
 @dataclass(frozen=True)
@@ -67,12 +68,26 @@ def plan(order: Order, venues: Sequence[str], books: Mapping[str, VenueBook]) ->
         raise RoutingRefused("venue_unavailable", "no venue is connected")
     match order.strategy:
         case Strategy.DIRECT:
-            return _direct(order, venues)
+            found = _direct(order, venues)
         case Strategy.SPLIT:
-            return _split(order, venues, books)
+            found = _split(order, venues, books)
         case Strategy.SLICES:
-            return _slices(order, venues, books)
-    raise RoutingRefused("unknown_strategy", f"no routing strategy {order.strategy!r}")
+            found = _slices(order, venues, books)
+        case _:
+            raise RoutingRefused("unknown_strategy", f"no routing strategy {order.strategy!r}")
+    if order.all_or_none and len(found.placements) > 1:
+        # Each venue fills or kills its own child: together they could fill part of the order,
+        # which a fill-or-kill order must never be.
+        raise RoutingRefused("fok_needs_one_child", "a fill-or-kill order cannot be split: route it direct")
+    placements = tuple(Placement(p.venue, _normal(p.quantity)) for p in found.placements)
+    return Plan(placements, found.text)
+
+
+def _normal(quantity: Decimal) -> Decimal:
+    """Without the padding lot arithmetic leaves (464.00000000 is 464)."""
+    normal = quantity.normalize()
+    exponent = normal.as_tuple().exponent
+    return normal.quantize(Decimal(1)) if isinstance(exponent, int) and exponent > 0 else normal
 
 
 def _direct(order: Order, venues: Sequence[str]) -> Plan:

@@ -25,10 +25,10 @@ INSTRUMENTS = [
     ("VOD.L", "Vodafone Group (London)", "0.02", "100", "GBP", "equity"),
 ]
 # The two simulated exchanges `make run` starts (Procfile), and our FIX sessions to them:
-# name, description, port setting, simulator seed, default.
+# name, description, port setting, default (the Procfile gives each its seed, spread and depth).
 VENUES = [
-    ("SIMA", "Simulated exchange A: tighter, deeper", "OMS_SIMA_PORT", 1, True),
-    ("SIMB", "Simulated exchange B: wider, thinner", "OMS_SIMB_PORT", 2, False),
+    ("SIMA", "Simulated exchange A: tighter, deeper", "OMS_SIMA_PORT", True),
+    ("SIMB", "Simulated exchange B: wider, thinner", "OMS_SIMB_PORT", False),
 ]
 # user -> (staff, superuser, accounts granted for trading, model permissions).
 # risk and compliance see every account (view_all_accounts) and trade none.
@@ -63,7 +63,7 @@ class Command(BaseCommand):
                         "asset_class": asset_class,
                     },
                 )
-            for name, description, port_setting, seed, default in VENUES:
+            for name, description, port_setting, default in VENUES:
                 venue, created = Venue.objects.update_or_create(
                     name=name,
                     defaults={
@@ -71,8 +71,6 @@ class Command(BaseCommand):
                         "host": "127.0.0.1",
                         "port": getattr(settings, port_setting),
                         "target_comp_id": name,
-                        "simulated": True,
-                        "simulator_seed": seed,
                     },
                 )
                 if created and default and not Venue.objects.filter(default=True).exists():

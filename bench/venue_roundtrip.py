@@ -30,7 +30,9 @@ from venues import sessions
 from venues.fix.config import SessionSpec, session_settings, settings_text
 from venues.models import Venue
 
-VENUE = "BENCHV"
+# A venue of its own each run: the orders a run leaves resting would otherwise be resynced by the
+# next run's connector (the simulator has forgotten them) while it measures.
+VENUE = f"BENCH{int(time.time()) % 100_000}"
 VAR = BASE_DIR / "var" / "bench"
 
 
@@ -188,7 +190,7 @@ def main() -> None:
             if process is not None:
                 process.send_signal(signal.SIGTERM)
                 process.wait(timeout=30)
-        Venue.objects.filter(name=VENUE).update(active=False)
+        Venue.objects.filter(name__startswith="BENCH").update(active=False)
 
 
 if __name__ == "__main__":

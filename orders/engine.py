@@ -114,7 +114,10 @@ class EngineState:
 
 
 def _named_by(event: ev.Event) -> str:
-    """What a ClOrdID introduced by this event names: the order, or one of its requests."""
+    """What a ClOrdID introduced by this event names: the order, one of its requests, or a child
+    order the router made (its ClOrdID is the OMS's: a client sending it is told it is taken)."""
+    if isinstance(event, ev.OrderAccepted) and event.parent_id is not None:
+        return "child"
     if isinstance(event, ev.OrderCancelRequested | ev.OrderCancelRejected):
         return "cancel"
     if isinstance(event, ev.OrderReplaceRequested | ev.OrderReplaceRejected | ev.ParentReplaced):
@@ -123,10 +126,7 @@ def _named_by(event: ev.Event) -> str:
 
 
 def _cl_ord_id_introduced(event: ev.Event) -> str | None:
-    """The ClOrdID this event claims for its account and day, if any. A child order's own
-    ClOrdID is the OMS's, not the client's: it claims nothing a client could collide with."""
-    if isinstance(event, ev.OrderAccepted) and event.parent_id is not None:
-        return None
+    """The ClOrdID this event claims for its account and day, if any."""
     if isinstance(
         event,
         ev.OrderAccepted

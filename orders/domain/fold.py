@@ -159,7 +159,10 @@ def _(event: ev.OrderRouted, state: OrderState) -> dict[str, Any]:
 
 @_changes.register
 def _(event: ev.ParentReplaced, state: OrderState) -> dict[str, Any]:
-    return dict(cl_ord_id=event.cl_ord_id, quantity=event.quantity, limit_price=event.limit_price, text=event.text)
+    # What it could not pass on is news; a replace that passed everything on leaves the last note.
+    return dict(
+        cl_ord_id=event.cl_ord_id, quantity=event.quantity, limit_price=event.limit_price, text=event.text or state.text
+    )
 
 
 @_changes.register

@@ -13,8 +13,8 @@ mirrored on the parent as the parent's own events, in the same engine commit:
   children did: canceled (asked for, or not), expired, or rejected if every child was.
 
 Cancel and replace of a parent are passed on to its live children, each as its own request
-to its own venue (the child requests reuse the parent request's ClOrdID: the venue sees it
-prefixed with the child's order id, so it is unique there).
+to its own venue, with ClOrdID `<parent request's ClOrdID>.<child number>` (children are
+`<parent ClOrdID>.<number>`), so every ClOrdID stays unique per account and day.
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ class _Builder:
 
 def child_cl_ord_id(parent: OrderState, number: int) -> str:
     return f"{parent.cl_ord_id}.{number}"
+
+
+def child_request_cl_ord_id(parent_request_cl_ord_id: str, child: OrderState) -> str:
+    """A child's share of its parent's cancel or replace: the parent request's ClOrdID and the
+    child's number, so each stays unique per account and day and traceable to the parent's."""
+    return f"{parent_request_cl_ord_id}.{child.cl_ord_id.rsplit('.', 1)[-1]}"
 
 
 def route(parent: OrderState, routed: ev.OrderRouted) -> list[ev.Event]:
@@ -144,7 +150,8 @@ def roll_up(
     ):
         # A parent cancel that found this child busy with a replace reaches it now the replace is
         # answered. (Not after the child's venue refused the cancel itself: that is final.)
-        out.add(ev.OrderCancelRequested(child.order_id, at_ns, current.pending.cl_ord_id, child.cl_ord_id))
+        cl_ord_id = child_request_cl_ord_id(current.pending.cl_ord_id, child)
+        out.add(ev.OrderCancelRequested(child.order_id, at_ns, cl_ord_id, child.cl_ord_id))
     return out.events[:]
 
 
@@ -196,7 +203,8 @@ def cancel(parent: OrderState, request: ev.OrderCancelRequested, orders: Mapping
     for child_id in parent.children:
         child = out.states.get(child_id)
         if child is not None and not child.is_done and child.pending is None:
-            out.add(ev.OrderCancelRequested(child_id, request.at_ns, request.cl_ord_id, child.cl_ord_id))
+            cl_ord_id = child_request_cl_ord_id(request.cl_ord_id, child)
+            out.add(ev.OrderCancelRequested(child_id, request.at_ns, cl_ord_id, child.cl_ord_id))
     return out.events[:]
 
 
@@ -250,8 +258,10 @@ def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mappi
         if quantity == child.quantity and price == child.limit_price:
             continue
         if quantity <= child.cum_qty:
-            out.add(ev.OrderCancelRequested(child.order_id, request.at_ns, request.cl_ord_id, child.cl_ord_id))
+            cl_ord_id = child_request_cl_ord_id(request.cl_ord_id, child)
+            out.add(ev.OrderCancelRequested(child.order_id, request.at_ns, cl_ord_id, child.cl_ord_id))
         else:
-            out.add(ev.OrderReplaceRequested(child.order_id, request.at_ns, request.cl_ord_id, child.cl_ord_id,
+            cl_ord_id = child_request_cl_ord_id(request.cl_ord_id, child)
+            out.add(ev.OrderReplaceRequested(child.order_id, request.at_ns, cl_ord_id, child.cl_ord_id,
                                              quantity, price))  # fmt: skip
     return out.events[:]

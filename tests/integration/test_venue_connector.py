@@ -219,6 +219,10 @@ def test_parent_in_equal_slices_fills_through_its_children_and_rolls_up(api, sta
     assert order["id"] in {o["id"] for o in top} and not {k.id for k in kids} & {o["id"] for o in top}
     refused = api.post(f"/api/v1/orders/{kids[0].id}/cancel/", {}, format="json")
     assert refused.status_code == 409 and refused.json()["reason"] == "child_order"
+    body = {"account": "DESK-EQ", "cl_ord_id": kids[0].cl_ord_id, "symbol": "NVDA", "side": "buy", "quantity": "1",
+            "order_type": "market"}  # fmt: skip
+    taken = api.post("/api/v1/orders/", body, format="json")
+    assert taken.status_code == 400 and "already used" in str(taken.json()), taken.content  # a child's ClOrdID
     assert Position.objects.get(account_id="DESK-EQ", symbol="NVDA").quantity == held + 100
     routed = Event.objects.get(stream_id=order["id"], event_type="OrderRouted")
     assert routed.payload["strategy"] == "slices" and len(routed.payload["children"]) == 2

@@ -311,7 +311,7 @@ def test_cancel_of_the_parent_asks_every_live_child_without_a_request_pending():
     assert sorted(sent) == [101, 104]
     for child_id, request in sent.items():
         assert isinstance(request, ev.OrderCancelRequested)
-        assert request.cl_ord_id == "X-9"
+        assert request.cl_ord_id == parents.child_request_cl_ord_id("X-9", desk.orders[child_id])
         assert request.orig_cl_ord_id == desk.orders[child_id].cl_ord_id  # the ClOrdID the venue knows
         assert desk.orders[child_id].status is OrdStatus.PENDING_CANCEL
     assert desk.child(2).pending.kind is RequestKind.REPLACE
@@ -372,9 +372,9 @@ def test_a_child_busy_with_a_replace_gets_the_parent_cancel_once_the_replace_is_
 
     events, rolled = desk.venue_replaced(0)
     assert types(events) == [ev.OrderReplaced]
-    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 101, "X-1")]
+    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 101, "X-1.1")]
     _, rolled = desk.cancel_reject(1, reason="venue_busy")  # its replace refused: it is free again
-    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 102, "X-1")]
+    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 102, "X-1.2")]
 
     assert [c.status for c in desk.children] == [OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_CANCEL]
     desk.report(0, ExecType.CANCELED)
@@ -399,7 +399,7 @@ def test_a_child_refusing_the_parent_cancel_refuses_the_parent_cancel_and_the_pa
     assert desk.parent.status is OrdStatus.NEW and desk.parent.pending is None  # working again
     assert desk.child(1).status is OrdStatus.NEW and desk.child(1).pending is None  # not asked again
     assert desk.child(0).status is OrdStatus.CANCELED  # what was canceled stays so
-    assert desk.child(2).pending.cl_ord_id == "X-1"  # its cancel still on its way
+    assert desk.child(2).pending.cl_ord_id == "X-1.3"  # its cancel still on its way
 
 
 def test_the_parent_cancel_sent_again_after_a_refusal_reaches_every_free_live_child():
@@ -415,9 +415,9 @@ def test_the_parent_cancel_sent_again_after_a_refusal_reaches_every_free_live_ch
     assert types(parent_of(events)) == [ev.OrderCancelRequested]
     sent = requests_to_children(events)
     assert [(k, type(e), e.cl_ord_id, e.orig_cl_ord_id) for k, e in sent.items()] == [
-        (102, ev.OrderCancelRequested, "X-2", "P-1.2"),
+        (102, ev.OrderCancelRequested, "X-2.2", "P-1.2"),
     ]  # 101 is done; 103 still has the first cancel pending
-    assert desk.child(2).pending.cl_ord_id == "X-1"
+    assert desk.child(2).pending.cl_ord_id == "X-1.3"
     assert desk.report(2, ExecType.CANCELED)[1] == []
     _, rolled = desk.report(1, ExecType.CANCELED)
     assert types(rolled) == [ev.OrderCanceled]
@@ -453,7 +453,7 @@ def test_a_late_refusal_of_a_cancel_already_answered_leaves_the_parent_cancel_pe
 
     assert types(child_events) == [ev.OrderCancelRejected]
     assert rolled == []
-    assert desk.child(0).pending.cl_ord_id == "X-2"
+    assert desk.child(0).pending.cl_ord_id == "X-2.1"
     assert desk.parent.status is OrdStatus.PENDING_CANCEL and desk.parent.pending.cl_ord_id == "X-2"
 
 
@@ -473,7 +473,7 @@ def test_a_late_refusal_does_not_refuse_the_parent_cancel_a_busy_child_is_waitin
     assert desk.parent.status is OrdStatus.PENDING_CANCEL
 
     _, rolled = desk.venue_replaced(1)  # R-2 answered: now the parent cancel reaches it
-    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 102, "X-1")]
+    assert [(type(e), e.order_id, e.cl_ord_id) for e in rolled] == [(ev.OrderCancelRequested, 102, "X-1.2")]
 
 
 def test_cancel_of_a_done_parent_is_rejected_too_late_and_reaches_no_child():
@@ -506,7 +506,7 @@ def test_smaller_quantity_comes_off_the_youngest_children_first_and_cancels_an_e
     assert set(sent) == {102, 103}
     assert isinstance(sent[103], ev.OrderCancelRequested)  # 20 off its 20: nothing left open
     assert isinstance(sent[102], ev.OrderReplaceRequested) and sent[102].quantity == 40  # 10 off its 50
-    assert sent[102].cl_ord_id == "R-9" and sent[102].orig_cl_ord_id == "P-1.2"
+    assert sent[102].cl_ord_id == "R-9.2" and sent[102].orig_cl_ord_id == "P-1.2"
 
 
 def test_smaller_quantity_can_only_take_what_is_open_from_a_child():
@@ -761,7 +761,10 @@ def assert_parent_replace_passed_on(
     for child_id, child in live.items():
         request = sent.get(child_id)
         if request is not None:
-            assert (request.cl_ord_id, request.orig_cl_ord_id) == (replaced.cl_ord_id, child.cl_ord_id)
+            assert (request.cl_ord_id, request.orig_cl_ord_id) == (
+                parents.child_request_cl_ord_id(replaced.cl_ord_id, child),
+                child.cl_ord_id,
+            )
         if isinstance(request, ev.OrderReplaceRequested):
             assert request.quantity > child.cum_qty
             assert request.limit_price == after.limit_price
@@ -916,7 +919,11 @@ class ParentLifecycle(RuleBasedStateMachine):
             # A parent cancel that found the child busy with a replace reaches it now.
             assert parent.pending is not None
             assert [(type(e), e.cl_ord_id, e.orig_cl_ord_id) for e in passed_on] == [
-                (ev.OrderCancelRequested, parent.pending.cl_ord_id, after.cl_ord_id),
+                (
+                    ev.OrderCancelRequested,
+                    parents.child_request_cl_ord_id(parent.pending.cl_ord_id, after),
+                    after.cl_ord_id,
+                ),
             ]
         else:
             assert passed_on == []  # in particular, never after the child refused a cancel
@@ -1000,7 +1007,9 @@ class ParentLifecycle(RuleBasedStateMachine):
         # Every free live child is asked, with the parent request's ClOrdID (also when the
         # parent's cancel is sent again after a child refused it).
         assert [(e.order_id, type(e), e.cl_ord_id, e.orig_cl_ord_id) for e in passed_on] == [
-            (k, ev.OrderCancelRequested, request.cl_ord_id, c.cl_ord_id) for k, c in live.items() if c.pending is None
+            (k, ev.OrderCancelRequested, parents.child_request_cl_ord_id(request.cl_ord_id, c), c.cl_ord_id)
+            for k, c in live.items()
+            if c.pending is None
         ]
         self.busy_at_cancel = {k: c.pending for k, c in live.items() if c.pending is not None}
 
@@ -1064,7 +1073,10 @@ class ParentLifecycle(RuleBasedStateMachine):
                 # the parent's cancel, or the request it was busy with when the cancel came
                 assert child.pending is not None, child
                 if child.pending != self.busy_at_cancel.get(child.order_id):
-                    assert (child.pending.kind, child.pending.cl_ord_id) == (RequestKind.CANCEL, pending.cl_ord_id)
+                    assert (child.pending.kind, child.pending.cl_ord_id) == (
+                        RequestKind.CANCEL,
+                        parents.child_request_cl_ord_id(pending.cl_ord_id, child),
+                    )
 
     @invariant()
     def every_log_replays_to_its_order(self):

@@ -98,7 +98,9 @@ class Supervisor:
             session.logout("reconnecting later")  # no attempts until the backoff is over
             self.on_retry(f"reconnecting in {backoff:g}s")
             log.info("%s: not connected; next attempt in %gs", self.name, backoff)
-            self.stopped.wait(backoff)
+            if self.stopped.wait(backoff):
+                return
+            self.on_retry("reconnecting now")
             backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
 
     def _session(self) -> fix.Session | None:

@@ -17,7 +17,11 @@ class Command(BaseCommand):
         parser.add_argument("--timeout", type=float, default=15.0)
 
     def handle(self, *args, venue: list[str], timeout: float, **options):
-        names = venue or list(Venue.objects.filter(active=True).order_by("name").values_list("name", flat=True))
+        active = list(Venue.objects.filter(active=True).order_by("name").values_list("name", flat=True))
+        unknown = sorted(set(venue) - set(active))
+        if unknown:
+            raise CommandError(f"unknown or inactive venue(s): {', '.join(unknown)}")
+        names = venue or active
         asked_at = time.time_ns()
         for name in names:
             reconcile.request(name)

@@ -472,3 +472,24 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
     assert anomaly.payload["reason"] == "unknown_at_venue"
     assert stack.flaky.process is not None and stack.flaky.process.poll() is None
     stack.flaky.process.send_signal(signal.SIGCONT)
+
+
+def test_a_venue_made_inactive_is_let_go_without_touching_the_others(api, stack):
+    others = [stack.liquid.name, stack.liquid2.name, stack.quiet.name]
+    pid = stack.connector.process.pid
+    committed("UPDATE venues_venue SET active = false WHERE name = %s", stack.flaky.name)
+    try:
+        deadline = time.monotonic() + 20
+        while sessions.read([stack.flaky.name])[stack.flaky.name]["state"] == sessions.LOGGED_ON:
+            assert time.monotonic() < deadline, "the connector kept the inactive venue's session"
+            for state in sessions.read(others).values():
+                assert state["state"] == sessions.LOGGED_ON, state  # the others never blink
+            time.sleep(0.1)
+        assert stack.connector.process.poll() is None and stack.connector.process.pid == pid  # no restart
+        assert f"venue:{stack.flaky.name}" not in api.get("/api/v1/health/").json()["components"]
+    finally:
+        committed("UPDATE venues_venue SET active = true WHERE name = %s", stack.flaky.name)
+    # Switched on again: that takes a restart (under `make run` the respawn wrapper does it).
+    stack.connector.process.wait(timeout=30)
+    stack.connector.start()
+    stack.connector.wait_logged_on()

@@ -65,6 +65,7 @@ class VenueLink:
         self.sender = venue.sender_comp_id
         self.session_id: fix.SessionID | None = None
         self.up = threading.Event()
+        self.retired = threading.Event()  # made inactive while we run: its session stays off
         self.state = "connecting"
         self.detail = f"connecting to {venue.host}:{venue.port}"
         self.down_reason = f"cannot connect to {venue.host}:{venue.port}"
@@ -122,7 +123,7 @@ class Connector(fix.Application):
         for venue in self._venues:
             link = self.links[venue.name]
             supervisor = fix_sessions.Supervisor(
-                venue.name, lambda link=link: link.session_id, link.up, self.stopped,
+                venue.name, lambda link=link: link.session_id, link.up, link.retired,
                 on_retry=lambda detail, link=link: self._retrying(link, detail),
             )  # fmt: skip
             thread = threading.Thread(target=supervisor.run, name=f"session-{venue.name}", daemon=True)
@@ -151,6 +152,8 @@ class Connector(fix.Application):
 
     def stop(self) -> None:
         self.stopped.set()
+        for link in self.links.values():
+            link.retired.set()  # ends its supervisor
         for tailer in self.tailers:
             tailer.stop()
         for thread in self._supervisors:
@@ -419,11 +422,33 @@ class Connector(fix.Application):
             now = _configuration(list(Venue.objects.filter(active=True).order_by("name")))
             if self._only is not None:
                 now = {k: v for k, v in now.items() if k in self._only}
-            if now != started:
-                log.warning("the venue configuration changed (%s -> %s); restarting to apply it",
-                            sorted(started), sorted(now))  # fmt: skip
-                self.restart_requested.set()
-                return
+            if now == started:
+                continue
+            retired = set(started) - set(now)
+            if all(started.get(name) == settings for name, settings in now.items()):
+                # Only venues switched off: let them go and keep the others' sessions up.
+                for name in sorted(retired):
+                    self._retire(self.links[name])
+                started = now
+                continue
+            log.warning("the venue configuration changed (%s -> %s); restarting to apply it",
+                        sorted(started), sorted(now))  # fmt: skip
+            self.restart_requested.set()
+            return
+
+    def _retire(self, link: VenueLink) -> None:
+        """A venue made inactive: log out of it and stop routing to it. Its live orders stay as
+        they are until it is active again (they are still working there)."""
+        log.warning("%s: made inactive; logging out (its live orders stay at the venue)", link.name)
+        link.retired.set()
+        for tailer in self.tailers:
+            if tailer.name == f"venue:{link.name}":
+                tailer.stop()
+        session_id = link.session_id
+        if session_id is not None:
+            session = fix.Session.lookupSession(session_id)
+            if session is not None:
+                session.logout("venue made inactive")
 
     # -- health -------------------------------------------------------------------------------------
 
@@ -439,6 +464,8 @@ class Connector(fix.Application):
 
     def _publish_once(self) -> None:
         for link in self.links.values():
+            if link.retired.is_set() and not self.stopped.is_set():
+                continue
             try:
                 sessions.publish(link.name, link.state, link.detail)
             except Exception as exc:

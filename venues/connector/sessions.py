@@ -72,7 +72,7 @@ class Supervisor:
         name: str,
         session_id: Callable[[], fix.SessionID | None],
         up: threading.Event,
-        stopped: threading.Event,
+        stopped: threading.Event,  # set: this session is to stay off (the venue retired, or we stop)
         on_retry: Callable[[str], None],
     ) -> None:
         self.name = name

@@ -45,7 +45,7 @@ from orders.domain.calendar import trading_day
 from orders.domain.decide import decide
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
-from orders.domain.values import TimeInForce
+from orders.domain.values import Strategy, TimeInForce
 from orders.models import Account, Instrument
 from risk.domain import Denial, InstrumentRules, check_order, check_replace
 from venues import sessions as venue_sessions
@@ -60,6 +60,7 @@ HEALTH_TTL_SECONDS = 3  # health says the engine is gone within 3 s of its last 
 REFERENCE_RELOAD_MIN_SECONDS = 1.0
 REFERENCE_REFRESH_SECONDS = 5.0  # reference data (venues, instruments, accounts) is reread this often
 RETRY_PAUSE_SECONDS = 1.0
+MAX_CHILDREN = 50  # a parent is never re-routed beyond this many children
 VENUE_SESSIONS_MAX_AGE_SECONDS = 0.2  # how stale a venue session state the engine decides on
 
 
@@ -593,8 +594,42 @@ class Engine:
             for event in events:
                 child = apply(child, event)
             at = command.received_at_ns
-            events = events + parents.roll_up(parent, child, events, self.state.orders, at, before=state)
+            rolled = parents.roll_up(parent, child, events, self.state.orders, at, before=state)
+            events = events + rolled + self._reroute(parent, state, rolled, events, at)
         return outcome, events, state.account
+
+    def _reroute(
+        self, parent: OrderState, lost: OrderState, rolled: list[ev.Event], events: list[ev.Event], at_ns: int
+    ) -> list[ev.Event]:
+        """Place again what a child the venue ended unasked no longer works (the venue lost it),
+        through the router over the venues still connected: a split or sliced parent asked for
+        liquidity, not for that venue. A direct parent was told where to go: it is only noted."""
+        ended = any(isinstance(e, ev.ExecutionAnomalyRecorded) and e.reason == "child_ended" for e in rolled)
+        if not ended or parent.strategy not in (Strategy.SPLIT, Strategy.SLICES):
+            return []
+        if len(parent.children) >= MAX_CHILDREN:
+            return []  # a venue that keeps losing orders does not get to multiply them
+        current = parent
+        for event in rolled:
+            current = apply(current, event)
+        # Within the venues the parent was placed at (it may have been limited to them), the one
+        # that lost the child last.
+        used = {self.state.orders[c].venue for c in parent.children if c in self.state.orders}
+        usable = [v for v in self._connected_venues() if v in used]
+        connected = [v for v in usable if v != lost.venue] or usable
+        rules = self.instruments.get(parent.symbol)
+        if current.is_done or not connected or rules is None:
+            return []
+        # `lost` is the child as it was before the venue ended it: what it had open is what to place.
+        order = router.Order(parent.side, lost.leaves_qty, parent.limit_price, rules.lot_size, Strategy.SPLIT)
+        try:
+            plan = router.plan(order, connected, venue_sessions.read_books(connected, parent.symbol))
+        except router.RoutingRefused:
+            return []
+        first = max(self.state.last_order_id, *(e.order_id for e in events)) + 1
+        children = tuple(ev.RoutedChild(first + i, p.venue, p.quantity) for i, p in enumerate(plan.placements))
+        text = f"re-routing the {order.quantity} child {lost.order_id} no longer works at {lost.venue}: {plan.text}"
+        return parents.route(current, ev.OrderRouted(parent.order_id, at_ns, parent.strategy, children, text))
 
     @staticmethod
     def _outcome_of(events: list[ev.Event], order_id: int) -> Outcome:

@@ -441,6 +441,10 @@ def test_resending_what_the_venue_already_has_changes_nothing(api, stack):
 def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api, stack):
     resting = submit(api, stack.flaky.name, symbol="AAPL", quantity="10", limit_price="25.00")
     wait_order(resting["id"], status_is("new"))
+    routing = {"strategy": "slices", "slices": 2, "venues": [stack.flaky.name, stack.quiet.name]}
+    sliced = parent(api, symbol="MSFT", quantity="40", limit_price="25.00", routing=routing)
+    for kid in children_of(sliced["id"]):
+        wait_order(kid.id, status_is("new"))
     stack.flaky.stop()
     deadline = time.monotonic() + 15
     while sessions.read([stack.flaky.name])[stack.flaky.name]["state"] == sessions.LOGGED_ON:
@@ -469,7 +473,21 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
     lost = wait_order(resting["id"], status_is("canceled"))
     assert lost.anomalies == 1
     anomaly = Event.objects.get(stream_id=resting["id"], event_type="ExecutionAnomalyRecorded")
-    assert anomaly.payload["reason"] == "unknown_at_venue"
+    assert anomaly.payload["reason"] == "unknown_at_venue" and lost.text == anomaly.payload["text"]
+    # The sliced parent's child there is lost too: the parent says so and places it again
+    # at the venue still working.
+    deadline = time.monotonic() + 20
+    while len(kids := children_of(sliced["id"])) < 3:
+        assert time.monotonic() < deadline, [(k.venue, k.status) for k in kids]
+        time.sleep(0.1)
+    first, second, again = kids
+    assert (first.venue, first.quantity, first.status) == (stack.flaky.name, 20, "canceled")
+    assert (second.venue, second.quantity) == (again.venue, again.quantity) == (stack.quiet.name, 20)
+    wait_order(again.id, status_is("new"))  # placed again where the parent still works
+    routed = Event.objects.filter(stream_id=sliced["id"], event_type="OrderRouted").order_by("position")
+    assert routed.count() == 2 and "re-routing the 20" in routed.last().payload["text"]
+    shown = Order.objects.get(id=sliced["id"])
+    assert shown.status == "new" and shown.leaves_qty == 40 and "child" in shown.text
     assert stack.flaky.process is not None and stack.flaky.process.poll() is None
     stack.flaky.process.send_signal(signal.SIGCONT)
 

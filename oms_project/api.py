@@ -107,10 +107,17 @@ def health(request: Request) -> Response:
     """Each component with "ok" or what is wrong; HTTP 200 only when all are ok."""
     components = component_health()
     healthy = all(value == "ok" for value in components.values())
-    return Response(
+    response = Response(
         {"status": "ok" if healthy else "degraded", "components": components},
         status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
+    if not healthy:
+        # A degraded component is news, not a server error: one warning naming it, instead of
+        # Django's "ERROR Service Unavailable" for every probe.
+        failing = {name: state for name, state in components.items() if state != "ok"}
+        log.warning("health: degraded: %s", failing)
+        response._has_been_logged = True  # type: ignore[attr-defined]  # (django.utils.log.log_response)
+    return response
 
 
 class RejectNulMiddleware:

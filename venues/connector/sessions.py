@@ -18,7 +18,8 @@ from pathlib import Path
 
 import quickfix as fix
 
-from venues.fix.config import data_dictionary
+from venues.fix.config import SessionSpec
+from venues.fix.config import settings_text as fix_settings_text
 
 log = logging.getLogger("oms.connector")
 
@@ -31,36 +32,9 @@ TICK_SECONDS = 1  # how often the initiator looks for enabled sessions to connec
 def settings_text(venues: list, state_dir: Path) -> str:
     """One initiator, a session per venue. Sequence numbers restart at every logon: recovery is
     the connector's status resync, never a replay of old messages (see connector.py)."""
-    lines = [
-        "[DEFAULT]",
-        "ConnectionType=initiator",
-        "BeginString=FIX.4.4",
-        "StartTime=00:00:00",
-        "EndTime=00:00:00",
-        f"FileStorePath={state_dir / 'store'}",
-        f"FileLogPath={state_dir / 'log'}",
-        "UseDataDictionary=Y",
-        f"DataDictionary={data_dictionary()}",
-        "ValidateUserDefinedFields=N",
-        "ValidateFieldsOutOfOrder=N",
-        "CheckLatency=N",
-        "SocketNodelay=Y",
-        f"ReconnectInterval={TICK_SECONDS}",
-        "ResetOnLogon=Y",
-        "ResetOnLogout=Y",
-        "ResetOnDisconnect=Y",
-    ]
-    for v in venues:
-        lines += [
-            "",
-            "[SESSION]",
-            f"SenderCompID={v.sender_comp_id}",
-            f"TargetCompID={v.target_comp_id}",
-            f"SocketConnectHost={v.host}",
-            f"SocketConnectPort={v.port}",
-            f"HeartBtInt={v.heartbeat_seconds}",
-        ]
-    return "\n".join(lines) + "\n"
+    sessions = [SessionSpec(v.sender_comp_id, v.target_comp_id, v.host, v.port, v.heartbeat_seconds) for v in venues]
+    return fix_settings_text(acceptor=False, port=None, sessions=sessions, state_dir=state_dir,
+                             reconnect_seconds=TICK_SECONDS, reset_on_logon=True)  # fmt: skip
 
 
 class Supervisor:

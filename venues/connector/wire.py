@@ -19,7 +19,7 @@ from orders.domain import commands as cmd
 from orders.domain import events as ev
 from orders.domain.values import ExecType, OrdStatus
 from venues.fix import tables
-from venues.fix.messages import Get, new_message, set_decimal
+from venues.fix.messages import Get, market_data_request_message, new_message, set_decimal
 
 ORD_REJ_DUPLICATE = "6"  # 103: the venue has seen this ClOrdID: our resend of something it already has
 ORD_REJ_UNKNOWN_ORDER = "5"  # 103 on a status answer: the venue does not know the order
@@ -114,19 +114,7 @@ def status_request(order: OrderRef) -> fix.Message:
 def market_data_request(request_id: str, symbols: list[str], depth: int = 5) -> fix.Message:
     """35=V: subscribe to `depth` levels of the book, and trades, for `symbols`: the router
     splits by the liquidity displayed at or better than a limit, not just at the top."""
-    message = new_message("V")
-    message.setField(262, request_id)
-    message.setField(263, "1")  # snapshot + updates
-    message.setField(264, str(depth))
-    for entry_type in ("0", "1", "2"):  # bid, offer, trade
-        group = fix.Group(267, 269)
-        group.setField(269, entry_type)
-        message.addGroup(group)
-    for symbol in symbols:
-        group = fix.Group(146, 55)
-        group.setField(55, symbol)
-        message.addGroup(group)
-    return message
+    return market_data_request_message(request_id, symbols, market_depth=depth)
 
 
 def _resend(message: fix.Message, resend: bool) -> None:

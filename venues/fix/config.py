@@ -21,12 +21,16 @@ def data_dictionary() -> Path:
 class SessionSpec:
     sender: str  # 49 SenderCompID: us
     target: str  # 56 TargetCompID: them
+    # An initiator session of its own address (one initiator, a session per venue); None: the default's.
+    host: str | None = None
+    port: int | None = None
+    heartbeat_seconds: int | None = None
 
 
 def settings_text(
     *,
     acceptor: bool,
-    port: int,
+    port: int | None,
     sessions: list[SessionSpec],
     state_dir: Path,
     host: str = "127.0.0.1",
@@ -57,9 +61,15 @@ def settings_text(
     if acceptor:
         lines += [f"SocketAcceptPort={port}", f"SocketAcceptHost={host}", "SocketReuseAddress=Y"]
     else:
-        lines += [f"SocketConnectPort={port}", f"SocketConnectHost={host}", f"ReconnectInterval={reconnect_seconds}"]
+        lines += [f"ReconnectInterval={reconnect_seconds}"]
+        if port is not None:
+            lines += [f"SocketConnectPort={port}", f"SocketConnectHost={host}"]
     for spec in sessions:
         lines += ["", "[SESSION]", f"SenderCompID={spec.sender}", f"TargetCompID={spec.target}"]
+        if spec.port is not None:
+            lines += [f"SocketConnectHost={spec.host or host}", f"SocketConnectPort={spec.port}"]
+        if spec.heartbeat_seconds is not None:
+            lines += [f"HeartBtInt={spec.heartbeat_seconds}"]
     return "\n".join(lines) + "\n"
 
 

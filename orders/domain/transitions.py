@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from . import events as ev
-from .values import OrdStatus
+from .values import DONE_STATUSES, PENDING_STATUSES, WORKING_STATUSES, OrdStatus
 
 WORKING: Final = "WORKING"
 SAME: Final = "SAME"
@@ -30,10 +30,6 @@ PR = OrdStatus.PENDING_REPLACE
 REJECTED = OrdStatus.REJECTED
 EXPIRED = OrdStatus.EXPIRED
 DFD = OrdStatus.DONE_FOR_DAY
-
-LIVE = (PN, NEW, PF)
-PENDING = (PC, PR)
-DONE = (FILLED, CANCELED, REJECTED, EXPIRED, DFD)
 
 TRANSITIONS: dict[tuple[OrdStatus | None, type], Target] = {
     # Creation: the first event of every order stream.
@@ -88,18 +84,18 @@ TRANSITIONS: dict[tuple[OrdStatus | None, type], Target] = {
 
 # A parent order: the router places children (more of them later, when it is enlarged), and a
 # replace of the parent applies at once (the children follow, each with its own replace).
-for _status in LIVE:
+for _status in WORKING_STATUSES:
     TRANSITIONS[(_status, ev.OrderRouted)] = SAME
     TRANSITIONS[(_status, ev.ParentReplaced)] = WORKING
 
 # Refusals of a request change nothing on an order that has no such request pending:
 # "too late" on a done order, "already pending" on a pending one, and the venue's reject of
 # a cancel that lost the race to the final fill (the order is filled by then).
-for _status in (*LIVE, *PENDING, *DONE):
+for _status in WORKING_STATUSES | PENDING_STATUSES | DONE_STATUSES:
     TRANSITIONS.setdefault((_status, ev.OrderCancelRejected), SAME)
     TRANSITIONS.setdefault((_status, ev.OrderReplaceRejected), SAME)
 # An anomaly is recorded against the order and never moves it.
-for _status in (*LIVE, *PENDING, *DONE):
+for _status in WORKING_STATUSES | PENDING_STATUSES | DONE_STATUSES:
     TRANSITIONS[(_status, ev.ExecutionAnomalyRecorded)] = SAME
 
 

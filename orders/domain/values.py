@@ -55,9 +55,18 @@ class OrdStatus(StrEnum):
         return self in DONE_STATUSES
 
 
+# The status sets, named once. Every order is in exactly one of WORKING, PENDING and DONE
+# (SUSPENDED aside, which no venue here sends).
+# Working: at the venue (or on its way there) with no request of ours outstanding.
+WORKING_STATUSES = frozenset({OrdStatus.PENDING_NEW, OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED})
+# A cancel or replace of ours is outstanding at the venue.
+PENDING_STATUSES = frozenset({OrdStatus.PENDING_CANCEL, OrdStatus.PENDING_REPLACE})
+# Over: no more cancels or replaces (FIX: "too late"); only a late fill or a bust can still come.
 DONE_STATUSES = frozenset(
     {OrdStatus.FILLED, OrdStatus.CANCELED, OrdStatus.REJECTED, OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY}
 )
+# Live: the venue still owes us something about the order (status requests ask about these).
+LIVE_STATUSES = WORKING_STATUSES | PENDING_STATUSES
 
 
 class ExecType(StrEnum):

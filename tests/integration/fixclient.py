@@ -10,7 +10,8 @@ from pathlib import Path
 import quickfix as fix
 
 from venues.fix.config import SessionSpec, session_settings, settings_text
-from venues.fix.messages import market_data_request_message, request_for_positions_message
+from venues.fix.market_data import market_data_request_message
+from venues.fix.positions import request_for_positions_message
 
 
 def as_dict(message: fix.Message) -> dict[int, str]:

@@ -45,3 +45,44 @@ def test_codes_are_fix_44(value, code):
 
 def test_fix_42_fill_exec_types_read_as_trade():
     assert t.EXEC_TYPE_FROM_FIX["1"] is ExecType.TRADE and t.EXEC_TYPE_FROM_FIX["2"] is ExecType.TRADE
+
+
+@pytest.mark.parametrize(
+    ("to_fix", "from_fix"),
+    [
+        (t.ORD_REJ_REASON_TO_FIX, t.ORD_REJ_REASON_FROM_FIX),
+        (t.CXL_REJ_REASON_TO_FIX, t.CXL_REJ_REASON_FROM_FIX),
+        (t.CXL_REJ_RESPONSE_TO_FIX, t.CXL_REJ_RESPONSE_FROM_FIX),
+    ],
+)
+def test_every_reason_maps_to_fix_and_back_under_one_name(to_fix, from_fix):
+    assert len(set(to_fix.values())) == len(to_fix), "two names share a FIX code"
+    assert set(from_fix) == set(to_fix.values())
+    for name, code in to_fix.items():
+        assert from_fix[code] == name
+
+
+@pytest.mark.parametrize(
+    ("table", "name", "code"),
+    [
+        (t.ORD_REJ_REASON_TO_FIX, "unknown_symbol", "1"),
+        (t.ORD_REJ_REASON_TO_FIX, "unknown_order", "5"),
+        (t.ORD_REJ_REASON_TO_FIX, "duplicate_cl_ord_id", "6"),
+        (t.ORD_REJ_REASON_TO_FIX, "incorrect_quantity", "13"),
+        (t.ORD_REJ_REASON_TO_FIX, "other", "99"),
+        (t.CXL_REJ_REASON_TO_FIX, "too_late", "0"),
+        (t.CXL_REJ_REASON_TO_FIX, "unknown_order", "1"),
+        (t.CXL_REJ_REASON_TO_FIX, "request_pending", "3"),
+        (t.CXL_REJ_REASON_TO_FIX, "duplicate_cl_ord_id", "6"),
+        (t.CXL_REJ_REASON_TO_FIX, "other", "99"),
+        (t.CXL_REJ_RESPONSE_TO_FIX, "cancel", "1"),
+        (t.CXL_REJ_RESPONSE_TO_FIX, "replace", "2"),
+    ],
+)
+def test_reason_codes_are_fix_44(table, name, code):
+    assert table[name] == code
+
+
+def test_a_reason_shared_by_both_rejects_has_one_name():
+    shared = set(t.ORD_REJ_REASON_TO_FIX) & set(t.CXL_REJ_REASON_TO_FIX)
+    assert {"unknown_order", "duplicate_cl_ord_id", "other"} <= shared

@@ -55,7 +55,7 @@ def test_a_repeated_cl_ord_id_is_refused_and_never_executes_twice(venue):
     venue.new_order("mm", "q1", "AAPL", Side.SELL, D(500), D("10.00"), TimeInForce.DAY)
     venue.new_order("oms", "c1", "AAPL", Side.BUY, D(100), D("10.00"), TimeInForce.DAY)
     again = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(100), D("10.00"), TimeInForce.DAY)
-    assert kinds(again) == [("oms", "rejected", "rejected")] and again[0].reject_reason == "duplicate"
+    assert kinds(again) == [("oms", "rejected", "rejected")] and again[0].reject_reason == "duplicate_cl_ord_id"
     assert venue.positions["oms"]["AAPL"] == 100
 
 
@@ -142,7 +142,7 @@ def test_a_replace_off_the_tick_is_refused(venue):
 def test_a_resent_order_is_refused_naming_the_order_that_has_the_cl_ord_id(venue):
     first = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("9.00"), TimeInForce.DAY)
     again = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("9.00"), TimeInForce.DAY)
-    assert again[0].reject_reason == "duplicate" and again[0].order_id == first[0].order_id
+    assert again[0].reject_reason == "duplicate_cl_ord_id" and again[0].order_id == first[0].order_id
 
 
 # -- status of an unknown order ------------------------------------------------------------------------
@@ -164,7 +164,7 @@ def test_an_order_refused_outright_never_rests_and_uses_up_its_cl_ord_id(venue):
     assert (refused.exec_type, refused.ord_status, refused.text) == (ExecType.REJECTED, OrdStatus.REJECTED, "no")
     assert venue.books["AAPL"].best_bid() is None
     assert venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("10.00"), TimeInForce.DAY)[0].reject_reason == (
-        "duplicate")  # fmt: skip
+        "duplicate_cl_ord_id")  # fmt: skip
 
 
 def test_a_request_refused_outright_names_the_order_as_it_stands(venue):

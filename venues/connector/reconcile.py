@@ -6,21 +6,34 @@ one PositionReport (35=AP) per symbol it holds for our session, or 35=AO when it
 The OMS side is the fills booked today on orders routed to that venue (parents excluded: their
 fills are their children's). The result, matching or not, is published for the command to
 print and logged; a difference is a warning in the log.
+
+`Reconciliation` is the connector's part: it asks, collects the answers per request (PosReqID
+710) until the venue has sent them all (727 TotalNumPosReports), and compares them off the
+quickfix thread. The functions below it are what it and `manage.py reconcile_venues` share.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import quickfix as fix
 from django.db import connection
 
 from orders import bus
 from orders.models import Fill, Order
+from venues.connector.link import VenueLink
+from venues.connector.threads import spawn
+from venues.fix.messages import getter
+from venues.fix.positions import PositionReport, parse_position_report, request_for_positions_message
+
+log = logging.getLogger("oms.connector")
 
 REQUEST_CHANNEL = "venues:reconcile"
 RESULT_TTL_SECONDS = 24 * 3600
@@ -40,20 +53,85 @@ class Collecting:
     expected: int | None = None
     received: int = 0
 
-    def take(self, msg_type: str, fields: dict[int, str], long_short: tuple[str | None, str | None]) -> bool:
-        """Book one AP/AO; True once the answer is complete."""
-        if msg_type == "AO":
+    def take(self, report: PositionReport | None) -> bool:
+        """Book one 35=AP (None: the 35=AO that says there is nothing); True once the answer is complete."""
+        if report is None:
             return True
         self.received += 1
-        self.expected = int(fields.get(727) or 1)
-        long_qty, short_qty = long_short
+        self.expected = int(report.total_reports or 1)
         try:
-            net = Decimal(long_qty or "0") - Decimal(short_qty or "0")
+            net = Decimal(report.long_qty or "0") - Decimal(report.short_qty or "0")
         except InvalidOperation:
             net = Decimal(0)
-        symbol = fields.get(55) or "?"
+        symbol = report.symbol or "?"
         self.positions[symbol] = self.positions.get(symbol, Decimal(0)) + net
         return self.received >= self.expected
+
+
+class Reconciliation:
+    """The connector's part: asks each logged-on venue, collects its answer, compares it."""
+
+    def __init__(self, links: dict[str, VenueLink], every_seconds: float, stopped: threading.Event) -> None:
+        self.links = links
+        self.every_seconds = every_seconds
+        self.stopped = stopped
+        self._collecting: dict[str, Collecting] = {}
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        """Reconcile every `every_seconds`, and at once when an operator asks."""
+        pubsub = bus.client().pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(bus.key(REQUEST_CHANNEL))
+        last = time.monotonic()
+        try:
+            while not self.stopped.is_set():
+                message = pubsub.get_message(timeout=1.0)
+                wanted: str | None = None
+                if message is not None:
+                    wanted = str(message.get("data"))
+                elif time.monotonic() - last >= self.every_seconds:
+                    wanted = "*"
+                if wanted is None:
+                    continue
+                last = time.monotonic()
+                for link in self.links.values():
+                    if link.up.is_set() and wanted in ("*", link.name):
+                        try:
+                            self.ask(link)
+                        except Exception:
+                            log.exception("%s: could not ask for positions", link.name)
+        finally:
+            pubsub.close()
+
+    def ask(self, link: VenueLink) -> None:
+        """Ask the venue for our positions; the answer is compared when it is complete."""
+        request_id = f"rec-{link.name}-{time.time_ns()}"
+        with self._lock:
+            self._collecting[request_id] = Collecting(link.name, time.time_ns())
+        business_date = datetime.now(UTC).strftime("%Y%m%d")
+        link.send(request_for_positions_message(request_id, link.sender, business_date))
+
+    def on_answer(self, link: VenueLink, message: fix.Message) -> None:
+        """35=AP or 35=AO, on quickfix's thread."""
+        request_id = getter(message)(710) or ""
+        with self._lock:
+            collecting = self._collecting.get(request_id)
+            if collecting is None:
+                return
+            report = parse_position_report(message) if message.getHeader().getField(35) == "AP" else None
+            if not collecting.take(report):
+                return
+            del self._collecting[request_id]
+        spawn(self._compare, collecting)
+
+    def _compare(self, collecting: Collecting) -> None:
+        ours = oms_positions(collecting.venue, start_of_day())
+        result = compare(collecting.venue, collecting.positions, ours)
+        publish(result)
+        if result["matches"]:
+            log.info("%s: positions reconciled: %d symbols match", collecting.venue, result["symbols"])
+        else:
+            log.warning("%s: positions differ from the venue's: %s", collecting.venue, result["differences"])
 
 
 def oms_positions(venue: str, since: datetime) -> dict[str, Decimal]:

@@ -31,7 +31,7 @@ TICK_SECONDS = 1  # how often the initiator looks for enabled sessions to connec
 
 def settings_text(venues: list, state_dir: Path) -> str:
     """One initiator, a session per venue. Sequence numbers restart at every logon: recovery is
-    the connector's status resync, never a replay of old messages (see connector.py)."""
+    the connector's status resync, never a replay of old messages (see resync.py)."""
     sessions = [SessionSpec(v.sender_comp_id, v.target_comp_id, v.host, v.port, v.heartbeat_seconds) for v in venues]
     return fix_settings_text(acceptor=False, port=None, sessions=sessions, state_dir=state_dir,
                              reconnect_seconds=TICK_SECONDS, reset_on_logon=True)  # fmt: skip

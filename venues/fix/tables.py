@@ -49,26 +49,34 @@ EXEC_TYPE_TO_FIX = {
 }
 EXEC_TYPE_FROM_FIX = {v: k for k, v in EXEC_TYPE_TO_FIX.items()} | {"1": ExecType.TRADE, "2": ExecType.TRADE}
 
-# 102 CxlRejReason
+# 103 OrdRejReason. One name per code, the same both ways; a reason FIX has no code for (the
+# simulator's "invalid_price", say) goes out as 99 Other, and an unknown code reads as None.
+ORD_REJ_REASON_TO_FIX = {
+    "broker_option": "0",
+    "unknown_symbol": "1",
+    "unknown_order": "5",  # on a status answer (150=I): the venue does not know the order
+    "duplicate_cl_ord_id": "6",  # the venue has this ClOrdID: our resend of something it already has
+    "incorrect_quantity": "13",
+    "other": "99",
+}
+ORD_REJ_REASON_FROM_FIX = {v: k for k, v in ORD_REJ_REASON_TO_FIX.items()}
+
+# 102 CxlRejReason. The names the engine stores on a venue's OrderCancelRejected /
+# OrderReplaceRejected; an unknown code reads as "other". (The engine's own refusals say which
+# request was too late, "too_late_to_cancel" / "too_late_to_replace": those are not the venue's.)
 CXL_REJ_REASON_TO_FIX = {
-    "too_late_to_cancel": "0",
-    "too_late_to_replace": "0",
+    "too_late": "0",
     "unknown_order": "1",
+    "broker_option": "2",
     "request_pending": "3",
     "duplicate_cl_ord_id": "6",
+    "other": "99",
 }
-CXL_REJ_REASON_FROM_FIX = {
-    "0": "too_late",
-    "1": "unknown_order",
-    "2": "broker_option",
-    "3": "request_pending",
-    "6": "duplicate_cl_ord_id",
-}
-OTHER_CXL_REJ_REASON = "99"
+CXL_REJ_REASON_FROM_FIX = {v: k for k, v in CXL_REJ_REASON_TO_FIX.items()}
 
 # 434 CxlRejResponseTo
-CXL_REJ_RESPONSE_TO_CANCEL = "1"
-CXL_REJ_RESPONSE_TO_REPLACE = "2"
+CXL_REJ_RESPONSE_TO_FIX = {"cancel": "1", "replace": "2"}
+CXL_REJ_RESPONSE_FROM_FIX = {v: k for k, v in CXL_REJ_RESPONSE_TO_FIX.items()}
 
 # 263 SubscriptionRequestType
 SUBSCRIPTION_REQUEST_TYPE_TO_FIX = {"snapshot": "0", "subscribe": "1", "unsubscribe": "2"}

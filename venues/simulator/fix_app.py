@@ -1,4 +1,6 @@
 """The simulated venue's FIX 4.4 acceptor: quickfix callbacks that translate and call `Venue`.
+Every message is built and read in venues/fix, as the connector's are: the two sides speak one
+translation.
 
 quickfix validates every message against the FIX 4.4 data dictionary before it reaches
 `fromApp`, and answers malformed ones with a session-level Reject (35=3) itself. What is
@@ -35,41 +37,33 @@ from decimal import Decimal
 
 import quickfix as fix
 
-from orders.domain.values import ExecType, OrdStatus
+from orders.domain.values import ExecType, OrdStatus, Side
+from venues.fix import orders as fix_orders
 from venues.fix import tables
-from venues.fix.messages import (
-    FixValueError,
-    Get,
+from venues.fix.market_data import (
     MDEntry,
-    Position,
-    PositionsRequest,
-    business_reject_message,
-    decimal_field,
-    getter,
-    group_getters,
-    mapped,
     market_data_reject_message,
     market_data_snapshot_message,
-    new_message,
-    parse_new_order,
+    parse_market_data_request,
+)
+from venues.fix.messages import FixValueError, Get, business_reject_message, decimal_field, getter, required
+from venues.fix.orders import cancel_reject_message, execution_report_message, parse_new_order
+from venues.fix.positions import (
+    Position,
+    PositionsRequest,
     parse_request_for_positions,
     position_report_message,
     positions_ack_message,
-    required,
-    set_decimal,
 )
 from venues.simulator import market_data
 from venues.simulator.book import Side as BookSide
 from venues.simulator.book import TimeInForce as BookTif
 from venues.simulator.faults import REFRESH_SECONDS, FaultLoader, SessionFaults
-from venues.simulator.market_data import MarketDataFeed, MarketDataRequest, Snapshot
+from venues.simulator.market_data import MarketDataFeed, Snapshot
 from venues.simulator.venue import CancelReject, ExecReport, Report, Venue
 
 log = logging.getLogger("oms.simulator")
 
-ORD_REJ_REASON = {"duplicate": "6", "unknown_symbol": "1", "incorrect_quantity": "13", "invalid_price": "99",
-                  "unknown_order": "5"}  # fmt: skip
-CXL_REJ_REASON = {"too_late": "0", "unknown_order": "1", "duplicate_cl_ord_id": "6"}
 FAULT_TEXT = "rejected by fault injection"
 MARKET_DATA_TICK = 0.05  # seconds: how often the market data clock looks for snapshots due
 ZERO = Decimal(0)
@@ -353,7 +347,7 @@ class VenueApplication(fix.Application):
         if report.owner not in self.outboxes:
             return
         if isinstance(report, CancelReject):
-            self._put(report.owner, cancel_reject_message(report))
+            self._put(report.owner, cancel_reject_message(_cancel_reject(report)))
             return
         faults = self.faults[report.owner]
         if faults.take_drop():
@@ -361,7 +355,7 @@ class VenueApplication(fix.Application):
                      report.exec_type.value, report.owner)  # fmt: skip
             return
         for _ in range(faults.copies):
-            message = exec_report_message(report)
+            message = execution_report_message(_execution_report(report))
             if ord_status_req_id:
                 message.setField(790, ord_status_req_id)  # 790 OrdStatusReqID, echoed
             self._put(report.owner, message)
@@ -401,68 +395,23 @@ class VenueApplication(fix.Application):
                 session.logon()
 
 
-def parse_market_data_request(message: fix.Message, get: Get) -> MarketDataRequest:
-    """35=V: 262, 263, 264, 265, the 267 NoMDEntryTypes group (269) and the 146 NoRelatedSym group (55)."""
-    depth = required(get, 264)
-    if not depth.isdigit():
-        raise FixValueError(264, f"not a whole number: {depth!r}")
-    entry_types = tuple(
-        tables.MD_ENTRY_TYPE_FROM_FIX.get(code, code) for entry in group_getters(message, 267, 269)
-        if (code := entry(269)) is not None
-    )  # fmt: skip
-    symbols = tuple(symbol for instrument in group_getters(message, 146, 55) if (symbol := instrument(55)))
-    return MarketDataRequest(
-        md_req_id=required(get, 262),
-        subscription=mapped(get, 263, tables.SUBSCRIPTION_REQUEST_TYPE_FROM_FIX),
-        market_depth=int(depth),
-        update_type=get(265),
-        entry_types=entry_types,
-        symbols=symbols,
-    )
-
-
 def _side(code: str | None) -> BookSide:
     return BookSide.BUY if code == "1" else BookSide.SELL
 
 
-def exec_report_message(report: ExecReport) -> fix.Message:
-    """35=8 ExecutionReport. 38 OrderQty only for an order that has one (not for an unknown order's status)."""
-    message = new_message("8")
-    message.setField(37, report.order_id)
-    message.setField(11, report.cl_ord_id)
-    if report.orig_cl_ord_id:
-        message.setField(41, report.orig_cl_ord_id)
-    message.setField(17, report.exec_id)
-    message.setField(150, tables.EXEC_TYPE_TO_FIX[report.exec_type])
-    message.setField(39, tables.ORD_STATUS_TO_FIX[report.ord_status])
-    message.setField(55, report.symbol)
-    message.setField(54, "1" if report.side is BookSide.BUY else "2")
-    if report.order_qty:
-        set_decimal(message, 38, report.order_qty)
-    if report.price is not None:
-        set_decimal(message, 44, report.price)
-    set_decimal(message, 32, report.last_qty)
-    set_decimal(message, 31, report.last_px)
-    set_decimal(message, 14, report.cum_qty)
-    set_decimal(message, 151, report.leaves_qty)
-    set_decimal(message, 6, report.avg_px)
-    if report.reject_reason:
-        message.setField(103, ORD_REJ_REASON.get(report.reject_reason, "99"))
-    if report.text:
-        message.setField(58, report.text[:200])
-    message.setField(fix.TransactTime())
-    return message
+# -- the venue's reports as FIX values (venues/fix builds the messages) ------------------------------
 
 
-def cancel_reject_message(reject: CancelReject) -> fix.Message:
-    """35=9 OrderCancelReject."""
-    message = new_message("9")
-    message.setField(37, reject.order_id)
-    message.setField(11, reject.cl_ord_id)
-    message.setField(41, reject.orig_cl_ord_id)
-    message.setField(39, tables.ORD_STATUS_TO_FIX[reject.ord_status])
-    message.setField(434, tables.CXL_REJ_RESPONSE_TO_CANCEL if reject.response_to == "cancel" else
-                     tables.CXL_REJ_RESPONSE_TO_REPLACE)  # fmt: skip
-    message.setField(102, CXL_REJ_REASON.get(reject.reason, tables.OTHER_CXL_REJ_REASON))
-    message.setField(58, reject.text[:200])
-    return message
+def _execution_report(report: ExecReport) -> fix_orders.ExecutionReport:
+    return fix_orders.ExecutionReport(
+        order_id=report.order_id, cl_ord_id=report.cl_ord_id, exec_id=report.exec_id, exec_type=report.exec_type,
+        ord_status=report.ord_status, symbol=report.symbol, side=Side(report.side.value), order_qty=report.order_qty,
+        price=report.price, last_qty=report.last_qty, last_px=report.last_px, cum_qty=report.cum_qty,
+        leaves_qty=report.leaves_qty, avg_px=report.avg_px, orig_cl_ord_id=report.orig_cl_ord_id,
+        reject_reason=report.reject_reason, text=report.text,
+    )  # fmt: skip
+
+
+def _cancel_reject(reject: CancelReject) -> fix_orders.CancelReject:
+    return fix_orders.CancelReject(reject.order_id, reject.cl_ord_id, reject.orig_cl_ord_id, reject.ord_status,
+                                   reject.response_to, reject.reason, reject.text)  # fmt: skip

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from venues.fix.market_data import MarketDataRequest
 from venues.simulator.book import Side
 from venues.simulator.venue import Venue
 
@@ -51,18 +52,6 @@ def entries(venue: Venue, symbol: str, types: Iterable[str] = ENTRY_TYPES, depth
             last = venue.last_trades[symbol]
             found.append(Entry(TRADE, last.price, last.quantity, last.at, last.sequence))
     return tuple(found)
-
-
-@dataclass(frozen=True)
-class MarketDataRequest:
-    """35=V, as values: 262, 263 as "snapshot" | "subscribe" | "unsubscribe", 264, 265, 267 group, 146 group."""
-
-    md_req_id: str
-    subscription: str
-    market_depth: int
-    update_type: str | None  # 265 as sent, None when absent
-    entry_types: tuple[str, ...]  # 269: BID, OFFER, TRADE; a type not served here keeps its FIX code
-    symbols: tuple[str, ...]
 
 
 def refusal(request: MarketDataRequest, active: bool) -> tuple[str, str] | None:

@@ -4,7 +4,7 @@ and the reports a venue owes its sessions. The FIX acceptor (fix_app.py) only tr
 Sessions are `owners`: a FIX session's id, or a built-in liquidity participant. Every change
 to an owner's order produces an `ExecReport` (or a `CancelReject`) addressed to that owner;
 both sides of a trade get theirs. A ClOrdID is accepted once per owner: a repeated one is
-refused with reason "duplicate" and never executed twice.
+refused with reason "duplicate_cl_ord_id" and never executed twice.
 
 The venue also keeps what its market data and position reports show: the last trade per
 symbol (any trade in its books: makers, takers and FIX sessions alike) and each owner's net
@@ -53,7 +53,9 @@ class ExecReport:
     leaves_qty: Decimal  # 151
     avg_px: Decimal  # 6
     text: str = ""  # 58
-    reject_reason: str = ""  # 103 OrdRejReason, as a name: "duplicate", "unknown_symbol", "unknown_order", ...
+    reject_reason: str = (
+        ""  # 103 OrdRejReason by name (venues/fix/tables.py): "duplicate_cl_ord_id", "unknown_order"...
+    )
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class CancelReject:
     orig_cl_ord_id: str
     ord_status: OrdStatus
     response_to: str  # "cancel" | "replace" (434)
-    reason: str  # "too_late" | "unknown_order" | "duplicate_cl_ord_id"
+    reason: str  # 102 CxlRejReason by name: "too_late" | "unknown_order" | "duplicate_cl_ord_id" | "other"
     text: str
 
 
@@ -111,7 +113,7 @@ class Venue:
         refusal = self._refusal(owner, cl_ord_id, symbol, quantity, price)
         if refusal is not None:
             reason, text = refusal
-            existing = self._find(owner, cl_ord_id, live_only=False) if reason == "duplicate" else None
+            existing = self._find(owner, cl_ord_id, live_only=False) if reason == "duplicate_cl_ord_id" else None
             # A duplicate's reject names the order that already has this ClOrdID (37), so a
             # client resending after a crash can ask for its status instead of guessing.
             order_id = existing[0].order_id if existing else f"{self.name}-R{next(self._order_ids)}"
@@ -239,7 +241,7 @@ class Venue:
 
     def _refusal(self, owner: str, cl_ord_id: str, symbol: str, quantity: Decimal, price: Decimal | None):
         if (owner, cl_ord_id) in self._seen:
-            return "duplicate", f"ClOrdID {cl_ord_id} was already used on this session"
+            return "duplicate_cl_ord_id", f"ClOrdID {cl_ord_id} was already used on this session"
         spec = self.instruments.get(symbol)
         if spec is None:
             return "unknown_symbol", f"unknown symbol {symbol}"

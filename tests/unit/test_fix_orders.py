@@ -1,0 +1,77 @@
+"""Order messages read back as the values they were built from: what the simulated venue sends
+is what the connector reads."""
+
+from decimal import Decimal as D
+
+import pytest
+
+from orders.domain.values import ExecType, OrdStatus, Side
+from venues.fix.messages import getter
+from venues.fix.orders import (
+    CancelReject,
+    ExecutionReport,
+    cancel_reject_message,
+    execution_report_message,
+    parse_cancel_reject,
+    parse_execution_report,
+    parse_venue_cl_ord_id,
+    venue_cl_ord_id,
+)
+
+
+def report(**changes) -> ExecutionReport:
+    values = dict(
+        order_id="SIMA-7", cl_ord_id="12:c1", exec_id="SIMA-E3", exec_type=ExecType.TRADE,
+        ord_status=OrdStatus.PARTIALLY_FILLED, symbol="AAPL", side=Side.SELL, order_qty=D(100), price=D("10.5"),
+        last_qty=D(40), last_px=D("10.5"), cum_qty=D(40), leaves_qty=D(60), avg_px=D("10.5"),
+    )  # fmt: skip
+    return ExecutionReport(**(values | changes))
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        report(),
+        report(exec_type=ExecType.REPLACED, ord_status=OrdStatus.NEW, orig_cl_ord_id="12:c0", text="replaced"),
+        report(exec_type=ExecType.REJECTED, ord_status=OrdStatus.REJECTED, reject_reason="duplicate_cl_ord_id"),
+        # an unknown order's status: no OrderQty, no price
+        report(
+            exec_type=ExecType.ORDER_STATUS,
+            ord_status=OrdStatus.REJECTED,
+            order_qty=None,
+            price=None,
+            last_qty=D(0),
+            last_px=D(0),
+            cum_qty=D(0),
+            leaves_qty=D(0),
+            avg_px=D(0),
+            reject_reason="unknown_order",
+        ),
+    ],
+)
+def test_an_execution_report_reads_back_as_it_was_built(sent):
+    assert parse_execution_report(getter(execution_report_message(sent))) == sent
+
+
+def test_a_reject_reason_fix_has_no_code_for_goes_out_as_other():
+    message = execution_report_message(report(exec_type=ExecType.REJECTED, reject_reason="invalid_price"))
+    assert message.getField(103) == "99"
+    assert parse_execution_report(getter(message)).reject_reason == "other"
+
+
+@pytest.mark.parametrize(("response_to", "reason"), [("cancel", "too_late"), ("replace", "duplicate_cl_ord_id")])
+def test_a_cancel_reject_reads_back_as_it_was_built(response_to, reason):
+    sent = CancelReject("SIMA-7", "12:c2", "12:c1", OrdStatus.FILLED, response_to, reason, "too late")
+    assert parse_cancel_reject(getter(cancel_reject_message(sent))) == sent
+
+
+def test_an_unknown_cancel_reject_code_reads_as_other():
+    message = cancel_reject_message(CancelReject("NONE", "12:c2", "12:c1", OrdStatus.REJECTED, "cancel", "other", ""))
+    message.setField(102, "42")
+    assert parse_cancel_reject(getter(message)).reason == "other"
+
+
+def test_a_venue_cl_ord_id_names_the_order_and_the_clients_cl_ord_id():
+    assert parse_venue_cl_ord_id(venue_cl_ord_id(12, "a:b")) == (12, "a:b")
+    assert parse_venue_cl_ord_id("c1") is None and parse_venue_cl_ord_id("x:c1") is None
+    assert parse_venue_cl_ord_id(None) is None and parse_venue_cl_ord_id("12:") is None

@@ -1,0 +1,103 @@
+"""The connector's quickfix Application: thin. Session callbacks keep each `VenueLink` up to
+date; an application message is looked up by its type (35) in `handlers` and handed to the part
+that reads it. A type not in the table is dropped.
+
+A handler runs on quickfix's thread and must not block on the engine or the database for long:
+the inbound part queues its commands, and anything slower starts a thread of its own. A handler
+raises `Ignored` for a message with nothing to book; any other error is logged, never allowed
+to take the session down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+
+import quickfix as fix
+
+from venues.connector.link import VenueLink
+from venues.connector.threads import spawn
+
+log = logging.getLogger("oms.connector")
+
+Handler = Callable[[VenueLink, fix.Message], None]
+
+
+class Ignored(Exception):
+    """A message with nothing to book: a report about an order this OMS did not send, or of an
+    ExecType that only tells us what we know (150=6 pending cancel, say). Logged, not booked."""
+
+
+class ConnectorApplication(fix.Application):
+    def __init__(
+        self,
+        links: Iterable[VenueLink],
+        handlers: dict[str, Handler],  # 35 MsgType -> the part that reads it
+        *,
+        on_logon: Callable[[VenueLink], None],  # run on a thread of its own after each logon
+        on_change: Callable[[], None],  # a session's state changed: publish it
+    ) -> None:
+        super().__init__()
+        self._by_target = {link.target: link for link in links}
+        self.handlers = handlers
+        self._on_logon = on_logon
+        self._on_change = on_change
+
+    def _link(self, session_id: fix.SessionID) -> VenueLink | None:
+        return self._by_target.get(session_id.getTargetCompID().getValue())
+
+    def onCreate(self, session_id: fix.SessionID) -> None:
+        link = self._link(session_id)
+        if link is not None:
+            link.session_id = session_id
+
+    def onLogon(self, session_id: fix.SessionID) -> None:
+        link = self._link(session_id)
+        if link is None:
+            return
+        link.went_up()
+        log.info("%s: logged on (%s)", link.name, session_id.toString())
+        self._on_change()
+        spawn(self._on_logon, link, name=f"logon-{link.name}")
+
+    def onLogout(self, session_id: fix.SessionID) -> None:
+        link = self._link(session_id)
+        if link is None:
+            return
+        if not link.up.is_set():
+            return  # a failed reconnect attempt: the first logout's time and reason stand
+        log.warning("%s: session down; orders to it are refused until it is back", link.name)
+        link.went_down(f"logged out at {datetime.now(UTC):%H:%M:%S} UTC")
+        self._on_change()
+
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        link = self._link(session_id)
+        header = message.getHeader()
+        if link is not None and header.getField(35) == "5" and message.isSetField(58):
+            link.detail = f"venue logged us out: {message.getField(58)}"
+
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        header = message.getHeader()
+        if header.isSetField(43) and header.getField(43) == "Y":
+            # quickfix replaying its store on a resend request: never. What the venue may
+            # have missed is sent again by the tailer or the resync, which know if it still matters.
+            raise fix.DoNotSend()
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        link = self._link(session_id)
+        if link is None:
+            return
+        link.received += 1
+        handler = self.handlers.get(message.getHeader().getField(35))
+        if handler is None:
+            return
+        try:
+            handler(link, message)
+        except Ignored as exc:
+            log.info("%s: report ignored: %s", link.name, exc)
+        except Exception:  # a report we cannot read must not take the session down
+            log.exception("%s: could not handle %s", link.name, message.toString().replace("\x01", "|"))

@@ -1,0 +1,150 @@
+"""In: execution reports (35=8) and cancel rejects (35=9) become engine commands.
+
+The engine deduplicates them on ExecID (prefixed with the venue) and also ignores a Trade whose
+venue CumQty is already booked. They leave the quickfix thread through one queue, in the order
+they came, and one thread hands them to the engine, retrying each until it is answered: a report
+is never dropped because the engine was restarting.
+
+A venue's refusal of a ClOrdID it already has (103=6 / 102=6) is our resend of something it is
+working: nothing to book; the order's status is asked for instead (`on_duplicate`).
+
+This module is the one place a parsed report (venues/fix/orders.py) becomes an engine command.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import quickfix as fix
+
+from orders import bus
+from orders.domain import commands as cmd
+from orders.domain.values import ExecType
+from venues.connector.application import Ignored
+from venues.connector.link import VenueLink
+from venues.fix import tables
+from venues.fix.messages import getter
+from venues.fix.orders import (
+    CancelReject,
+    ExecutionReport,
+    parse_cancel_reject,
+    parse_execution_report,
+    parse_venue_cl_ord_id,
+)
+
+log = logging.getLogger("oms.connector")
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """The venue refused a resend because it has the original: nothing to book; ask its status."""
+
+    order_id: int
+
+
+def execution_report_command(venue: str, report: ExecutionReport) -> cmd.ApplyExecutionReport | Duplicate:
+    """35=8 as the engine command that books it. Raises Ignored."""
+    order_id, cl_ord_id = _ours(report.cl_ord_id)
+    exec_type = report.exec_type
+    if exec_type is None:
+        raise Ignored("the ExecType books nothing")
+    if exec_type is ExecType.REJECTED and report.reject_reason == "duplicate_cl_ord_id":
+        return Duplicate(order_id)
+    if exec_type is ExecType.ORDER_STATUS:
+        # A status answer has no ExecID of its own worth keeping: name it by what it says, so
+        # the same answer twice is one reconciliation.
+        ord_status = tables.ORD_STATUS_TO_FIX.get(report.ord_status) if report.ord_status else None
+        exec_id = f"{venue}:status:{report.order_id or 'NONE'}:{report.cum_qty}:{ord_status}:{cl_ord_id}"
+    else:
+        exec_id = f"{venue}:{report.exec_id}"
+    return cmd.ApplyExecutionReport(
+        command_id=f"{venue}:{report.exec_id}:{time.time_ns()}",
+        received_at_ns=time.time_ns(),
+        actor=f"venue:{venue}",
+        order_id=order_id,
+        exec_id=exec_id,
+        exec_type=exec_type,
+        last_qty=report.last_qty,
+        last_px=report.last_px,
+        cl_ord_id=cl_ord_id,
+        quantity=report.order_qty,
+        limit_price=report.price,
+        text=report.text[:500],
+        cum_qty=report.cum_qty,
+        avg_px=report.avg_px,
+        ord_status=report.ord_status,
+        unknown_order=exec_type is ExecType.ORDER_STATUS and report.reject_reason == "unknown_order",
+    )
+
+
+def cancel_reject_command(venue: str, reject: CancelReject) -> cmd.ApplyCancelReject | Duplicate:
+    """35=9 as the engine command that books it. Raises Ignored."""
+    order_id, cl_ord_id = _ours(reject.cl_ord_id)
+    if reject.reason == "duplicate_cl_ord_id":
+        return Duplicate(order_id)
+    return cmd.ApplyCancelReject(
+        command_id=f"{venue}:9:{time.time_ns()}",
+        received_at_ns=time.time_ns(),
+        actor=f"venue:{venue}",
+        order_id=order_id,
+        cl_ord_id=cl_ord_id,
+        reason=reject.reason,
+        text=reject.text[:500],
+    )
+
+
+def _ours(venue_cl_ord_id: str | None) -> tuple[int, str]:
+    """(order id, client ClOrdID) of a report about one of our orders. Raises Ignored."""
+    parsed = parse_venue_cl_ord_id(venue_cl_ord_id)
+    if parsed is None:
+        raise Ignored(f"ClOrdID {venue_cl_ord_id!r} is not one of ours")
+    return parsed
+
+
+class Inbound:
+    """The reports' way to the engine: booked on quickfix's thread, delivered by `deliver`'s."""
+
+    def __init__(self, stopped: threading.Event, on_duplicate: Callable[[VenueLink, int], None]) -> None:
+        self.stopped = stopped
+        self.on_duplicate = on_duplicate  # (link, order id): ask the venue where the order stands
+        self.outbox: queue.Queue[cmd.Command] = queue.Queue()
+
+    def on_execution_report(self, link: VenueLink, message: fix.Message) -> None:
+        self._book(link, execution_report_command(link.name, parse_execution_report(getter(message))))
+
+    def on_cancel_reject(self, link: VenueLink, message: fix.Message) -> None:
+        self._book(link, cancel_reject_command(link.name, parse_cancel_reject(getter(message))))
+
+    def _book(self, link: VenueLink, item: cmd.Command | Duplicate) -> None:
+        if isinstance(item, Duplicate):
+            # Our resend of something the venue has: it is working the original. Ask where it stands.
+            self.on_duplicate(link, item.order_id)
+            return
+        self.outbox.put(item)
+
+    def deliver(self) -> None:
+        """Hand reports to the engine in arrival order, retrying each until it is answered."""
+        while not self.stopped.is_set():
+            try:
+                command = self.outbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            backoff = 0.2
+            while not self.stopped.is_set():
+                try:
+                    reply = bus.send(command, timeout=5)
+                    break
+                except bus.EngineUnavailable as exc:
+                    log.warning("engine unavailable (%s); retrying a venue report in %.1fs", exc, backoff)
+                    self.stopped.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+            else:
+                return
+            if reply.get("outcome") in ("error", "anomaly"):
+                log.warning("%s: %s %s: %s", command.actor, reply.get("outcome"), reply.get("reason"),
+                            reply.get("text"))  # fmt: skip

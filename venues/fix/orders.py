@@ -1,0 +1,260 @@
+"""Order messages, to and from plain values: 35=D, F, G, H and what answers them, 35=8 and 35=9.
+
+Orders are known at a venue by a ClOrdID of our own making, `<order id>:<ClOrdID>`: unique
+across accounts (client ClOrdIDs are only unique per account and day), the same every time
+the same event is sent again (so the venue's per-session ClOrdID check turns a resend into a
+harmless duplicate), and readable back into the order and the client's ClOrdID when the
+venue answers, without any lookup table to lose in a crash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import quickfix as fix
+
+from orders.domain import events as ev
+from orders.domain.values import ExecType, OrderType, OrdStatus, Side, TimeInForce
+from venues.fix import tables
+from venues.fix.messages import Get, decimal_field, lenient_decimal, mapped, new_message, required, set_decimal
+
+
+def venue_cl_ord_id(order_id: int, cl_ord_id: str) -> str:
+    return f"{order_id}:{cl_ord_id}"
+
+
+def parse_venue_cl_ord_id(value: str | None) -> tuple[int, str] | None:
+    """(order id, client ClOrdID), or None for a ClOrdID that is not one of ours."""
+    if not value:
+        return None
+    head, sep, tail = value.partition(":")
+    if not sep or not head.isdigit() or not tail:
+        return None
+    return int(head), tail
+
+
+# -- requests (35=D, F, G, H) ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewOrder:
+    cl_ord_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    order_type: OrderType
+    price: Decimal | None
+    time_in_force: TimeInForce
+    account: str | None
+
+
+def parse_new_order(get: Get) -> NewOrder:
+    """35=D NewOrderSingle, as a venue reads it. Raises FixValueError."""
+    order_type = mapped(get, 40, tables.ORD_TYPE_FROM_FIX)
+    price = decimal_field(get, 44, optional=True)
+    return NewOrder(
+        cl_ord_id=required(get, 11),
+        symbol=required(get, 55),
+        side=mapped(get, 54, tables.SIDE_FROM_FIX),
+        quantity=decimal_field(get, 38),  # type: ignore[arg-type]
+        order_type=order_type,
+        price=price,
+        time_in_force=mapped(get, 59, tables.TIF_FROM_FIX, default="0"),
+        account=get(1),
+    )
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    """What a cancel, replace or status request needs of the order beyond its event."""
+
+    order_id: int
+    cl_ord_id: str  # the ClOrdID the order has at the venue now
+    symbol: str
+    side: str
+    order_type: str
+    quantity: Decimal
+    limit_price: Decimal | None
+
+
+def new_order_single(event: ev.OrderAccepted, *, resend: bool = False) -> fix.Message:
+    message = new_message("D")
+    _resend(message, resend)
+    message.setField(11, venue_cl_ord_id(event.order_id, event.cl_ord_id))
+    message.setField(55, event.symbol)
+    message.setField(54, tables.SIDE_TO_FIX[event.side])
+    set_decimal(message, 38, event.quantity)
+    message.setField(40, tables.ORD_TYPE_TO_FIX[event.order_type])
+    if event.limit_price is not None:
+        set_decimal(message, 44, event.limit_price)
+    message.setField(59, tables.TIF_TO_FIX[event.time_in_force])
+    message.setField(fix.TransactTime())
+    return message
+
+
+def cancel_request(cl_ord_id: str, orig_cl_ord_id: str, order: OrderRef, *, resend: bool = False) -> fix.Message:
+    message = new_message("F")
+    _resend(message, resend)
+    message.setField(11, venue_cl_ord_id(order.order_id, cl_ord_id))
+    message.setField(41, venue_cl_ord_id(order.order_id, orig_cl_ord_id))
+    message.setField(55, order.symbol)
+    message.setField(54, tables.SIDE_TO_FIX[order.side])  # type: ignore[index]
+    set_decimal(message, 38, order.quantity)
+    message.setField(fix.TransactTime())
+    return message
+
+
+def replace_request(
+    cl_ord_id: str,
+    orig_cl_ord_id: str,
+    quantity: Decimal,
+    limit_price: Decimal | None,
+    order: OrderRef,
+    *,
+    resend: bool = False,
+) -> fix.Message:
+    message = new_message("G")
+    _resend(message, resend)
+    message.setField(11, venue_cl_ord_id(order.order_id, cl_ord_id))
+    message.setField(41, venue_cl_ord_id(order.order_id, orig_cl_ord_id))
+    message.setField(55, order.symbol)
+    message.setField(54, tables.SIDE_TO_FIX[order.side])  # type: ignore[index]
+    message.setField(40, tables.ORD_TYPE_TO_FIX[order.order_type])  # type: ignore[index]
+    set_decimal(message, 38, quantity)
+    if limit_price is not None:
+        set_decimal(message, 44, limit_price)
+    message.setField(fix.TransactTime())
+    return message
+
+
+def status_request(order: OrderRef) -> fix.Message:
+    message = new_message("H")
+    message.setField(11, venue_cl_ord_id(order.order_id, order.cl_ord_id))
+    message.setField(55, order.symbol)
+    message.setField(54, tables.SIDE_TO_FIX[order.side])  # type: ignore[index]
+    return message
+
+
+def _resend(message: fix.Message, resend: bool) -> None:
+    if resend:
+        message.setField(97, "Y")  # PossResend: the venue may have it already, under this ClOrdID
+
+
+# -- answers (35=8, 35=9) --------------------------------------------------------------------------
+
+_OTHER_ORD_REJ_REASON = tables.ORD_REJ_REASON_TO_FIX["other"]
+_OTHER_CXL_REJ_REASON = tables.CXL_REJ_REASON_TO_FIX["other"]
+
+
+@dataclass(frozen=True)
+class ExecutionReport:
+    """35=8 as values. Read from a venue, a field that is absent or unreadable is None (or 0 for
+    32 and 31, "" for 58); a code no table here knows is None too."""
+
+    order_id: str | None  # 37, the venue's
+    cl_ord_id: str | None  # 11
+    exec_id: str | None  # 17
+    exec_type: ExecType | None  # 150
+    ord_status: OrdStatus | None  # 39
+    symbol: str | None  # 55
+    side: Side | None  # 54
+    order_qty: Decimal | None  # 38: None for an order that has none (an unknown order's status)
+    price: Decimal | None  # 44
+    last_qty: Decimal  # 32
+    last_px: Decimal  # 31
+    cum_qty: Decimal | None  # 14
+    leaves_qty: Decimal | None  # 151
+    avg_px: Decimal | None  # 6
+    orig_cl_ord_id: str | None = None  # 41, on cancel and replace answers
+    reject_reason: str | None = None  # 103 OrdRejReason, by name
+    text: str = ""  # 58
+
+
+def parse_execution_report(get: Get) -> ExecutionReport:
+    return ExecutionReport(
+        order_id=get(37),
+        cl_ord_id=get(11),
+        exec_id=get(17),
+        exec_type=tables.EXEC_TYPE_FROM_FIX.get(get(150) or ""),
+        ord_status=tables.ORD_STATUS_FROM_FIX.get(get(39) or ""),
+        symbol=get(55),
+        side=tables.SIDE_FROM_FIX.get(get(54) or ""),
+        order_qty=lenient_decimal(get, 38),
+        price=lenient_decimal(get, 44),
+        last_qty=lenient_decimal(get, 32) or Decimal(0),
+        last_px=lenient_decimal(get, 31) or Decimal(0),
+        cum_qty=lenient_decimal(get, 14),
+        leaves_qty=lenient_decimal(get, 151),
+        avg_px=lenient_decimal(get, 6),
+        orig_cl_ord_id=get(41),
+        reject_reason=tables.ORD_REJ_REASON_FROM_FIX.get(get(103) or ""),
+        text=get(58) or "",
+    )
+
+
+def execution_report_message(report: ExecutionReport) -> fix.Message:
+    """35=8 ExecutionReport. 38 OrderQty only for an order that has one (not for an unknown order's status)."""
+    message = new_message("8")
+    message.setField(37, report.order_id)
+    message.setField(11, report.cl_ord_id)
+    if report.orig_cl_ord_id:
+        message.setField(41, report.orig_cl_ord_id)
+    message.setField(17, report.exec_id)
+    message.setField(150, tables.EXEC_TYPE_TO_FIX[report.exec_type])
+    message.setField(39, tables.ORD_STATUS_TO_FIX[report.ord_status])
+    message.setField(55, report.symbol)
+    message.setField(54, tables.SIDE_TO_FIX[report.side])
+    if report.order_qty:
+        set_decimal(message, 38, report.order_qty)
+    if report.price is not None:
+        set_decimal(message, 44, report.price)
+    set_decimal(message, 32, report.last_qty)
+    set_decimal(message, 31, report.last_px)
+    set_decimal(message, 14, report.cum_qty)
+    set_decimal(message, 151, report.leaves_qty)
+    set_decimal(message, 6, report.avg_px)
+    if report.reject_reason:
+        message.setField(103, tables.ORD_REJ_REASON_TO_FIX.get(report.reject_reason, _OTHER_ORD_REJ_REASON))
+    if report.text:
+        message.setField(58, report.text[:200])
+    message.setField(fix.TransactTime())
+    return message
+
+
+@dataclass(frozen=True)
+class CancelReject:
+    """35=9 as values."""
+
+    order_id: str | None  # 37, the venue's ("NONE" when it has none)
+    cl_ord_id: str | None  # 11
+    orig_cl_ord_id: str | None  # 41
+    ord_status: OrdStatus | None  # 39
+    response_to: str | None  # 434: "cancel" | "replace"
+    reason: str  # 102 CxlRejReason, by name ("other" for a code no table here knows)
+    text: str  # 58
+
+
+def parse_cancel_reject(get: Get) -> CancelReject:
+    return CancelReject(
+        order_id=get(37),
+        cl_ord_id=get(11),
+        orig_cl_ord_id=get(41),
+        ord_status=tables.ORD_STATUS_FROM_FIX.get(get(39) or ""),
+        response_to=tables.CXL_REJ_RESPONSE_FROM_FIX.get(get(434) or ""),
+        reason=tables.CXL_REJ_REASON_FROM_FIX.get(get(102) or "", "other"),
+        text=get(58) or "",
+    )
+
+
+def cancel_reject_message(reject: CancelReject) -> fix.Message:
+    """35=9 OrderCancelReject: 37, 11, 41, 39, 434, 102, 58."""
+    message = new_message("9")
+    message.setField(37, reject.order_id)
+    message.setField(11, reject.cl_ord_id)
+    message.setField(41, reject.orig_cl_ord_id)
+    message.setField(39, tables.ORD_STATUS_TO_FIX[reject.ord_status])
+    message.setField(434, tables.CXL_REJ_RESPONSE_TO_FIX["cancel" if reject.response_to == "cancel" else "replace"])
+    message.setField(102, tables.CXL_REJ_REASON_TO_FIX.get(reject.reason, _OTHER_CXL_REJ_REASON))
+    message.setField(58, reject.text[:200])
+    return message

@@ -184,6 +184,9 @@ OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)
 # ClOrdID is unique per account per trading day; the day rolls at midnight in this zone.
 OMS_TRADING_DAY_TZ = env.str("OMS_TRADING_DAY_TZ", default="UTC")
+# FIX sessions (venues, simulators) keep their sequence numbers for the day; they reset at this
+# time of day, UTC ("HH:MM:SS"), quickfix's StartTime.
+OMS_FIX_SESSION_START = env.str("OMS_FIX_SESSION_START", default="00:00:00")
 
 LOGGING = {
     "version": 1,

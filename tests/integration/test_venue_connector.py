@@ -4,16 +4,19 @@ connector -> run_venue, and execution reports back through the engine into the p
 from __future__ import annotations
 
 import random
+import shutil
 import signal
 import time
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from conftest import new_cl_ord_id
 from fixclient import FixClient
 from venue_stack import (
+    LOG_DIR,
     Connector,
     Simulator,
     committed,
@@ -27,6 +30,8 @@ from venue_stack import (
 from orders.models import Checkpoint, Event, Fill, Instrument, Order, Position
 from venues import sessions
 from venues.models import Venue
+
+VAR: Path = LOG_DIR  # var/test: the connector's and the simulators' FIX stores and logs
 
 
 @dataclass
@@ -401,6 +406,87 @@ def test_a_fill_while_the_session_is_down_is_booked_after_it_reconnects(api, sta
     assert filled.cum_qty == 10 and filled.anomalies == 0
 
 
+def seqnums(store: Path, sender: str, target: str) -> tuple[int, int]:
+    """A quickfix FileStore's (next MsgSeqNum to send, next expected) for one session."""
+    sent, _, expected = (store / f"FIX.4.4-{sender}-{target}.seqnums").read_text().partition(":")
+    return int(sent), int(expected)
+
+
+def connector_seqnums(venue: str) -> tuple[int, int]:
+    return seqnums(VAR / "connector" / "store", "OMS", venue)
+
+
+def venue_seqnums(venue: str) -> tuple[int, int]:
+    return seqnums(VAR / "venues" / venue / "store", venue, "OMS")
+
+
+def wait_down(venue: str) -> None:
+    deadline = time.monotonic() + 15
+    while sessions.read([venue])[venue]["state"] == sessions.LOGGED_ON:
+        assert time.monotonic() < deadline, f"the session to {venue} did not go down"
+        time.sleep(0.05)
+
+
+def test_a_fill_while_the_connector_is_away_reaches_the_oms_through_the_fix_resend(api, stack):
+    """The venue keeps its day's messages: after the connector's logon it resends the report the
+    OMS missed (ResendRequest, PossDupFlag=Y). The status resync is an hour off: not it."""
+    order = submit(api, stack.quiet.name, symbol="AAPL", quantity="10", limit_price="34.00")
+    wait_order(order["id"], status_is("new"))
+    stack.connector.stop()
+    stack.connector.resync_seconds = 3600
+    try:
+        sold = sell(stack.cpty, "AAPL", "10", "34.00")  # the venue's report to the OMS waits in its store
+        stack.cpty.receive_until(lambda m: m.get(11) == sold and m.get(150) == "F")  # it traded
+        assert Order.objects.get(id=order["id"]).status == "new"
+        stack.connector.start()
+        stack.connector.wait_logged_on()
+        filled = wait_order(order["id"], status_is("filled"), timeout=5)
+        assert filled.cum_qty == 10 and filled.avg_px == Decimal(34) and filled.anomalies == 0
+        fill = Fill.objects.get(order_id=order["id"])
+        assert ":status:" not in fill.exec_id  # the venue's own report, not a status answer
+        log = (VAR / "connector" / "log" / f"FIX.4.4-OMS-{stack.quiet.name}.messages.current.log").read_text()
+        resent = [line for line in log.splitlines() if "\x0143=Y\x01" in line and "\x0135=8\x01" in line]
+        assert any(f"\x0117={fill.exec_id.split(':', 1)[1]}\x01" in line for line in resent), resent[-3:]
+    finally:
+        stack.connector.stop()
+        stack.connector.resync_seconds = 3
+        stack.connector.start()
+        stack.connector.wait_logged_on()
+
+
+def test_a_venue_restarted_within_the_day_keeps_its_sequence_numbers(api, stack):
+    venue = stack.flaky.name
+    order = submit(api, venue, symbol="MSFT", quantity="5", limit_price="35.00")  # some traffic first
+    wait_order(order["id"], status_is("new"))
+    stack.flaky.stop()
+    wait_down(venue)
+    ours, theirs = connector_seqnums(venue), venue_seqnums(venue)
+    assert min(*ours, *theirs) > 2, (ours, theirs)
+    stack.flaky.start()
+    stack.connector.wait_logged_on(venue)
+    ours_after = connector_seqnums(venue)
+    assert ours_after[0] > ours[0] and ours_after[1] > ours[1], (ours, ours_after)  # continued, not reset
+    log = (VAR / "connector" / "log" / f"FIX.4.4-OMS-{venue}.messages.current.log").read_text()
+    logons = [line for line in log.splitlines() if "\x0135=A\x01" in line]
+    assert f"\x0134={theirs[0]}\x01" in logons[-1] and "\x01141=Y" not in logons[-1], logons[-2:]
+
+
+def test_a_venue_that_lost_its_sequence_numbers_is_logged_on_again_with_a_reset(api, stack):
+    """A wiped store on one side: the numbers cannot agree, so the connector logs on with
+    ResetSeqNumFlag (141=Y) rather than being refused for ever as "MsgSeqNum too low"."""
+    venue = stack.flaky.name
+    stack.flaky.stop()
+    wait_down(venue)
+    shutil.rmtree(VAR / "venues" / venue / "store")
+    stack.flaky.start()
+    stack.connector.wait_logged_on(venue, timeout=30)
+    order = submit(api, venue, symbol="MSFT", quantity="5", limit_price="36.00")
+    wait_order(order["id"], status_is("new"))
+    log = (VAR / "connector" / "log" / f"FIX.4.4-OMS-{venue}.messages.current.log").read_text()
+    ours = [line for line in log.splitlines() if "\x0135=A\x01" in line and "\x0149=OMS\x01" in line]
+    assert "\x0134=1\x01" in ours[-1] and "\x01141=Y\x01" in ours[-1], ours[-2:]
+
+
 def test_connector_killed_after_the_commit_sends_the_order_once_when_it_is_back(api, stack):
     stack.connector.kill()  # its session state lives on for a moment: the engine still accepts
     order = submit(api, stack.quiet.name, symbol="AMZN", quantity="10", limit_price="23.00")
@@ -466,8 +552,8 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
         assert time.monotonic() < deadline, detail
         time.sleep(0.2)
     assert "not connected" in api.get("/api/v1/health/").json()["components"][f"venue:{stack.flaky.name}"]
-    # The venue comes back as a new trading day: it has lost the resting order. The resync finds
-    # out and says so, and the order stops counting as working.
+    # The venue comes back with empty books (its FIX sequence numbers it keeps): it has lost the
+    # resting order. The resync finds out and says so, and the order stops counting as working.
     stack.flaky.start()
     stack.connector.wait_logged_on(stack.flaky.name)
     lost = wait_order(resting["id"], status_is("canceled"))

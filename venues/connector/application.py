@@ -22,6 +22,12 @@ from venues.connector.threads import spawn
 log = logging.getLogger("oms.connector")
 
 Handler = Callable[[VenueLink, fix.Message], None]
+STALE_WHEN_RESENT = frozenset({"W"})  # 35 MsgTypes not worth reading when the venue resends them
+SEQUENCE_LOST = "MsgSeqNum too low"  # how quickfix words a Logout for numbers one side cannot accept
+
+
+def _sequence_lost(logout: fix.Message) -> bool:
+    return logout.isSetField(58) and logout.getField(58).startswith(SEQUENCE_LOST)
 
 
 class Ignored(Exception):
@@ -57,6 +63,7 @@ class ConnectorApplication(fix.Application):
         if link is None:
             return
         link.went_up()
+        link.reset_next_logon = False
         log.info("%s: logged on (%s)", link.name, session_id.toString())
         self._on_change()
         spawn(self._on_logon, link, name=f"logon-{link.name}")
@@ -72,19 +79,34 @@ class ConnectorApplication(fix.Application):
         self._on_change()
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        link = self._link(session_id)
+        if link is None:
+            return
+        msg_type = message.getHeader().getField(35)
+        if msg_type == "5" and _sequence_lost(message):
+            link.reset_next_logon = True  # we refused the venue's numbers
+        elif msg_type == "A" and link.reset_next_logon:
+            # One side lost its store (a wiped var/, a venue that started a new day early): the
+            # two cannot agree on numbers, so start again at 1 (141=Y; quickfix resets our side
+            # as it sends this). Nothing is replayed: the status resync after the logon finds
+            # what was missed.
+            message.setField(141, "Y")  # 141 ResetSeqNumFlag; on every attempt until one logs on
+            log.warning("%s: sequence numbers out of step with the venue's; logging on with a reset", link.name)
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         link = self._link(session_id)
         header = message.getHeader()
         if link is not None and header.getField(35) == "5" and message.isSetField(58):
             link.detail = f"venue logged us out: {message.getField(58)}"
+            if _sequence_lost(message):
+                link.reset_next_logon = True  # the venue refused ours
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         header = message.getHeader()
         if header.isSetField(43) and header.getField(43) == "Y":
-            # quickfix replaying its store on a resend request: never. What the venue may
-            # have missed is sent again by the tailer or the resync, which know if it still matters.
+            # quickfix replaying its store for the venue's ResendRequest: never; quickfix sends
+            # a SequenceReset-GapFill instead. What the venue may have missed is sent again by
+            # the tailer or the resync, which know if it still matters.
             raise fix.DoNotSend()
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
@@ -92,9 +114,15 @@ class ConnectorApplication(fix.Application):
         if link is None:
             return
         link.received += 1
-        handler = self.handlers.get(message.getHeader().getField(35))
+        header = message.getHeader()
+        msg_type = header.getField(35)
+        handler = self.handlers.get(msg_type)
         if handler is None:
             return
+        if msg_type in STALE_WHEN_RESENT and header.isSetField(43) and header.getField(43) == "Y":
+            return  # a market data snapshot of the past, resent for a gap: the next one is current
+        # Everything else the venue resends (PossDupFlag=Y) is handled as it comes: the engine
+        # deduplicates reports on ExecID, and a resent report is often the one we missed.
         try:
             handler(link, message)
         except Ignored as exc:

@@ -2,9 +2,10 @@
 
 Out, committed events become orders, cancels and replaces at the venues, and nothing reaches
 a venue before its event is in the log. In, the venues' reports become engine commands: the
-engine alone books them. Recovery is the connector's own, since sequence numbers reset at every
-logon: status requests (35=H) and resends of what an order still waits for, never a FIX-level
-replay. Beside that, market data feeds the router and the reference prices, positions are
+engine alone books them. Recovery has two lines: FIX sequence numbers kept for the trading day,
+so the venue resends the reports we missed while away (ResendRequest; we never replay our own
+old orders, quickfix gap-fills them); then status requests (35=H) and resends of what an order
+still waits for (resync.py). Beside that, market data feeds the router and the reference prices, positions are
 reconciled against the venues' reports, and each session's state is published for the engine,
 which refuses orders to a venue that is down.
 

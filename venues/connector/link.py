@@ -27,6 +27,7 @@ class VenueLink:
         self.detail = f"connecting to {venue.host}:{venue.port}"
         self.down_reason = f"cannot connect to {venue.host}:{venue.port}"
         self.resync_lock = threading.Lock()
+        self.reset_next_logon = False  # the next Logon carries 141=Y (see ConnectorApplication.toAdmin)
         self.sent = 0
         self.received = 0
 

@@ -17,8 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import quickfix as fix
+from django.conf import settings
 
-from venues.fix.config import SessionSpec
+from venues.fix.config import SessionSpec, parse_day_start
 from venues.fix.config import settings_text as fix_settings_text
 
 log = logging.getLogger("oms.connector")
@@ -30,11 +31,13 @@ TICK_SECONDS = 1  # how often the initiator looks for enabled sessions to connec
 
 
 def settings_text(venues: list, state_dir: Path) -> str:
-    """One initiator, a session per venue. Sequence numbers restart at every logon: recovery is
-    the connector's status resync, never a replay of old messages (see resync.py)."""
+    """One initiator, a session per venue, keeping its sequence numbers for the trading day in
+    the FileStore under `state_dir` (OMS_FIX_SESSION_START is the boundary): after a reconnect or
+    a restart of either side, the venue resends what we missed (ResendRequest / GapFill)."""
     sessions = [SessionSpec(v.sender_comp_id, v.target_comp_id, v.host, v.port, v.heartbeat_seconds) for v in venues]
     return fix_settings_text(acceptor=False, port=None, sessions=sessions, state_dir=state_dir,
-                             reconnect_seconds=TICK_SECONDS, reset_on_logon=True)  # fmt: skip
+                             reconnect_seconds=TICK_SECONDS,
+                             day_start=parse_day_start(settings.OMS_FIX_SESSION_START))  # fmt: skip
 
 
 class Supervisor:

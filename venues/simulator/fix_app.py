@@ -2,6 +2,10 @@
 Every message is built and read in venues/fix, as the connector's are: the two sides speak one
 translation.
 
+Sequence numbers are kept for the trading day (venues/fix/config.py): a client that reconnects,
+or this venue restarted, resends what the client missed on its ResendRequest. Order reports are
+resent (PossDupFlag=Y); market data and position answers, stale by then, are gap-filled.
+
 quickfix validates every message against the FIX 4.4 data dictionary before it reaches
 `fromApp`, and answers malformed ones with a session-level Reject (35=3) itself. What is
 well-formed but unusable (an unsupported OrdType, a negative price) gets a business answer:
@@ -65,6 +69,8 @@ from venues.simulator.venue import CancelReject, ExecReport, Report, Venue
 log = logging.getLogger("oms.simulator")
 
 FAULT_TEXT = "rejected by fault injection"
+# 35 MsgTypes resent (PossDupFlag=Y) when a client asks for a gap: what happened to its orders.
+RESENT_TYPES = frozenset({"8", "9", "j"})
 MARKET_DATA_TICK = 0.05  # seconds: how often the market data clock looks for snapshots due
 ZERO = Decimal(0)
 
@@ -178,7 +184,11 @@ class VenueApplication(fix.Application):
         pass
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        header = message.getHeader()
+        if header.isSetField(43) and header.getField(43) == "Y" and header.getField(35) not in RESENT_TYPES:
+            # quickfix replaying the day's store for a client's ResendRequest: past market data
+            # and position answers are stale, so they are gap-filled, not sent again.
+            raise fix.DoNotSend()
 
     # -- application messages: the dispatcher ---------------------------------------------------------
 

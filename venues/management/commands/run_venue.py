@@ -1,6 +1,5 @@
 import logging
 import random
-import shutil
 import signal
 import threading
 from decimal import Decimal
@@ -11,7 +10,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from orders.models import Instrument
-from venues.fix.config import SessionSpec, session_settings, settings_text
+from venues.fix.config import SessionSpec, parse_day_start, session_settings, settings_text
 from venues.simulator.faults import FaultLoader
 from venues.simulator.fix_app import VenueApplication
 from venues.simulator.liquidity import OPENING_PRICES, MarketMaker, NoiseTrader
@@ -44,21 +43,29 @@ class Command(BaseCommand):
             default=0.2,
             help="The chance, per instrument and step, that the noise trader takes liquidity.",
         )
+        parser.add_argument(
+            "--reset-on-logon",
+            action="store_true",
+            help="Sequence numbers start at 1 at every logon (and logout and disconnect), nothing is resent: "
+            "for conformance scripts, never for trading sessions, which keep theirs for the day.",
+        )
 
     def handle(self, *args, name: str, port: int, clients: str, no_liquidity: bool, seed: int, spread_ticks: int,
-               levels: int, size_lots: int, step_ms: int, trade_probability: float, **options):  # fmt: skip
+               levels: int, size_lots: int, step_ms: int, trade_probability: float, reset_on_logon: bool,
+               **options):  # fmt: skip
         instruments = [
             InstrumentSpec(i.symbol, i.tick_size, i.lot_size) for i in Instrument.objects.filter(active=True)
         ]
         venue = Venue(name, instruments)
         state_dir = Path(settings.BASE_DIR) / "var" / settings.SERVICES.profile / "venues" / name
-        # The books live in memory, so every start is a fresh trading day: FIX sequence numbers
-        # too, or a client would be asked to resend a day that no longer exists here. And every
-        # logon starts at 1 (ResetOnLogon), so a client that logs on again after a restart or a
-        # disconnect is not refused for its sequence numbers; it asks for its orders' status instead.
-        shutil.rmtree(state_dir / "store", ignore_errors=True)
-        sessions = [SessionSpec(name, client.strip()) for client in clients.split(",") if client.strip()]
-        text = settings_text(acceptor=True, port=port, sessions=sessions, state_dir=state_dir, reset_on_logon=True)
+        # FIX sequence numbers and the messages sent are kept for the trading day in the FileStore
+        # under state_dir, across restarts: a client that reconnects gets what it missed resent
+        # (ResendRequest / GapFill), as from a real venue. The books live in memory and are lost
+        # with the process; a client's status requests find that out.
+        sessions = [SessionSpec(name, client.strip(), reset_on_logon=reset_on_logon)
+                    for client in clients.split(",") if client.strip()]  # fmt: skip
+        text = settings_text(acceptor=True, port=port, sessions=sessions, state_dir=state_dir,
+                             day_start=parse_day_start(settings.OMS_FIX_SESSION_START))  # fmt: skip
         application = VenueApplication(venue, FaultLoader(name))
         quickfix_settings = session_settings(text, state_dir / "acceptor.cfg")
         acceptor = fix.SocketAcceptor(

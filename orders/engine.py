@@ -38,9 +38,9 @@ from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
 from orders import bus, store
+from orders.domain import cl_ord_ids, parents
 from orders.domain import commands as cmd
 from orders.domain import events as ev
-from orders.domain import parents
 from orders.domain.calendar import trading_day
 from orders.domain.decide import decide
 from orders.domain.fold import apply
@@ -108,38 +108,22 @@ class EngineState:
         self.orders[event.order_id] = apply(self.orders.get(event.order_id), event)
         self.last_position = stored.position
         self.last_order_id = max(self.last_order_id, event.order_id)
-        cl_ord_id = _cl_ord_id_introduced(event)
+        cl_ord_id = cl_ord_ids.introduced(event)
         if cl_ord_id is not None:
             key = (stored.account, trading_day(event.at_ns, zone), cl_ord_id)
-            self.cl_ord_ids.setdefault(key, (event.order_id, _named_by(event)))
+            self.cl_ord_ids.setdefault(key, (event.order_id, cl_ord_ids.named_by(event)))
 
-
-def _named_by(event: ev.Event) -> str:
-    """What a ClOrdID introduced by this event names: the order, one of its requests, or a child
-    order the router made (its ClOrdID is the OMS's: a client sending it is told it is taken)."""
-    if isinstance(event, ev.OrderAccepted) and event.parent_id is not None:
-        return "child"
-    if isinstance(event, ev.OrderCancelRequested | ev.OrderCancelRejected):
-        return "cancel"
-    if isinstance(event, ev.OrderReplaceRequested | ev.OrderReplaceRejected | ev.ParentReplaced):
-        return "replace"
-    return "order"
-
-
-def _cl_ord_id_introduced(event: ev.Event) -> str | None:
-    """The ClOrdID this event claims for its account and day, if any."""
-    if isinstance(
-        event,
-        ev.OrderAccepted
-        | ev.OrderRejected
-        | ev.OrderCancelRequested
-        | ev.OrderCancelRejected
-        | ev.OrderReplaceRequested
-        | ev.OrderReplaceRejected
-        | ev.ParentReplaced,
-    ):
-        return event.cl_ord_id
-    return None
+    def claimed(self, account: str, cl_ord_id: str, at_ns: int, zone: str) -> tuple[int, str] | None:
+        """(order id, what it names) of the ClOrdID `account` used today, or the day before if that
+        was lately enough to be a retry of the same submission (cl_ord_ids.days_to_check)."""
+        days = cl_ord_ids.days_to_check(at_ns, zone)
+        found = self.cl_ord_ids.get((account, days[0], cl_ord_id))
+        if found is None and len(days) > 1:
+            found = self.cl_ord_ids.get((account, days[1], cl_ord_id))
+            order = self.orders.get(found[0]) if found else None
+            if order is None or order.created_at_ns < at_ns - cl_ord_ids.RETRY_WINDOW_NS:
+                return None
+        return found
 
 
 class Engine:
@@ -407,6 +391,7 @@ class Engine:
         outcome, events, account = handler(self, command)
         if not events:
             return outcome
+        events = self._unclaimed(events, account)
         # Fold first on copies: if the state machine refused an event (a bug in decide), nothing
         # of this command is applied or staged. One command may touch several orders (a parent
         # and its children), each its own stream.
@@ -430,19 +415,41 @@ class Engine:
                 state_after=state_after,
             )
             staged.append(stored)
-            introduced = _cl_ord_id_introduced(event)
+            introduced = cl_ord_ids.introduced(event)
             if introduced is not None:
                 key = (account, trading_day(event.at_ns, self.zone), introduced)
-                state.cl_ord_ids.setdefault(key, (event.order_id, _named_by(event)))
+                state.cl_ord_ids.setdefault(key, (event.order_id, cl_ord_ids.named_by(event)))
         state.orders.update(folded)
         state.last_order_id = max(state.last_order_id, *folded)
         return outcome
 
+    def _unclaimed(self, events: list[ev.Event], account: str) -> list[ev.Event]:
+        """The ClOrdIDs the OMS makes (a child's `<parent>.<n>`, its requests' `<request>.<n>`) can
+        be one a client already used today: such a one gets a suffix, so every ClOrdID stays
+        unique per account and day (the cl_ord_id_claims table's constraint says so too)."""
+        out = []
+        for event in events:
+            made_here = (isinstance(event, ev.OrderAccepted) and event.parent_id is not None) or (
+                isinstance(event, ev.OrderCancelRequested | ev.OrderReplaceRequested)
+                and (order := self.state.orders.get(event.order_id)) is not None
+                and order.parent_id is not None
+            )
+            if made_here:
+                assert isinstance(event, ev.OrderAccepted | ev.OrderCancelRequested | ev.OrderReplaceRequested)
+                day = trading_day(event.at_ns, self.zone)
+                candidate, number = event.cl_ord_id, 1
+                while (account, day, candidate) in self.state.cl_ord_ids:
+                    number += 1
+                    candidate = cl_ord_ids.with_suffix(event.cl_ord_id, number)
+                if candidate != event.cl_ord_id:
+                    event = dataclasses.replace(event, cl_ord_id=candidate)
+            out.append(event)
+        return out
+
     # -- commands ----------------------------------------------------------------------
 
     def _submit(self, command: cmd.SubmitOrder) -> tuple[Outcome, list[ev.Event], str]:
-        day = trading_day(command.received_at_ns, self.zone)
-        existing = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
+        existing = self.state.claimed(command.account, command.cl_ord_id, command.received_at_ns, self.zone)
         if existing is not None:
             order_id, named = existing
             if named != "order":
@@ -548,8 +555,7 @@ class Engine:
             # past its own quantity or limit. Cancel or replace the parent; the children follow.
             text = f"order {state.order_id} is a child of order {state.parent_id}: cancel or replace the parent"
             return Outcome("rejected", state.order_id, "child_order", text), [], state.account
-        day = trading_day(command.received_at_ns, self.zone)
-        claimed = self.state.cl_ord_ids.get((command.account, day, command.cl_ord_id))
+        claimed = self.state.claimed(command.account, command.cl_ord_id, command.received_at_ns, self.zone)
         if claimed is not None:
             order_id, named = claimed
             kind = "cancel" if isinstance(command, cmd.CancelOrder) else "replace"
@@ -595,7 +601,7 @@ class Engine:
                 child = apply(child, event)
             at = command.received_at_ns
             rolled = parents.roll_up(parent, child, events, self.state.orders, at, before=state)
-            events = events + rolled + self._reroute(parent, state, rolled, events, at)
+            events = events + rolled + self._reroute(parent, child, rolled, events, at)
         return outcome, events, state.account
 
     def _reroute(
@@ -603,7 +609,8 @@ class Engine:
     ) -> list[ev.Event]:
         """Place again what a child the venue ended unasked no longer works (the venue lost it),
         through the router over the venues still connected: a split or sliced parent asked for
-        liquidity, not for that venue. A direct parent was told where to go: it is only noted."""
+        liquidity, not for that venue. A direct parent was told where to go: it is only noted.
+        `lost`: the child as the venue's report left it (ended, its missed fills booked)."""
         ended = any(isinstance(e, ev.ExecutionAnomalyRecorded) and e.reason == "child_ended" for e in rolled)
         if not ended or parent.strategy not in (Strategy.SPLIT, Strategy.SLICES):
             return []
@@ -620,8 +627,13 @@ class Engine:
         rules = self.instruments.get(parent.symbol)
         if current.is_done or not connected or rules is None:
             return []
-        # `lost` is the child as it was before the venue ended it: what it had open is what to place.
-        order = router.Order(parent.side, lost.leaves_qty, parent.limit_price, rules.lot_size, Strategy.SPLIT)
+        # What the parent has open that no live child works: after the fills the report revealed,
+        # never more, so the children never work more than the parent has open.
+        children = [lost if c == lost.order_id else self.state.orders[c] for c in current.children]
+        quantity = parents.unworked(current, children)
+        if quantity <= 0:
+            return []
+        order = router.Order(parent.side, quantity, parent.limit_price, rules.lot_size, Strategy.SPLIT)
         try:
             plan = router.plan(order, connected, venue_sessions.read_books(connected, parent.symbol))
         except router.RoutingRefused:

@@ -139,7 +139,9 @@ class Order(models.Model):
         db_index=False,  # covered by an index that starts with the account
         related_name="orders",
     )
-    cl_ord_id = models.CharField(max_length=64)  # current 11 ClOrdID (a replace changes it)
+    # current 11 ClOrdID (a replace changes it). Clients send at most 64 characters; the OMS's own
+    # for children and their requests add a few (`<parent>.<n>`, `~<n>`).
+    cl_ord_id = models.CharField(max_length=100)
     symbol = models.CharField(max_length=32)
     side = models.CharField(max_length=16, choices=choices(Side))
     order_type = models.CharField(max_length=16, choices=choices(OrderType))
@@ -153,7 +155,7 @@ class Order(models.Model):
     notional = models.DecimalField(**MONEY, default=Decimal(0))
     acknowledged = models.BooleanField(default=False)
     pending_kind = models.CharField(max_length=8, blank=True, choices=choices(RequestKind))
-    pending_cl_ord_id = models.CharField(max_length=64, blank=True)
+    pending_cl_ord_id = models.CharField(max_length=100, blank=True)
     pending_quantity = models.DecimalField(**QTY, null=True, blank=True)
     pending_limit_price = models.DecimalField(**PX, null=True, blank=True)
     reject_reason = models.CharField(max_length=64, blank=True)
@@ -162,6 +164,7 @@ class Order(models.Model):
     venue = models.CharField(max_length=32, blank=True)  # where it is routed ("" before routing existed)
     parent_id = models.BigIntegerField(null=True, blank=True, db_index=True)  # a child order's parent
     strategy = models.CharField(max_length=8, blank=True, choices=choices(Strategy))  # a parent's routing
+    venue_order_id = models.CharField(max_length=64, blank=True)  # 37 OrderID at the venue ("" until it says)
     version = models.IntegerField()
     trading_day = models.DateField()
     created_at = models.DateTimeField()
@@ -197,8 +200,11 @@ class Fill(models.Model):
     side = models.CharField(max_length=16, choices=choices(Side))
     exec_id = models.TextField()  # 17 ExecID: the venue chooses its length
     last_qty = models.DecimalField(**QTY)  # 32 LastQty
-    last_px = models.DecimalField(**PX)  # 31 LastPx
+    last_px = models.DecimalField(**PX)  # 31 LastPx (as corrected, if it was)
     executed_at = models.DateTimeField()
+    # "" standing; "busted" (150=H: it never happened, positions leave it out); "corrected" (150=G:
+    # last_qty and last_px are the corrected ones). The log keeps what it was.
+    amendment = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -233,6 +239,28 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.symbol} {self.quantity}"
+
+
+class ClOrdIdClaim(models.Model):
+    """Projection: every ClOrdID claimed, per account and trading day, and the order it names.
+
+    The engine's in-memory map decides; this table's unique constraint stands behind it, so a
+    bug there can never put two orders (or an order and another order's request) under one
+    ClOrdID in the log: the commit fails instead."""
+
+    account_code = models.CharField(max_length=32)
+    trading_day = models.DateField()
+    cl_ord_id = models.CharField(max_length=100)
+    order_id = models.BigIntegerField()
+
+    class Meta:
+        db_table = "cl_ord_id_claims"
+        constraints = [
+            models.UniqueConstraint(fields=["account_code", "trading_day", "cl_ord_id"], name="cl_ord_id_claim_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_code} {self.trading_day} {self.cl_ord_id} -> {self.order_id}"
 
 
 class Checkpoint(models.Model):

@@ -18,9 +18,10 @@ from decimal import Decimal
 
 import psycopg
 from django.conf import settings
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.dispatch import receiver
 
+from orders.domain import cl_ord_ids
 from orders.domain import events as ev
 from orders.domain.calendar import trading_day
 from orders.domain.fold import apply
@@ -28,7 +29,7 @@ from orders.domain.positions import Position as PositionState
 from orders.domain.positions import apply_fill
 from orders.domain.state import OrderState, PendingRequest
 from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
-from orders.models import Fill, Order, Position, ns_to_datetime
+from orders.models import ClOrdIdClaim, Fill, Order, Position, ns_to_datetime
 from orders.store import ORDER_STREAM, StoredEvent, events_appended
 
 ORDER_TABLE = Order._meta.db_table
@@ -40,9 +41,11 @@ ORDER_COLUMNS = (
     "limit_price", "status", "cum_qty", "leaves_qty", "avg_px", "notional", "acknowledged", "pending_kind",
     "pending_cl_ord_id", "pending_quantity", "pending_limit_price", "reject_reason", "text", "anomalies",
     "venue", "parent_id", "strategy", "version", "trading_day", "created_at", "updated_at", "created_at_ns",
-    "updated_at_ns",
+    "updated_at_ns", "venue_order_id",
 )  # fmt: skip
-FILL_COLUMNS = ("id", "order_id", "account_code", "symbol", "side", "exec_id", "last_qty", "last_px", "executed_at")
+FILL_COLUMNS = (
+    "id", "order_id", "account_code", "symbol", "side", "exec_id", "last_qty", "last_px", "executed_at", "amendment",
+)  # fmt: skip
 POSITION_COLUMNS = ("account_code", "symbol", "quantity", "avg_cost", "realized_pnl", "bought", "sold", "updated_at")
 
 
@@ -106,23 +109,95 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
     with _cursor() as cursor:
         states = {} if folded_by_engine else _load_orders(cursor, continuing)
         fills: list[tuple] = []
+        amendments: list[tuple[OrderState, ev.FillBusted | ev.FillCorrected]] = []
         for stored in order_events:
             event = stored.event
             state = stored.state_after if folded_by_engine else apply(states.get(stored.stream_id), event)
             assert state is not None
             states[stored.stream_id] = state
-            if isinstance(event, ev.FILL_EVENTS) and not state.is_parent:
-                # A parent's fills are its children's, rolled up: booked once, on the children.
+            if state.is_parent:
+                continue  # a parent's fills are its children's, rolled up: booked once, on the children
+            if isinstance(event, ev.FILL_EVENTS):
                 fills.append(_fill_row(stored.position, state, event))
+            elif isinstance(event, ev.FillBusted | ev.FillCorrected):
+                amendments.append((state, event))
         zone = settings.OMS_TRADING_DAY_TZ
         rows = [_order_row(states[i], zone) for i in touched]
         if not continuing:
             _copy_rows(cursor, ORDER_TABLE, ORDER_COLUMNS, rows)  # all new: plain COPY, the fast path
         else:
             _copy_upsert(cursor, ORDER_TABLE, ORDER_COLUMNS, ("id",), rows)
+        _claim_cl_ord_ids(cursor, order_events, zone)
         if fills:
             _copy_rows(cursor, FILL_TABLE, FILL_COLUMNS, fills)
-            _project_positions(cursor, fills)
+        amended = _amend_fills(cursor, amendments) if amendments else set()
+        if fills:
+            _project_positions(cursor, [f for f in fills if (f[2], f[3]) not in amended])
+
+
+CLAIM_TABLE = ClOrdIdClaim._meta.db_table
+CLAIM_COLUMNS = ("account_code", "trading_day", "cl_ord_id", "order_id")
+# A claim repeated by the same order (a request and its refusal) changes nothing; one by another
+# order sets order_id to NULL, which the column refuses: the commit fails, as it must.
+CLAIM_UPSERT = (
+    f"ON CONFLICT (account_code, trading_day, cl_ord_id) DO UPDATE SET order_id = "
+    f"CASE WHEN {CLAIM_TABLE}.order_id = EXCLUDED.order_id THEN EXCLUDED.order_id END"
+)
+
+
+def _claim_cl_ord_ids(cursor: psycopg.Cursor, events: list[StoredEvent], zone: str) -> None:
+    claims: dict[tuple[str, date, str], int] = {}
+    for stored in events:
+        cl_ord_id = cl_ord_ids.introduced(stored.event)
+        if cl_ord_id is None:
+            continue
+        key = (stored.account, trading_day(stored.event.at_ns, zone), cl_ord_id)
+        if claims.setdefault(key, stored.event.order_id) != stored.event.order_id:
+            raise IntegrityError(f"ClOrdID {cl_ord_id} claimed by orders {claims[key]} and {stored.event.order_id}")
+    if not claims:
+        return
+    rows = [(*key, order_id) for key, order_id in claims.items()]
+    names = ", ".join(CLAIM_COLUMNS)
+    if len(rows) <= SMALL_BATCH:
+        cursor.executemany(f"INSERT INTO {CLAIM_TABLE} ({names}) VALUES (%s, %s, %s, %s) {CLAIM_UPSERT}", rows)
+        return
+    stage = f"stage_{CLAIM_TABLE}"
+    cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (account_code text, trading_day date, cl_ord_id text, "
+                   "order_id bigint) ON COMMIT DELETE ROWS")  # fmt: skip
+    _copy_rows(cursor, stage, CLAIM_COLUMNS, rows)
+    cursor.execute(f"INSERT INTO {CLAIM_TABLE} ({names}) SELECT {names} FROM {stage} {CLAIM_UPSERT}")
+    cursor.execute(f"TRUNCATE {stage}")
+
+
+def _amend_fills(cursor: psycopg.Cursor, amendments: list) -> set[tuple[str, str]]:
+    """Busts and corrections (rare): mark the fill row, then fold the position again from every
+    fill that stands, in log order. Undoing one fill from an average cost is not exact; a fold
+    of the standing fills is, and is what a rebuild computes too."""
+    for state, event in amendments:
+        if isinstance(event, ev.FillBusted):
+            cursor.execute(f"UPDATE {FILL_TABLE} SET amendment = 'busted' WHERE order_id = %s AND exec_id = %s",
+                           [state.order_id, event.ref_exec_id])  # fmt: skip
+        else:
+            cursor.execute(
+                f"UPDATE {FILL_TABLE} SET amendment = 'corrected', last_qty = %s, last_px = %s "
+                "WHERE order_id = %s AND exec_id = %s",
+                [event.last_qty, event.last_px, state.order_id, event.ref_exec_id],
+            )
+    keys = {(state.account, state.symbol) for state, _ in amendments}
+    for account, symbol in sorted(keys):
+        cursor.execute(
+            f"SELECT side, last_qty, last_px, executed_at FROM {FILL_TABLE} "
+            "WHERE account_code = %s AND symbol = %s AND amendment <> 'busted' ORDER BY id",
+            [account, symbol],
+        )
+        position, updated_at = PositionState(account, symbol), None
+        for side, last_qty, last_px, executed_at in cursor.fetchall():
+            position = apply_fill(position, Side(side), last_qty, last_px)
+            updated_at = executed_at
+        p = position
+        cursor.execute(UPSERT_POSITION, (account, symbol, p.quantity, p.avg_cost, p.realized_pnl, p.bought, p.sold,
+                                         updated_at or ns_to_datetime(0)))  # fmt: skip
+    return keys
 
 
 def _load_orders(cursor: psycopg.Cursor, continuing: list[int]) -> dict[int, OrderState]:
@@ -145,7 +220,7 @@ def _order_row(state: OrderState, zone: str) -> tuple:
         state.reject_reason or "", state.text[:500], state.anomalies, state.venue or "", state.parent_id,
         state.strategy.value if state.strategy else "", state.version, day,
         ns_to_datetime(state.created_at_ns), ns_to_datetime(state.updated_at_ns),
-        state.created_at_ns, state.updated_at_ns,
+        state.created_at_ns, state.updated_at_ns, state.venue_order_id or "",
     )  # fmt: skip
 
 
@@ -182,13 +257,14 @@ def _state_from_row(row: tuple) -> OrderState:
         venue=r["venue"] or None,
         parent_id=r["parent_id"],
         strategy=Strategy(r["strategy"]) if r["strategy"] else None,
+        venue_order_id=r["venue_order_id"] or None,
     )
 
 
 def _fill_row(position: int, state: OrderState, event: ev.OrderPartiallyFilled | ev.OrderFilled) -> tuple:
     return (
         position, state.order_id, state.account, state.symbol, state.side.value, event.exec_id,
-        event.last_qty, event.last_px, ns_to_datetime(event.at_ns),
+        event.last_qty, event.last_px, ns_to_datetime(event.at_ns), "",
     )  # fmt: skip
 
 
@@ -202,7 +278,7 @@ def _project_positions(cursor: psycopg.Cursor, fills: list[tuple]) -> None:
     )
     positions = {(row[0], row[1]): PositionState(*row) for row in cursor.fetchall()}
     updated_at = {}
-    for _, _, account, symbol, side, _, last_qty, last_px, executed_at in fills:
+    for _, _, account, symbol, side, _, last_qty, last_px, executed_at, _ in fills:
         key = (account, symbol)
         current = positions.get(key) or PositionState(account, symbol)
         positions[key] = apply_fill(current, Side(side), Decimal(last_qty), Decimal(last_px))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from .values import ExecType, OrderType, OrdStatus, Side, Strategy, TimeInForce
+from .values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +83,15 @@ class ApplyExecutionReport:
     avg_px: Decimal | None = None  # 6 AvgPx
     ord_status: OrdStatus | None = None  # 39 OrdStatus
     unknown_order: bool = False  # 103=5: the venue does not know the order (a status answer)
+    ref_exec_id: str | None = None  # 19 ExecRefID: the fill a bust or correction (150=H/G) names
+    venue_order_id: str | None = None  # 37 OrderID: the venue's name for the order
+    # What the report said that the OMS does not know (an ExecType or OrdStatus outside FIX 4.4),
+    # as the raw tag=value text: the report becomes an anomaly on the order, for a person.
+    unrecognised: str = ""
+    # On a status answer: the ClOrdID of what the connector sent again just before asking (790
+    # OrdStatusReqID carries it), so the answer already reflects it. None: a bare question, which
+    # may have overtaken a request still on its way, so the answer proves nothing about it.
+    asked_after: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +105,7 @@ class ApplyCancelReject:
     cl_ord_id: str  # 11 ClOrdID of the refused request
     reason: str  # 102 CxlRejReason, as a snake-case name
     text: str = ""  # 58 Text
+    response_to: RequestKind | None = None  # 434 CxlRejResponseTo: a cancel's refusal or a replace's
 
 
 Command = SubmitOrder | CancelOrder | ReplaceOrder | ApplyExecutionReport | ApplyCancelReject

@@ -54,11 +54,13 @@ class OrderRejected:
 
 @dataclass(frozen=True, slots=True)
 class OrderAcknowledged:
-    """The venue accepted the order (ExecType 0 New)."""
+    """The venue accepted the order (ExecType 0 New). `venue_order_id` is the venue's 37 OrderID,
+    which status requests and cancels then name the order by (v1 did not keep it)."""
 
     order_id: int
     at_ns: int
     exec_id: str
+    venue_order_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +172,71 @@ class OrderExpired:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderDoneForDay:
+    """The venue is done with the order for today (ExecType 3): no more fills today."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FillBusted:
+    """The venue cancelled an earlier trade (ExecType H Trade Cancel, 19 ExecRefID names it):
+    the fill never happened. Its quantity comes off cum_qty and the position; the order works
+    again if the fill had completed it."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    ref_exec_id: str  # the busted fill's ExecID
+    last_qty: Decimal  # what the busted fill had booked, for the audit trail
+    last_px: Decimal
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class FillCorrected:
+    """The venue corrected an earlier trade (ExecType G Trade Correct): the fill named by
+    `ref_exec_id` is now `last_qty` at `last_px` instead of `old_last_qty` at `old_last_px`."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    ref_exec_id: str
+    last_qty: Decimal
+    last_px: Decimal
+    old_last_qty: Decimal  # what the fill had booked: the fold needs no other record of it
+    old_last_px: Decimal
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRestated:
+    """The venue changed the order on its own (ExecType D Restated, 378 ExecRestatementReason in
+    the text): its quantity and limit price are now these."""
+
+    order_id: int
+    at_ns: int
+    exec_id: str
+    quantity: Decimal
+    limit_price: Decimal | None
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ParentQuantityRaised:
+    """A parent's children executed more than the parent's quantity (a cut the venue refused as
+    too late, then filled): the parent's quantity grows to what really executed. A fill that
+    happened is never dropped from any level."""
+
+    order_id: int
+    at_ns: int
+    quantity: Decimal
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class RoutedChild:
     """One child order the router placed: which order, where, how much."""
 
@@ -193,10 +260,14 @@ class OrderRouted:
 
 @dataclass(frozen=True, slots=True)
 class ParentReplaced:
-    """A parent order's quantity or price changed; its live children were asked to follow.
+    """A parent order's replace took effect: its quantity and price are now these.
 
-    Applied at once: the parent is the OMS's own instruction. What could not be passed on to
-    the children (one filled, one with a request pending...) is said in `text`."""
+    A parent replace is pending (OrderReplaceRequested) until every child it was passed on to
+    has answered; then the parent takes what its children really did: the quantity asked for,
+    or more if a child refused a cut or filled first; the new price only if every working child
+    took it. What differs from what was asked, and why, is said in `text`. (Logs written
+    before replaces waited for the children hold this event right after the request, on a
+    working parent.)"""
 
     order_id: int
     at_ns: int
@@ -235,6 +306,11 @@ Event = (
     | OrderReplaceRejected
     | OrderReplaced
     | OrderExpired
+    | OrderDoneForDay
+    | FillBusted
+    | FillCorrected
+    | OrderRestated
+    | ParentQuantityRaised
     | OrderRouted
     | ParentReplaced
     | ExecutionAnomalyRecorded
@@ -256,6 +332,11 @@ EVENT_TYPES: dict[str, type] = {
         OrderReplaceRejected,
         OrderReplaced,
         OrderExpired,
+        OrderDoneForDay,
+        FillBusted,
+        FillCorrected,
+        OrderRestated,
+        ParentQuantityRaised,
         OrderRouted,
         ParentReplaced,
         ExecutionAnomalyRecorded,

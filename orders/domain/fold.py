@@ -13,7 +13,7 @@ from functools import singledispatch
 from typing import Any
 
 from . import events as ev
-from .state import OrderState, PendingRequest, working_status
+from .state import OrderState, PendingRequest, refusal_key, working_status
 from .transitions import SAME, WORKING, target_of
 from .values import OrdStatus, RequestKind
 
@@ -90,7 +90,11 @@ def _changes(event: object, state: OrderState) -> dict[str, Any]:
 
 @_changes.register
 def _(event: ev.OrderAcknowledged, state: OrderState) -> dict[str, Any]:
-    return dict(acknowledged=True, exec_ids=state.exec_ids | {event.exec_id})
+    return dict(
+        acknowledged=True,
+        exec_ids=state.exec_ids | {event.exec_id},
+        venue_order_id=event.venue_order_id or state.venue_order_id,
+    )
 
 
 @_changes.register
@@ -109,7 +113,41 @@ def _(event: ev.OrderPartiallyFilled | ev.OrderFilled, state: OrderState) -> dic
         notional=state.notional + event.last_qty * event.last_px,
         exec_ids=state.exec_ids | {event.exec_id},
         pending=None if isinstance(event, ev.OrderFilled) else state.pending,
+        fills=(*state.fills, (event.exec_id, event.last_qty, event.last_px)),
     )
+
+
+@_changes.register
+def _(event: ev.FillBusted, state: OrderState) -> dict[str, Any]:
+    return dict(
+        cum_qty=state.cum_qty - event.last_qty,
+        notional=state.notional - event.last_qty * event.last_px,
+        exec_ids=state.exec_ids | {event.exec_id},
+        fills=tuple(f for f in state.fills if f[0] != event.ref_exec_id),
+    )
+
+
+@_changes.register
+def _(event: ev.FillCorrected, state: OrderState) -> dict[str, Any]:
+    return dict(
+        cum_qty=state.cum_qty - event.old_last_qty + event.last_qty,
+        notional=state.notional - event.old_last_qty * event.old_last_px + event.last_qty * event.last_px,
+        exec_ids=state.exec_ids | {event.exec_id},
+        fills=tuple((f[0], event.last_qty, event.last_px) if f[0] == event.ref_exec_id else f for f in state.fills),
+    )
+
+
+@_changes.register
+def _(event: ev.OrderRestated, state: OrderState) -> dict[str, Any]:
+    return dict(
+        quantity=event.quantity, limit_price=event.limit_price, exec_ids=state.exec_ids | {event.exec_id},
+        text=event.text or state.text,
+    )  # fmt: skip
+
+
+@_changes.register
+def _(event: ev.ParentQuantityRaised, state: OrderState) -> dict[str, Any]:
+    return dict(quantity=event.quantity, text=event.text)
 
 
 @_changes.register
@@ -125,9 +163,10 @@ def _(event: ev.OrderReplaceRequested, state: OrderState) -> dict[str, Any]:
 @_changes.register(ev.OrderCancelRejected)
 @_changes.register(ev.OrderReplaceRejected)
 def _(event: ev.OrderCancelRejected | ev.OrderReplaceRejected, state: OrderState) -> dict[str, Any]:
+    refused = state.exec_ids | {refusal_key(event.cl_ord_id)}
     if _answers_pending(state, event):
-        return {"pending": None}
-    return {}
+        return {"pending": None, "exec_ids": refused}
+    return {"exec_ids": refused}
 
 
 @_changes.register
@@ -147,8 +186,9 @@ def _(event: ev.OrderReplaced, state: OrderState) -> dict[str, Any]:
     )
 
 
-@_changes.register
-def _(event: ev.OrderExpired, state: OrderState) -> dict[str, Any]:
+@_changes.register(ev.OrderExpired)
+@_changes.register(ev.OrderDoneForDay)
+def _(event: ev.OrderExpired | ev.OrderDoneForDay, state: OrderState) -> dict[str, Any]:
     return dict(pending=None, exec_ids=state.exec_ids | {event.exec_id})
 
 
@@ -159,9 +199,13 @@ def _(event: ev.OrderRouted, state: OrderState) -> dict[str, Any]:
 
 @_changes.register
 def _(event: ev.ParentReplaced, state: OrderState) -> dict[str, Any]:
-    # What it could not pass on is news; a replace that passed everything on leaves the last note.
+    # What differs from what was asked is news; a replace done as asked leaves the last note.
     return dict(
-        cl_ord_id=event.cl_ord_id, quantity=event.quantity, limit_price=event.limit_price, text=event.text or state.text
+        cl_ord_id=event.cl_ord_id,
+        quantity=event.quantity,
+        limit_price=event.limit_price,
+        text=event.text or state.text,
+        pending=None,
     )
 
 

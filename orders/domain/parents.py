@@ -6,15 +6,20 @@ mirrored on the parent as the parent's own events, in the same engine commit:
 
 - the first child acknowledged acknowledges the parent;
 - every child fill is a parent fill (ExecID `<child id>:<venue ExecID>`), so the parent's
-  cum_qty, leaves_qty and avg_px are the roll-up of its children's, and it is filled only
-  when they have filled all of it. A child fill after the parent was canceled is booked too:
-  the shares were bought;
+  cum_qty and avg_px are always the roll-up of its children's, and it is filled only when
+  they have filled all of it and none works on. A fill that executed is never dropped: a
+  child fill after the parent was canceled is booked too (the shares were bought), and one
+  that takes the parent past its quantity (a cut the venue refused as too late) first raises
+  the parent's quantity to what executed (ParentQuantityRaised, with a note). A child's bust
+  or correction is the parent's too;
 - when the last live child is done and the parent is not filled, the parent ends as its
   children did: canceled (asked for, or not), expired, or rejected if every child was.
 
 Cancel and replace of a parent are passed on to its live children, each as its own request
 to its own venue, with ClOrdID `<parent request's ClOrdID>.<child number>` (children are
-`<parent ClOrdID>.<number>`), so every ClOrdID stays unique per account and day.
+`<parent ClOrdID>.<number>`), so every ClOrdID stays unique per account and day. A parent
+replace is pending (pending_replace, as FIX's PendingReplace) until every child it reached has
+answered; then the parent takes what its children really did (`replace_outcome`).
 """
 
 from __future__ import annotations
@@ -95,22 +100,34 @@ def roll_up(
     `orders` holds the parent's other children as they are now."""
     out = _Builder({parent.order_id: parent, child.order_id: child})
     pid = parent.order_id
+    children = {c: orders[c] for c in parent.children if c in orders} | {child.order_id: child}
+    others_live = [c for c in children.values() if c.order_id != child.order_id and not c.is_done]
     for event in child_events:
         current = out.states[pid]
         if isinstance(event, ev.OrderAcknowledged | ev.OrderReplaced) and not current.acknowledged:
             out.add(ev.OrderAcknowledged(pid, at_ns, f"{child.order_id}:{event.exec_id}"))
         elif isinstance(event, ev.OrderPartiallyFilled | ev.OrderFilled):
             cum_qty = current.cum_qty + event.last_qty
-            exec_id = f"{child.order_id}:{event.exec_id}"
-            if cum_qty > current.quantity:
-                out.add(ev.ExecutionAnomalyRecorded(
-                    pid, at_ns, exec_id, "overfill",
-                    f"child {child.order_id}'s fill of {event.last_qty} takes the parent to {cum_qty}, over "
-                    f"{current.quantity}",
-                ))  # fmt: skip
-                continue
-            fill = ev.OrderFilled if cum_qty == current.quantity else ev.OrderPartiallyFilled
-            out.add(fill(pid, at_ns, exec_id, event.last_qty, event.last_px))
+            _raise_to(out, current, max(cum_qty, _committed(current, children)), at_ns,
+                      f"child {child.order_id}'s fill of {event.last_qty}")  # fmt: skip
+            # Filled only when nothing works on: a child still live can fill more than the quantity shown.
+            done = cum_qty >= out.states[pid].quantity and child.is_done and not others_live
+            fill = ev.OrderFilled if done else ev.OrderPartiallyFilled
+            out.add(fill(pid, at_ns, f"{child.order_id}:{event.exec_id}", event.last_qty, event.last_px))
+            if done and current.pending is not None:
+                out.add(_too_late(current, at_ns))
+        elif isinstance(event, ev.FillBusted):
+            out.add(ev.FillBusted(pid, at_ns, f"{child.order_id}:{event.exec_id}",
+                                  f"{child.order_id}:{event.ref_exec_id}", event.last_qty, event.last_px,
+                                  f"child {child.order_id}: {event.text}"))  # fmt: skip
+        elif isinstance(event, ev.FillCorrected):
+            cum_qty = current.cum_qty - event.old_last_qty + event.last_qty
+            _raise_to(out, current, max(cum_qty, _committed(current, children)), at_ns,
+                      f"child {child.order_id}'s corrected fill")  # fmt: skip
+            out.add(ev.FillCorrected(pid, at_ns, f"{child.order_id}:{event.exec_id}",
+                                     f"{child.order_id}:{event.ref_exec_id}", event.last_qty, event.last_px,
+                                     event.old_last_qty, event.old_last_px,
+                                     f"child {child.order_id}: {event.text}"))  # fmt: skip
         elif (
             isinstance(event, ev.OrderCancelRejected)
             and _cancel_pending(current)
@@ -126,9 +143,8 @@ def roll_up(
             why = f"child {child.order_id}: {event.text or event.reason}"
             out.add(ev.OrderCancelRejected(pid, at_ns, current.pending.cl_ord_id, current.cl_ord_id, "child_refused",
                                            why))  # fmt: skip
-    children = {c: orders[c] for c in parent.children if c in orders} | {child.order_id: child}
     current = out.states[pid]
-    others_live = [c for c in children.values() if c.order_id != child.order_id and not c.is_done]
+    reopened = before is not None and before.is_done and not child.is_done  # a bust reinstated it
     if before is not None and _ended_on_its_own(before, child) and others_live and not current.is_done:
         if not _cancel_pending(current):
             # The venue ended a child nobody asked to end (it lost it, or expired it): the parent
@@ -136,9 +152,14 @@ def roll_up(
             working = sum((heading_for(c) for c in others_live), Decimal(0))
             out.add(ev.ExecutionAnomalyRecorded(
                 pid, at_ns, f"child-ended:{child.order_id}:{child.version}", "child_ended",
-                f"child {child.order_id} ended {child.status.value} at the venue with {before.leaves_qty} open; "
+                f"child {child.order_id} ended {child.status.value} at the venue with "
+                f"{child.quantity - child.cum_qty} open; "
                 f"the other children work {working} of the parent's {current.leaves_qty}",
             ))  # fmt: skip
+    if _replace_pending(current) and not any(c.pending is not None for c in children.values() if not c.is_done):
+        # Every child the replace reached has answered (or ended): the parent's replace takes effect.
+        out.add(replace_outcome(current, list(children.values()), at_ns, _refusal_text(child_events)))
+        current = out.states[pid]
     if not current.is_done and all(c.is_done for c in children.values()):
         out.add(_ending(current, list(children.values()), child, at_ns))
     elif (
@@ -146,24 +167,120 @@ def roll_up(
         and current.pending is not None
         and not child.is_done
         and child.pending is None
-        and any(isinstance(e, ev.OrderReplaced | ev.OrderReplaceRejected) for e in child_events)
+        and (reopened or any(isinstance(e, ev.OrderReplaced | ev.OrderReplaceRejected) for e in child_events))
     ):
         # A parent cancel that found this child busy with a replace reaches it now the replace is
-        # answered. (Not after the child's venue refused the cancel itself: that is final.)
+        # answered, or now a bust made it work again. (Not after the child's venue refused the
+        # cancel itself: that is final.)
         cl_ord_id = child_request_cl_ord_id(current.pending.cl_ord_id, child)
+        out.add(ev.OrderCancelRequested(child.order_id, at_ns, cl_ord_id, child.cl_ord_id))
+    elif reopened and current.is_done and child.pending is None:
+        # A bust made the venue work a child of a parent that is over: nobody's instruction is left
+        # for it. Cancel it, and say so on the parent.
+        out.add(ev.ExecutionAnomalyRecorded(
+            pid, at_ns, f"child-reopened:{child.order_id}:{child.version}", "child_reopened",
+            f"a bust made child {child.order_id} work again after the parent ended {current.status.value}; "
+            "it is canceled",
+        ))  # fmt: skip
+        cl_ord_id = child_request_cl_ord_id(f"{current.cl_ord_id}-end{child.version}", child)
         out.add(ev.OrderCancelRequested(child.order_id, at_ns, cl_ord_id, child.cl_ord_id))
     return out.events[:]
 
 
+def _committed(parent: OrderState, children: Mapping[int, OrderState]) -> Decimal:
+    """What the children can still execute, the done ones what they filled: what a parent not busy
+    with a replace must show at least (a late fill on an ended child can take them past it)."""
+    if _replace_pending(parent):
+        return Decimal(0)  # the outcome of the replace settles the quantity
+    return sum((c.cum_qty if c.is_done else c.quantity for c in children.values()), Decimal(0))
+
+
+def _raise_to(out: _Builder, parent: OrderState, quantity: Decimal, at_ns: int, cause: str) -> None:
+    """Before the parent books what takes it past its quantity, its quantity grows to it."""
+    if quantity <= parent.quantity:
+        return
+    out.add(ev.ParentQuantityRaised(
+        parent.order_id, at_ns, quantity,
+        f"{cause} takes the parent's children to {quantity} executed or working, over its {parent.quantity}: "
+        "the parent's quantity follows what they really do",
+    ))  # fmt: skip
+
+
+def _too_late(parent: OrderState, at_ns: int) -> ev.Event:
+    """The answer to the parent's pending request, when its children filled it first."""
+    assert parent.pending is not None
+    refused = ev.OrderCancelRejected if parent.pending.kind is RequestKind.CANCEL else ev.OrderReplaceRejected
+    text = f"too late to {parent.pending.kind.value}: the children filled the order first"
+    return refused(parent.order_id, at_ns, parent.pending.cl_ord_id, parent.cl_ord_id, "too_late", text)
+
+
+def _refusal_text(events: list[ev.Event]) -> str:
+    refusals = [e for e in events if isinstance(e, ev.OrderReplaceRejected | ev.OrderCancelRejected)]
+    return refusals[-1].text or refusals[-1].reason if refusals else ""
+
+
+def _replace_pending(state: OrderState) -> bool:
+    return state.pending is not None and state.pending.kind is RequestKind.REPLACE
+
+
+def replace_outcome(parent: OrderState, children: list[OrderState], at_ns: int, why: str = "") -> ev.Event:
+    """How a parent's pending replace ends, once none of its children is busy with a request.
+
+    The parent takes what its children really did, never what was only asked:
+    - quantity: what was asked, unless the children are set to execute more (a cut refused, a
+      fill first): then that; a raise the children did not take leaves the old quantity;
+    - price: the new one only if every child still working took it; a child that kept its old
+      limit trades at it, so the parent keeps its old price and says which child kept what.
+    Nothing changed at all: the replace was refused (OrderReplaceRejected), with the reason."""
+    pending = parent.pending
+    assert pending is not None and pending.quantity is not None
+    asked_quantity, asked_price = pending.quantity, pending.limit_price
+    # What the children can still execute: the done ones what they filled, the live ones their size.
+    committed = sum((c.cum_qty if c.is_done else c.quantity for c in children), Decimal(0))
+    notes = []
+    if asked_quantity > parent.quantity and committed < asked_quantity:
+        quantity = max(parent.quantity, committed)
+        notes.append(f"the children did not take the raise to {asked_quantity}; the parent stays at {quantity}")
+    else:
+        quantity = max(asked_quantity, committed, parent.cum_qty)
+        if quantity > asked_quantity:
+            notes.append(f"the children could not be cut to {asked_quantity}: {committed} is filled or working "
+                         f"({parent.cum_qty} filled), so the parent's quantity is {quantity}")  # fmt: skip
+    price = asked_price
+    if asked_price != parent.limit_price:
+        kept = [c for c in children if not c.is_done and c.limit_price != asked_price]
+        if kept:
+            price = parent.limit_price
+            shown = ", ".join(f"child {c.order_id} at {c.limit_price}" for c in kept)
+            notes.append(f"not every child took the price {asked_price} ({shown}); the parent keeps {price}")
+    if why and notes:
+        notes.append(f"the venue said: {why}")
+    text = "; ".join(notes)[:500]
+    if quantity == parent.quantity and price == parent.limit_price:
+        return ev.OrderReplaceRejected(parent.order_id, at_ns, pending.cl_ord_id, parent.cl_ord_id, "child_refused",
+                                       text or "no child took the replace")  # fmt: skip
+    return ev.ParentReplaced(parent.order_id, at_ns, pending.cl_ord_id, parent.cl_ord_id, quantity, price, text)
+
+
+def unworked(parent: OrderState, children: list[OrderState]) -> Decimal:
+    """What the parent has open that none of its live children works (a child the venue lost):
+    what a re-route may place again, and never more, so the children never work more than the
+    parent has open."""
+    target = parent.quantity
+    if _replace_pending(parent) and parent.pending is not None and parent.pending.quantity is not None:
+        target = parent.pending.quantity
+    working = sum((heading_for(c) for c in children if not c.is_done), Decimal(0))
+    return max(target - parent.cum_qty - working, Decimal(0))
+
+
 def heading_for(child: OrderState) -> Decimal:
-    """What a live child will have open once its pending request is answered as asked: a busy
-    child counts at the size it is heading for, or two quick replaces would overshoot."""
+    """What a live child may have open once its pending request is answered, counted on the safe
+    side: a replace at the larger of its sizes (two quick raises must not overshoot, and a cut
+    the venue refuses leaves the old size); a cancel at what it has open (the venue may refuse it)."""
     pending = child.pending
-    if pending is None:
+    if pending is None or pending.kind is RequestKind.CANCEL or pending.quantity is None:
         return child.leaves_qty
-    if pending.kind is RequestKind.CANCEL or pending.quantity is None:
-        return Decimal(0)
-    return max(pending.quantity - child.cum_qty, Decimal(0))
+    return max(max(pending.quantity, child.quantity) - child.cum_qty, Decimal(0))
 
 
 def _ended_on_its_own(before: OrderState, after: OrderState) -> bool:
@@ -188,8 +305,10 @@ def _ending(parent: OrderState, children: list[OrderState], last: OrderState, at
     statuses = {c.status for c in children}
     if _cancel_pending(parent):
         return ev.OrderCanceled(parent.order_id, at_ns, exec_id)
-    if OrdStatus.EXPIRED in statuses or OrdStatus.DONE_FOR_DAY in statuses:
+    if OrdStatus.EXPIRED in statuses:
         return ev.OrderExpired(parent.order_id, at_ns, exec_id)
+    if OrdStatus.DONE_FOR_DAY in statuses:
+        return ev.OrderDoneForDay(parent.order_id, at_ns, exec_id)
     if statuses == {OrdStatus.REJECTED} and not parent.acknowledged:
         texts = "; ".join(sorted({c.text for c in children if c.text})) or "rejected"
         return ev.OrderVenueRejected(parent.order_id, at_ns, exec_id, f"every child was rejected: {texts}"[:500])
@@ -209,16 +328,15 @@ def cancel(parent: OrderState, request: ev.OrderCancelRequested, orders: Mapping
 
 
 def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mapping[int, OrderState]) -> list[ev.Event]:
-    """Apply a replace to the parent at once and ask its live children to follow.
+    """The parent's replace request, passed on to its live children; it takes effect on the
+    parent once they have answered (`replace_outcome`), at once if no child needs a change.
 
-    The live children are made to have the new quantity less the fills open between them: a
+    The live children are asked to have the new quantity less the fills open between them: a
     smaller parent takes the difference off its youngest children first (cancelling a child
     that would be left with nothing open); a larger one adds it to the youngest child that
-    can take it; a new price goes to every live child. What cannot be passed on is said in
-    the ParentReplaced event's text."""
+    can take it; a new price goes to every live child."""
     children = [orders[c] for c in parent.children if c in orders]
     live = [c for c in children if not c.is_done]
-    notes: list[str] = []
     targets = {c.order_id: c.quantity for c in live}
     # What the live children should have open: the new quantity less what is filled. Measured
     # against what they have open now, not against the old parent quantity: a child the venue
@@ -236,32 +354,26 @@ def replace(parent: OrderState, request: ev.OrderReplaceRequested, orders: Mappi
             cut = min(remove, child.leaves_qty)
             targets[child.order_id] -= cut
             remove -= cut
-        if remove > 0:
-            notes.append(f"{remove} could not be taken off the children (filled, or busy with a request)")
     elif change > 0:
         taker = next((c for c in reversed(live) if c.pending is None), None)
-        if taker is None:
-            notes.append(f"no live child could take the extra {change}")
-        else:
+        if taker is not None:
             targets[taker.order_id] += change
-    for child in live:
-        if child.pending is not None:
-            notes.append(f"child {child.order_id} was not changed: a {child.pending.kind.value} is pending there")
     out = _Builder({parent.order_id: parent} | {c.order_id: c for c in live})
-    out.add(ev.ParentReplaced(parent.order_id, request.at_ns, request.cl_ord_id, request.orig_cl_ord_id,
-                              request.quantity, request.limit_price, "; ".join(notes)))  # fmt: skip
+    out.add(request)
     for child in live:
         if child.pending is not None:
-            continue
+            continue  # busy with a request of its own: the outcome waits for its answer, and says what it did
         quantity = targets[child.order_id]
         price = request.limit_price
         if quantity == child.quantity and price == child.limit_price:
             continue
+        cl_ord_id = child_request_cl_ord_id(request.cl_ord_id, child)
         if quantity <= child.cum_qty:
-            cl_ord_id = child_request_cl_ord_id(request.cl_ord_id, child)
             out.add(ev.OrderCancelRequested(child.order_id, request.at_ns, cl_ord_id, child.cl_ord_id))
         else:
-            cl_ord_id = child_request_cl_ord_id(request.cl_ord_id, child)
             out.add(ev.OrderReplaceRequested(child.order_id, request.at_ns, cl_ord_id, child.cl_ord_id,
                                              quantity, price))  # fmt: skip
+    after = [out.states.get(c.order_id, c) for c in children]
+    if not any(c.pending is not None for c in after if not c.is_done):
+        out.add(replace_outcome(out.states[parent.order_id], after, request.at_ns))
     return out.events[:]

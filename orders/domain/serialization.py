@@ -14,10 +14,10 @@ from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
 
 from . import events as ev
-from .values import ExecType, OrderType, OrdStatus, Side, Strategy, TimeInForce
+from .values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 # Bump an event's version when its payload changes shape, and add an upcaster from the old one.
-SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in ev.EVENT_TYPES} | {"OrderAccepted": 2}
+SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in ev.EVENT_TYPES} | {"OrderAccepted": 2, "OrderAcknowledged": 2}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -27,8 +27,16 @@ def _accepted_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "venue": None, "parent_id": None, "strategy": None}
 
 
+def _acknowledged_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 did not keep the venue's OrderID (37): those orders are named by ClOrdID alone
+    return {**payload, "venue_order_id": None}
+
+
 # (event type, version it reads) -> function returning the payload at version + 1
-UPCASTERS: dict[tuple[str, int], Upcaster] = {("OrderAccepted", 1): _accepted_v1_to_v2}
+UPCASTERS: dict[tuple[str, int], Upcaster] = {
+    ("OrderAccepted", 1): _accepted_v1_to_v2,
+    ("OrderAcknowledged", 1): _acknowledged_v1_to_v2,
+}
 
 
 class UnknownEvent(Exception):
@@ -45,7 +53,7 @@ def _decoder(annotation: Any) -> Callable[[Any], Any]:
     text = str(annotation)
     if "Decimal" in text:
         return lambda value: None if value is None else Decimal(value)
-    for enum_type in (Side, OrderType, TimeInForce, ExecType, OrdStatus, Strategy):
+    for enum_type in (Side, OrderType, TimeInForce, ExecType, OrdStatus, Strategy, RequestKind):
         if enum_type.__name__ in text:
             # the value -> member map: what Enum(value) looks up, without its call overhead
             lookup: Callable[[Any], Any] = enum_type._value2member_map_.__getitem__

@@ -48,6 +48,10 @@ class OrderState:
     parent_id: int | None = None  # a child order's parent
     strategy: Strategy | None = None  # a parent order's routing instruction
     children: tuple[int, ...] = ()  # a parent order's children, in the order they were placed
+    venue_order_id: str | None = None  # 37 OrderID the venue gave it: status requests and cancels name it
+    # (ExecID, LastQty, LastPx) of each fill still standing, so a bust or a correction (150=H/G)
+    # can find the fill it names. Not in the projection: only the engine decides on it.
+    fills: tuple[tuple[str, Decimal, Decimal], ...] = ()
 
     @property
     def is_parent(self) -> bool:
@@ -71,10 +75,23 @@ class OrderState:
     def is_done(self) -> bool:
         return self.status.is_done
 
+    def fill(self, exec_id: str) -> tuple[Decimal, Decimal] | None:
+        """(LastQty, LastPx) of the standing fill with this ExecID."""
+        for booked_exec_id, last_qty, last_px in self.fills:
+            if booked_exec_id == exec_id:
+                return last_qty, last_px
+        return None
+
     @property
     def working_status(self) -> OrdStatus:
         """The status the order has by its fills alone, ignoring any pending request."""
         return working_status(self.acknowledged, self.cum_qty, self.quantity)
+
+
+def refusal_key(cl_ord_id: str) -> str:
+    """The mark a refusal of request `cl_ord_id` leaves among the order's ExecIDs: a refusal
+    has no ExecID of its own, and the same one twice must append nothing."""
+    return f"refused:{cl_ord_id}"
 
 
 def working_status(acknowledged: bool, cum_qty: Decimal, quantity: Decimal) -> OrdStatus:

@@ -50,6 +50,7 @@ TRANSITIONS: dict[tuple[OrdStatus | None, type], Target] = {
     (NEW, ev.OrderFilled): FILLED,
     (PF, ev.OrderPartiallyFilled): PF,
     (PF, ev.OrderFilled): FILLED,
+    (FILLED, ev.OrderFilled): FILLED,  # a parent's children executed more: after ParentQuantityRaised
     (PC, ev.OrderPartiallyFilled): PC,  # a fill can race a cancel: booked, the cancel still pends
     (PC, ev.OrderFilled): FILLED,  # the cancel lost the race; the venue's reject follows
     (PR, ev.OrderPartiallyFilled): PR,  # a fill can race a replace
@@ -80,13 +81,50 @@ TRANSITIONS: dict[tuple[OrdStatus | None, type], Target] = {
     (PF, ev.OrderExpired): EXPIRED,
     (PC, ev.OrderExpired): EXPIRED,
     (PR, ev.OrderExpired): EXPIRED,
+    (PN, ev.OrderDoneForDay): DFD,
+    (NEW, ev.OrderDoneForDay): DFD,
+    (PF, ev.OrderDoneForDay): DFD,
+    (PC, ev.OrderDoneForDay): DFD,
+    (PR, ev.OrderDoneForDay): DFD,
+    (DFD, ev.OrderPartiallyFilled): SAME,  # a fill can race the end of the day
+    (DFD, ev.OrderFilled): FILLED,
+    # Busts and corrections of earlier fills (150=H, G). A working order, or one the busted fill
+    # had completed, works again by what stands filled (FIX's trade-cancel scenarios reopen a
+    # filled order); a pending request still pends; an order ended otherwise stays ended.
+    (PF, ev.FillBusted): WORKING,
+    (FILLED, ev.FillBusted): WORKING,
+    (PC, ev.FillBusted): SAME,
+    (PR, ev.FillBusted): SAME,
+    (CANCELED, ev.FillBusted): SAME,
+    (EXPIRED, ev.FillBusted): SAME,
+    (DFD, ev.FillBusted): SAME,
+    (PF, ev.FillCorrected): WORKING,
+    (FILLED, ev.FillCorrected): WORKING,
+    (PC, ev.FillCorrected): SAME,
+    (PR, ev.FillCorrected): SAME,
+    (CANCELED, ev.FillCorrected): SAME,
+    (EXPIRED, ev.FillCorrected): SAME,
+    (DFD, ev.FillCorrected): SAME,
+    # The venue changed a working order on its own (150=D).
+    (PN, ev.OrderRestated): WORKING,
+    (NEW, ev.OrderRestated): WORKING,
+    (PF, ev.OrderRestated): WORKING,
+    (PC, ev.OrderRestated): SAME,
+    (PR, ev.OrderRestated): SAME,
+    # A parent replace waits for its children's answers, then takes effect.
+    (PR, ev.ParentReplaced): WORKING,
 }
 
-# A parent order: the router places children (more of them later, when it is enlarged), and a
-# replace of the parent applies at once (the children follow, each with its own replace).
-for _status in WORKING_STATUSES:
+# A parent order: the router places children (more of them later, when it re-routes what a lost
+# child worked). Logs written before parent replaces waited for the children hold a
+# ParentReplaced applied at once to a working parent: those rows keep them readable.
+for _status in WORKING_STATUSES | PENDING_STATUSES:
     TRANSITIONS[(_status, ev.OrderRouted)] = SAME
+for _status in WORKING_STATUSES:
     TRANSITIONS[(_status, ev.ParentReplaced)] = WORKING
+# A parent's children executed more than the parent's quantity: it grows, whatever its status.
+for _status in WORKING_STATUSES | PENDING_STATUSES | DONE_STATUSES - {REJECTED}:
+    TRANSITIONS[(_status, ev.ParentQuantityRaised)] = SAME
 
 # Refusals of a request change nothing on an order that has no such request pending:
 # "too late" on a done order, "already pending" on a pending one, and the venue's reject of

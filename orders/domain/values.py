@@ -70,7 +70,8 @@ LIVE_STATUSES = WORKING_STATUSES | PENDING_STATUSES
 
 
 class ExecType(StrEnum):
-    """150 ExecType of a venue execution report."""
+    """150 ExecType of a venue execution report: every FIX 4.4 value, and UNKNOWN for one that
+    is not (the report is then an anomaly on the order, with the raw value in its text)."""
 
     NEW = "new"
     TRADE = "trade"
@@ -80,6 +81,21 @@ class ExecType(StrEnum):
     EXPIRED = "expired"
     DONE_FOR_DAY = "done_for_day"
     ORDER_STATUS = "order_status"  # I: the answer to an OrderStatusRequest (35=H), not a change
+    TRADE_CANCEL = "trade_cancel"  # H: a bust of an earlier fill (19 ExecRefID)
+    TRADE_CORRECT = "trade_correct"  # G: an earlier fill's quantity or price corrected
+    RESTATED = "restated"  # D: the venue changed the order on its own
+    PENDING_NEW = "pending_new"  # A: the venue has it, not yet accepted: tells us nothing new
+    PENDING_CANCEL = "pending_cancel"  # 6: the venue has our cancel: nothing new
+    PENDING_REPLACE = "pending_replace"  # E: the venue has our replace: nothing new
+    STOPPED = "stopped"  # 7: guaranteed a price (not offered by the venues here)
+    SUSPENDED = "suspended"  # 9
+    CALCULATED = "calculated"  # B
+    TRIGGERED = "triggered"  # L: a stop or contingent order activated
+    UNKNOWN = "unknown"  # not a FIX 4.4 ExecType
+
+
+# ExecTypes that confirm what the OMS already knows (its own request reached the venue).
+ECHO_EXEC_TYPES = frozenset({ExecType.PENDING_NEW, ExecType.PENDING_CANCEL, ExecType.PENDING_REPLACE})
 
 
 class RequestKind(StrEnum):

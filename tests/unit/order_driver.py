@@ -18,7 +18,7 @@ from orders.domain import events as ev
 from orders.domain.decide import decide
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
-from orders.domain.values import ExecType, OrderType, OrdStatus, Side, TimeInForce
+from orders.domain.values import ExecType, OrderType, OrdStatus, RequestKind, Side, TimeInForce
 from risk.domain import Denial
 
 ORDER_ID = 7
@@ -131,6 +131,7 @@ class OrderDriver:
         quantity: Decimal | None = None,
         limit_price: Decimal | None = None,
         text: str = "",
+        **more,  # any other field of the command (ref_exec_id, venue_order_id, cum_qty...)
     ) -> cmd.ApplyExecutionReport:
         return cmd.ApplyExecutionReport(
             command_id=self.next_id("cmd"),
@@ -145,6 +146,7 @@ class OrderDriver:
             quantity=quantity,
             limit_price=limit_price,
             text=text,
+            **more,
         )
 
     def report(self, exec_type: ExecType, **fields) -> list[ev.Event]:
@@ -172,7 +174,11 @@ class OrderDriver:
         return self.report(ExecType.EXPIRED)
 
     def venue_cancel_reject(
-        self, *, cl_ord_id: str | None = None, reason: str = "too_late_to_cancel"
+        self,
+        *,
+        cl_ord_id: str | None = None,
+        reason: str = "too_late_to_cancel",
+        response_to: RequestKind | None = None,
     ) -> list[ev.Event]:
         """35=9 for the pending request (or for `cl_ord_id`)."""
         if cl_ord_id is None:
@@ -186,6 +192,7 @@ class OrderDriver:
             cl_ord_id=cl_ord_id,
             reason=reason,
             text="venue says no",
+            response_to=response_to,
         )
         return self.send(command)
 
@@ -193,9 +200,8 @@ class OrderDriver:
 def drive_to(status: OrdStatus | None) -> OrderDriver:
     """An order of QUANTITY at PRICE in `status`, reached through real commands.
 
-    Partial fills leave 40 filled; a pending replace asks for 150. DONE_FOR_DAY and SUSPENDED
-    are not reachable through `decide` (a DoneForDay report is booked as an expiry, and nothing
-    suspends), so those two are an expired / a new order with the status set by hand.
+    Partial fills leave 40 filled; a pending replace asks for 150. SUSPENDED is not reachable
+    through `decide` (nothing suspends): it is a new order with the status set by hand.
     """
     driver = OrderDriver()
     if status is None:
@@ -224,8 +230,7 @@ def drive_to(status: OrdStatus | None) -> OrderDriver:
         case OrdStatus.EXPIRED:
             driver.expire()
         case OrdStatus.DONE_FOR_DAY:
-            driver.expire()
-            driver.state = replace(driver.order, status=OrdStatus.DONE_FOR_DAY)
+            driver.report(ExecType.DONE_FOR_DAY)
         case OrdStatus.SUSPENDED:
             driver.state = replace(driver.order, status=OrdStatus.SUSPENDED)
         case _:

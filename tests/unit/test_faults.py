@@ -75,8 +75,24 @@ def test_disconnect_happens_once_per_id():
     assert not session.take_disconnect()
 
 
+def test_one_in_n_drops_and_duplicates_every_nth_report():
+    session = faults(key="a", drop_one_in=5, duplicate_one_in=5)
+    fates = []
+    for _ in range(20):
+        fates.append("drop" if session.take_drop() else session.take_copies())
+    assert fates.count("drop") == 4 and fates.count(2) == 4 and fates.count(1) == 12
+    assert [i for i, fate in enumerate(fates) if fate == "drop"] == [4, 9, 14, 19]
+
+
+def test_disconnect_every_m_ms_comes_round_again_and_stops_when_unset():
+    session = faults(key="a", disconnect_every_ms=2000)
+    assert [session.take_disconnect(t) for t in (0.0, 1.0, 2.0, 3.0, 4.5)] == [False, False, True, False, True]
+    session.apply(FaultSettings(key="b"))
+    assert not session.take_disconnect(10.0)
+
+
 def test_duplicates_and_delay():
-    assert faults(duplicate_exec_reports=True).copies == 2 and SessionFaults().copies == 1
+    assert faults(duplicate_exec_reports=True).take_copies() == 2 and SessionFaults().take_copies() == 1
     assert faults(delay_ms=250).delay_seconds == 0.25
 
 

@@ -30,9 +30,19 @@ def status_report(
     quantity: Decimal | None = None,
     limit_price: Decimal | None = None,
     unknown_order: bool = False,
+    resync: bool = True,
 ) -> cmd.ApplyExecutionReport:
-    """The venue's status answer, with an ExecID named by what it says, as the connector names it."""
+    """The venue's status answer, with an ExecID named by what it says, as the connector names it.
+    `resync`: the question came after the connector sent again what the order waits for (its
+    pending request, or the order itself if never acknowledged), as a resync asks; otherwise a
+    bare question (after a duplicate refusal, say)."""
     cl_ord_id = cl_ord_id or driver.order.cl_ord_id
+    order = driver.order
+    asked_after = None
+    if resync and order.pending is not None:
+        asked_after = order.pending.cl_ord_id
+    elif resync and not order.acknowledged:
+        asked_after = order.cl_ord_id
     return cmd.ApplyExecutionReport(
         command_id=driver.next_id("cmd"),
         received_at_ns=driver.now(),
@@ -47,6 +57,7 @@ def status_report(
         avg_px=avg_px,
         ord_status=ord_status,
         unknown_order=unknown_order,
+        asked_after=asked_after,
     )
 
 
@@ -127,7 +138,7 @@ def test_a_missed_fill_at_an_impossible_implied_price_is_an_anomaly(avg_px):
     [
         (OrdStatus.CANCELED, OrdStatus.CANCELED),
         (OrdStatus.EXPIRED, OrdStatus.EXPIRED),
-        (OrdStatus.DONE_FOR_DAY, OrdStatus.EXPIRED),
+        (OrdStatus.DONE_FOR_DAY, OrdStatus.DONE_FOR_DAY),
     ],
 )
 def test_a_venue_that_ended_the_order_ends_it_here_after_booking_the_missed_fills(venue_status, ended):
@@ -135,8 +146,8 @@ def test_a_venue_that_ended_the_order_ends_it_here_after_booking_the_missed_fill
 
     events = sent(driver, venue_status, 50, D("10.00"))
 
-    expected_end = ev.OrderCanceled if ended is OrdStatus.CANCELED else ev.OrderExpired
-    assert types(events) == [ev.OrderPartiallyFilled, expected_end]
+    ending = {OrdStatus.CANCELED: ev.OrderCanceled, OrdStatus.EXPIRED: ev.OrderExpired}
+    assert types(events) == [ev.OrderPartiallyFilled, ending.get(ended, ev.OrderDoneForDay)]
     assert driver.order.status is ended
     assert driver.order.cum_qty == 50
 
@@ -150,10 +161,31 @@ def test_a_missed_cancel_answers_the_pending_cancel():
     assert driver.order.status is OrdStatus.CANCELED and driver.order.pending is None
 
 
-def test_a_pending_cancel_the_venue_has_not_seen_still_pends():
+def test_a_pending_cancel_the_venue_works_on_under_the_original_cl_ord_id_was_refused():
+    # The connector sends the cancel again before it asks: an order still live under its ClOrdID
+    # means the venue did not apply the cancel. It is refused, said so, and the order works on.
+    driver = drive_to(OrdStatus.PENDING_CANCEL)
+    pending = driver.order.pending
+
+    (refused,) = sent(driver, OrdStatus.NEW, 0)
+
+    assert isinstance(refused, ev.OrderCancelRejected)
+    assert (refused.cl_ord_id, refused.reason) == (pending.cl_ord_id, "not_applied_at_venue")
+    assert pending.cl_ord_id in refused.text
+    assert driver.order.status is OrdStatus.NEW and driver.order.pending is None
+
+
+def test_a_bare_question_proves_nothing_about_a_request_that_may_still_be_on_its_way():
     driver = drive_to(OrdStatus.PENDING_CANCEL)
 
-    assert sent(driver, OrdStatus.NEW, 0) == []
+    assert sent(driver, OrdStatus.NEW, 0, resync=False) == []
+    assert driver.order.status is OrdStatus.PENDING_CANCEL
+
+
+def test_a_pending_cancel_the_venue_is_still_working_on_still_pends():
+    driver = drive_to(OrdStatus.PENDING_CANCEL)
+
+    assert sent(driver, OrdStatus.PENDING_CANCEL, 0) == []
     assert driver.order.status is OrdStatus.PENDING_CANCEL
 
 
@@ -169,15 +201,27 @@ def test_a_missed_reject_of_an_unacknowledged_order_rejects_it():
 # -- what the OMS cannot explain ----------------------------------------------------------
 
 
-def test_a_venue_with_less_filled_than_the_oms_is_an_anomaly_and_nothing_else():
+def test_a_venue_with_less_filled_than_the_oms_is_an_anomaly_that_invents_nothing():
     driver = drive_to(OrdStatus.PARTIALLY_FILLED)  # 40 booked
     before = driver.order
 
-    events = sent(driver, OrdStatus.CANCELED, 30, D("10.00"))
+    events = sent(driver, OrdStatus.NEW, 30, D("10.00"))
 
     assert [(type(e), e.reason) for e in events] == [(ev.ExecutionAnomalyRecorded, "venue_cum_qty_below_oms")]
     assert "30" in events[0].text and "40" in events[0].text
     assert (driver.order.status, driver.order.cum_qty) == (before.status, before.cum_qty)
+
+
+def test_a_venue_with_less_filled_still_settles_the_status_it_answers():
+    # Which fill the venue no longer has, its totals cannot say (a person looks); but the order
+    # must not wait for ever: the venue canceled it, so it is canceled here, the 40 kept.
+    driver = drive_to(OrdStatus.PARTIALLY_FILLED)
+    driver.cancel()
+
+    events = sent(driver, OrdStatus.CANCELED, 30, D("10.00"))
+
+    assert [type(e) for e in events] == [ev.ExecutionAnomalyRecorded, ev.OrderCanceled]
+    assert (driver.order.status, driver.order.cum_qty, driver.order.pending) == (OrdStatus.CANCELED, 40, None)
 
 
 @pytest.mark.parametrize(
@@ -196,8 +240,8 @@ def test_an_acknowledged_order_unknown_at_the_venue_is_an_anomaly_and_canceled(s
     assert driver.order.pending is None
 
 
-@pytest.mark.parametrize("status", [OrdStatus.PENDING_NEW, OrdStatus.FILLED, OrdStatus.CANCELED])
-def test_an_order_unknown_at_the_venue_before_its_ack_or_after_it_ended_changes_nothing(status):
+@pytest.mark.parametrize("status", [OrdStatus.FILLED, OrdStatus.CANCELED])
+def test_an_order_unknown_at_the_venue_after_it_ended_changes_nothing(status):
     driver = drive_to(status)
     before = driver.order
 
@@ -205,12 +249,45 @@ def test_an_order_unknown_at_the_venue_before_its_ack_or_after_it_ended_changes_
     assert driver.order == before
 
 
-def test_an_unacknowledged_order_with_a_cancel_pending_unknown_at_the_venue_changes_nothing():
+def test_an_order_never_acknowledged_and_unknown_at_the_venue_is_sent_again_once_then_rejected():
     driver = drive_to(OrdStatus.PENDING_NEW)
-    driver.cancel()  # the order and its cancel may both still be on their way
 
-    assert sent(driver, OrdStatus.REJECTED, unknown_order=True) == []
-    assert driver.order.status is OrdStatus.PENDING_CANCEL
+    (noted,) = sent(driver, OrdStatus.REJECTED, unknown_order=True, resync=False)  # it may be on its way
+    assert (type(noted), noted.reason) == (ev.ExecutionAnomalyRecorded, "not_at_venue")
+    assert driver.order.status is OrdStatus.PENDING_NEW  # the next resync sends it again, then asks
+    assert sent(driver, OrdStatus.REJECTED, unknown_order=True, resync=False) == []  # noted once
+    (rejected,) = sent(driver, OrdStatus.REJECTED, unknown_order=True)  # unknown though sent again
+
+    assert isinstance(rejected, ev.OrderVenueRejected)
+    assert "never reached the venue" in rejected.text
+    assert driver.order.status is OrdStatus.REJECTED
+    assert sent(driver, OrdStatus.REJECTED, unknown_order=True) == []  # and nothing more, ever
+
+
+def test_an_order_never_acknowledged_with_a_cancel_pending_unknown_at_the_venue_is_canceled():
+    # Its cancel went after it on the same session: the venue never had it, and never will, since
+    # nothing sends a canceled order again.
+    driver = drive_to(OrdStatus.PENDING_NEW)
+    driver.cancel()
+
+    events = sent(driver, OrdStatus.REJECTED, unknown_order=True)
+
+    assert [(type(e), getattr(e, "reason", None)) for e in events] == [
+        (ev.ExecutionAnomalyRecorded, "never_reached_venue"),
+        (ev.OrderCanceled, None),
+    ]
+    assert driver.order.status is OrdStatus.CANCELED
+
+
+def test_a_cancel_the_venue_answers_unknown_order_for_an_order_it_never_had_cancels_it():
+    driver = drive_to(OrdStatus.PENDING_NEW)
+    driver.cancel()
+
+    events = driver.venue_cancel_reject(reason="unknown_order")
+
+    assert types(events) == [ev.ExecutionAnomalyRecorded, ev.OrderCanceled]
+    assert driver.order.status is OrdStatus.CANCELED
+    assert driver.order.leaves_qty == 0
 
 
 # -- replaces ------------------------------------------------------------------------------
@@ -242,13 +319,23 @@ def test_a_replace_then_fills_missed_are_booked_in_that_order():
     assert driver.order.status is OrdStatus.PARTIALLY_FILLED
 
 
-def test_a_pending_replace_the_venue_has_not_applied_still_pends():
+def test_a_pending_replace_the_venue_works_on_under_the_original_cl_ord_id_was_refused():
     driver = drive_to(OrdStatus.PENDING_REPLACE)
-    original = driver.order.cl_ord_id
+    original, pending = driver.order.cl_ord_id, driver.order.pending
 
-    assert sent(driver, OrdStatus.NEW, 0, cl_ord_id=original, quantity=QUANTITY) == []
+    (refused,) = sent(driver, OrdStatus.NEW, 0, cl_ord_id=original, quantity=QUANTITY)
+
+    assert isinstance(refused, ev.OrderReplaceRejected)
+    assert (refused.cl_ord_id, refused.reason) == (pending.cl_ord_id, "not_applied_at_venue")
+    assert driver.order.status is OrdStatus.NEW and driver.order.pending is None
+    assert (driver.order.quantity, driver.order.cl_ord_id) == (QUANTITY, original)
+
+
+def test_a_pending_replace_the_venue_is_still_working_on_still_pends():
+    driver = drive_to(OrdStatus.PENDING_REPLACE)
+
+    assert sent(driver, OrdStatus.PENDING_REPLACE, 0, quantity=QUANTITY) == []
     assert driver.order.status is OrdStatus.PENDING_REPLACE
-    assert driver.order.quantity == QUANTITY
 
 
 def test_a_replace_the_venue_applied_below_what_the_oms_booked_is_an_anomaly():
@@ -408,9 +495,10 @@ def test_reconcile_brings_the_order_to_what_the_venue_says(case):
         assert order.status is OrdStatus.CANCELED
     elif report.ord_status is OrdStatus.EXPIRED:
         assert order.status is OrdStatus.EXPIRED
-    elif before.pending is not None and not applied:
-        assert order.pending == before.pending
     else:
+        # A request the venue did not apply (it works the order under the old ClOrdID) is refused:
+        # no answer leaves an order pending.
+        assert order.pending is None
         assert order.status is order.working_status
     # The same answer again changes nothing.
     assert driver.send(report) == []

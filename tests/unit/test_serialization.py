@@ -84,6 +84,23 @@ SAMPLES: dict[str, ev.Event] = {
     "ExecutionAnomalyRecorded": ev.ExecutionAnomalyRecorded(
         ORDER_ID, AT_NS, "E-8", "overfill", "a fill of 5 takes cum_qty to 105, over 100"
     ),
+    "OrderDoneForDay": ev.OrderDoneForDay(ORDER_ID, AT_NS, "E-9"),
+    "FillBusted": ev.FillBusted(
+        ORDER_ID, AT_NS, "E-10", "E-4", Decimal("99.50"), Decimal("10.10"), "trade busted: erroneous print"
+    ),
+    "FillCorrected": ev.FillCorrected(
+        ORDER_ID,
+        AT_NS,
+        "E-11",
+        "E-3",
+        Decimal("0.25"),
+        Decimal("10.12"),
+        Decimal("0.5"),
+        Decimal("10.123456789"),
+        "corrected by the venue",
+    ),
+    "OrderRestated": ev.OrderRestated(ORDER_ID, AT_NS, "E-12", Decimal("90"), Decimal("10.05"), "restated: partial"),
+    "ParentQuantityRaised": ev.ParentQuantityRaised(ORDER_ID, AT_NS, Decimal("100"), "child 43 filled 100"),
 }
 
 

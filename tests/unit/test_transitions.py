@@ -25,6 +25,9 @@ def event_for(event_type: type, state: OrderState | None) -> ev.Event:
     """A plausible event of `event_type` for this order; a refusal answers the pending request."""
     pending_cl_ord_id = state.pending.cl_ord_id if state and state.pending else "X-other"
     open_qty = (state.quantity - state.cum_qty) if state else QUANTITY
+    # The fill a bust or correction names: the order's last one, or one it never had.
+    ref, ref_qty, ref_px = state.fills[-1] if state and state.fills else ("E-none", Decimal("10"), PRICE)
+    quantity = state.quantity if state else QUANTITY
     creation = dict(
         order_id=ORDER_ID,
         at_ns=AT,
@@ -60,15 +63,32 @@ def event_for(event_type: type, state: OrderState | None) -> ev.Event:
             ORDER_ID, AT, Strategy.SPLIT, (ev.RoutedChild(ORDER_ID + 1, "SIMA", QUANTITY),), "all at SIMA"
         ),
         ev.ParentReplaced: lambda: ev.ParentReplaced(ORDER_ID, AT, "R-p", "C-1", REPLACE_QUANTITY, PRICE, ""),
+        ev.OrderDoneForDay: lambda: ev.OrderDoneForDay(ORDER_ID, AT, "E-dfd"),
+        ev.FillBusted: lambda: ev.FillBusted(ORDER_ID, AT, "E-bust", ref, ref_qty, ref_px, "busted"),
+        ev.FillCorrected: lambda: ev.FillCorrected(
+            ORDER_ID, AT, "E-corr", ref, ref_qty - 1, ref_px, ref_qty, ref_px, "corrected"
+        ),
+        ev.OrderRestated: lambda: ev.OrderRestated(ORDER_ID, AT, "E-rst", quantity + 10, PRICE, "restated"),
+        ev.ParentQuantityRaised: lambda: ev.ParentQuantityRaised(ORDER_ID, AT, quantity + 10, "raised"),
     }
     assert set(builders) == set(ev.EVENT_TYPES.values()), "a new event type needs a builder here"
     return builders[event_type]()
 
 
-def expected_status(status: OrdStatus | None, target: object, before: OrderState | None) -> OrdStatus:
+def expected_status(status: OrdStatus | None, target: object, before: OrderState | None, event: ev.Event) -> OrdStatus:
     if target == SAME:
         assert before is not None
         return before.status
+    if target == WORKING and isinstance(event, ev.FillBusted | ev.FillCorrected | ev.OrderRestated):
+        # Where the fills that stand leave the order, at its (restated) quantity.
+        assert before is not None
+        cum_qty = before.cum_qty
+        if isinstance(event, ev.FillBusted):
+            cum_qty -= event.last_qty
+        elif isinstance(event, ev.FillCorrected):
+            cum_qty += event.last_qty - event.old_last_qty
+        quantity = event.quantity if isinstance(event, ev.OrderRestated) else before.quantity
+        return working_status(True if cum_qty else before.acknowledged, cum_qty, quantity)
     if (
         target == WORKING
         and before is not None
@@ -98,7 +118,7 @@ def test_allowed_transition_moves_order_to_table_target(row):
 
     after = apply(before, event)
 
-    assert after.status is expected_status(status, TRANSITIONS[row], before)
+    assert after.status is expected_status(status, TRANSITIONS[row], before, event)
     assert after.version == (before.version + 1 if before else 1)
     assert after.updated_at_ns == AT
     # ...and the pending request moves with the status: there is one exactly when it pends.
@@ -145,13 +165,32 @@ def test_every_target_is_a_status_or_same_or_working():
         assert isinstance(target, OrdStatus) or target in (SAME, WORKING)
 
 
-def test_done_order_only_takes_refusals_anomalies_and_late_fills():
+def test_done_order_only_takes_refusals_anomalies_late_fills_and_amendments_of_fills():
     late_fills = {ev.OrderPartiallyFilled, ev.OrderFilled}
     allowed_on_done = {ev.OrderCancelRejected, ev.OrderReplaceRejected, ev.ExecutionAnomalyRecorded}
+    # What happened to its fills: a bust, a correction, a parent's children executing more.
+    amendments = {ev.FillBusted, ev.FillCorrected, ev.ParentQuantityRaised}
     for (status, event_type), _ in TRANSITIONS.items():
         if status is not None and status.is_done:
-            racing_fill = status in (OrdStatus.CANCELED, OrdStatus.EXPIRED) and event_type in late_fills
-            assert event_type in allowed_on_done or racing_fill, (status, event_type)
+            ended_early = (OrdStatus.CANCELED, OrdStatus.EXPIRED, OrdStatus.DONE_FOR_DAY)
+            racing_fill = status in ended_early and event_type in late_fills
+            amended = status is not OrdStatus.REJECTED and event_type in amendments
+            # A parent whose children executed more than it showed: its quantity raised, then the fill.
+            raised = (status, event_type) == (OrdStatus.FILLED, ev.OrderFilled)
+            assert event_type in allowed_on_done or racing_fill or amended or raised, (status, event_type)
+
+
+@pytest.mark.parametrize("status", [OrdStatus.PARTIALLY_FILLED, OrdStatus.FILLED])
+def test_a_bust_takes_the_fill_off_and_reopens_a_filled_order(status):
+    before = drive_to(status).order
+    ref, qty, px = before.fills[-1]
+
+    after = apply(before, ev.FillBusted(ORDER_ID, AT, "E-bust", ref, qty, px, "busted by the venue"))
+
+    assert after.cum_qty == before.cum_qty - qty
+    assert after.notional == before.notional - qty * px
+    assert ref not in [f[0] for f in after.fills]
+    assert after.status is (OrdStatus.PARTIALLY_FILLED if after.cum_qty else OrdStatus.NEW)
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ class Connector:
         self.health = Health(self.links, self.stopped)
         self.inbound = Inbound(self.stopped, on_duplicate=self._ask_status)
         self.outbound = Outbound(self.links.values())
-        self.resync = Resync(self.links, resync_seconds, self.stopped)
+        self.resync = Resync(self.links, resync_seconds, self.stopped, outbound_position=self.outbound.position)
         self.reconciliation = Reconciliation(self.links, reconcile_seconds, self.stopped)
         self.market_data = MarketData(self.stopped)
         self.configuration = ConfigurationWatch(

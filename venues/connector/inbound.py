@@ -24,7 +24,7 @@ import quickfix as fix
 
 from orders import bus
 from orders.domain import commands as cmd
-from orders.domain.values import ExecType
+from orders.domain.values import DONE_STATUSES, ExecType, RequestKind
 from venues.connector.application import Ignored
 from venues.connector.link import VenueLink
 from venues.fix import tables
@@ -50,9 +50,14 @@ class Duplicate:
 def execution_report_command(venue: str, report: ExecutionReport) -> cmd.ApplyExecutionReport | Duplicate:
     """35=8 as the engine command that books it. Raises Ignored."""
     order_id, cl_ord_id = _ours(report.cl_ord_id)
-    exec_type = report.exec_type
-    if exec_type is None:
-        raise Ignored("the ExecType books nothing")
+    # A code outside FIX 4.4 is not dropped: it reaches the order as an anomaly that names it.
+    unrecognised = "; ".join(
+        f"{tag}={value!r} ({name})"
+        for tag, value, name in ((150, report.unknown_exec_type, "ExecType"), (39, report.unknown_ord_status,
+                                                                                  "OrdStatus"))
+        if value is not None
+    )  # fmt: skip
+    exec_type = report.exec_type or ExecType.UNKNOWN
     if exec_type is ExecType.REJECTED and report.reject_reason == "duplicate_cl_ord_id":
         return Duplicate(order_id)
     if exec_type is ExecType.ORDER_STATUS:
@@ -79,7 +84,17 @@ def execution_report_command(venue: str, report: ExecutionReport) -> cmd.ApplyEx
         avg_px=report.avg_px,
         ord_status=report.ord_status,
         unknown_order=exec_type is ExecType.ORDER_STATUS and report.reject_reason == "unknown_order",
+        ref_exec_id=f"{venue}:{report.exec_ref_id}" if report.exec_ref_id else None,  # as its fill's was named
+        venue_order_id=report.order_id if report.order_id and report.order_id != "NONE" else None,
+        unrecognised=unrecognised,
+        asked_after=_asked_after(report.ord_status_req_id),
     )
+
+
+def _asked_after(ord_status_req_id: str | None) -> str | None:
+    """790 as our status request set it (`<order id>:<ClOrdID sent again before asking>`)."""
+    parsed = parse_venue_cl_ord_id(ord_status_req_id)
+    return parsed[1] if parsed else None
 
 
 def cancel_reject_command(venue: str, reject: CancelReject) -> cmd.ApplyCancelReject | Duplicate:
@@ -95,6 +110,7 @@ def cancel_reject_command(venue: str, reject: CancelReject) -> cmd.ApplyCancelRe
         cl_ord_id=cl_ord_id,
         reason=reject.reason,
         text=reject.text[:500],
+        response_to=RequestKind(reject.response_to) if reject.response_to else None,  # 434
     )
 
 
@@ -118,7 +134,13 @@ class Inbound:
         self._book(link, execution_report_command(link.name, parse_execution_report(getter(message))))
 
     def on_cancel_reject(self, link: VenueLink, message: fix.Message) -> None:
-        self._book(link, cancel_reject_command(link.name, parse_cancel_reject(getter(message))))
+        reject = parse_cancel_reject(getter(message))
+        command = cancel_reject_command(link.name, reject)
+        self._book(link, command)
+        if isinstance(command, cmd.ApplyCancelReject) and reject.ord_status in DONE_STATUSES:
+            # "Too late: the order is filled" about an order we still hold open means a report of
+            # ours was lost: ask now rather than at the next resync, which a busy order may dodge.
+            self.on_duplicate(link, command.order_id)
 
     def _book(self, link: VenueLink, item: cmd.Command | Duplicate) -> None:
         if isinstance(item, Duplicate):

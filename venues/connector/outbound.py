@@ -28,6 +28,10 @@ class Outbound:
     def __init__(self, links: Iterable[VenueLink]) -> None:
         self.tailers = {link.name: LogTailer(f"venue:{link.name}", self._router(link)) for link in links}
 
+    def position(self, venue: str) -> int:
+        """How far into the log `venue`'s tailer has sent (its durable checkpoint)."""
+        return self.tailers[venue].position()
+
     def stop(self, venue: str) -> None:
         """Stop routing to `venue`: its tailer ends, its checkpoint stays where it is."""
         self.tailers[venue].stop()
@@ -51,7 +55,7 @@ class Outbound:
 
 def order_ref(order: Order) -> OrderRef:
     return OrderRef(order.id, order.cl_ord_id, order.symbol, order.side, order.order_type, order.quantity,
-                    order.limit_price)  # fmt: skip
+                    order.limit_price, order.venue_order_id or None)  # fmt: skip
 
 
 def message_for(event: ev.Event, order: Order) -> fix.Message | None:

@@ -135,13 +135,14 @@ class Reconciliation:
 
 
 def oms_positions(venue: str, since: datetime) -> dict[str, Decimal]:
-    """Net quantity per symbol of the fills booked since `since` on orders routed to `venue`."""
+    """Net quantity per symbol of the fills booked since `since` on orders routed to `venue`
+    (a busted fill never happened; a corrected one counts as corrected)."""
     fills, orders = Fill._meta.db_table, Order._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT f.symbol, SUM(CASE WHEN f.side = 'buy' THEN f.last_qty ELSE -f.last_qty END) "
             f"FROM {fills} f JOIN {orders} o ON o.id = f.order_id "
-            f"WHERE o.venue = %s AND f.executed_at >= %s GROUP BY f.symbol",
+            f"WHERE o.venue = %s AND f.executed_at >= %s AND f.amendment <> 'busted' GROUP BY f.symbol",
             [venue, since],
         )
         return {symbol: quantity for symbol, quantity in cursor.fetchall() if quantity}

@@ -76,6 +76,7 @@ class OrderRef:
     order_type: str
     quantity: Decimal
     limit_price: Decimal | None
+    venue_order_id: str | None = None  # 37 OrderID the venue gave it, once it has said
 
 
 def new_order_single(event: ev.OrderAccepted, *, resend: bool = False) -> fix.Message:
@@ -96,6 +97,7 @@ def new_order_single(event: ev.OrderAccepted, *, resend: bool = False) -> fix.Me
 def cancel_request(cl_ord_id: str, orig_cl_ord_id: str, order: OrderRef, *, resend: bool = False) -> fix.Message:
     message = new_message("F")
     _resend(message, resend)
+    _venue_order_id(message, order)
     message.setField(11, venue_cl_ord_id(order.order_id, cl_ord_id))
     message.setField(41, venue_cl_ord_id(order.order_id, orig_cl_ord_id))
     message.setField(55, order.symbol)
@@ -116,6 +118,7 @@ def replace_request(
 ) -> fix.Message:
     message = new_message("G")
     _resend(message, resend)
+    _venue_order_id(message, order)
     message.setField(11, venue_cl_ord_id(order.order_id, cl_ord_id))
     message.setField(41, venue_cl_ord_id(order.order_id, orig_cl_ord_id))
     message.setField(55, order.symbol)
@@ -128,12 +131,22 @@ def replace_request(
     return message
 
 
-def status_request(order: OrderRef) -> fix.Message:
+def status_request(order: OrderRef, *, asked_after: str | None = None) -> fix.Message:
+    """35=H. `asked_after`: the ClOrdID of what was sent again just before this question, carried
+    in 790 OrdStatusReqID (which the answer echoes): the answer then already reflects it."""
     message = new_message("H")
+    _venue_order_id(message, order)
     message.setField(11, venue_cl_ord_id(order.order_id, order.cl_ord_id))
     message.setField(55, order.symbol)
     message.setField(54, tables.SIDE_TO_FIX[order.side])  # type: ignore[index]
+    if asked_after is not None:
+        message.setField(790, venue_cl_ord_id(order.order_id, asked_after))
     return message
+
+
+def _venue_order_id(message: fix.Message, order: OrderRef) -> None:
+    if order.venue_order_id:
+        message.setField(37, order.venue_order_id)  # the venue's own name for the order, where it has said it
 
 
 def _resend(message: fix.Message, resend: bool) -> None:
@@ -169,15 +182,26 @@ class ExecutionReport:
     orig_cl_ord_id: str | None = None  # 41, on cancel and replace answers
     reject_reason: str | None = None  # 103 OrdRejReason, by name
     text: str = ""  # 58
+    exec_ref_id: str | None = None  # 19: the fill a trade cancel or correct (150=H/G) names
+    ord_status_req_id: str | None = None  # 790, echoed from our status request
+    # 150 and 39 as sent, when no table here knows them: the report is then an anomaly naming them.
+    unknown_exec_type: str | None = None
+    unknown_ord_status: str | None = None
 
 
 def parse_execution_report(get: Get) -> ExecutionReport:
+    exec_type = tables.EXEC_TYPE_FROM_FIX.get(get(150) or "")
+    ord_status = tables.ORD_STATUS_FROM_FIX.get(get(39) or "")
     return ExecutionReport(
         order_id=get(37),
         cl_ord_id=get(11),
         exec_id=get(17),
-        exec_type=tables.EXEC_TYPE_FROM_FIX.get(get(150) or ""),
-        ord_status=tables.ORD_STATUS_FROM_FIX.get(get(39) or ""),
+        exec_type=exec_type,
+        ord_status=ord_status,
+        unknown_exec_type=get(150) if exec_type is None else None,
+        unknown_ord_status=get(39) if ord_status is None else None,
+        exec_ref_id=get(19),
+        ord_status_req_id=get(790),
         symbol=get(55),
         side=tables.SIDE_FROM_FIX.get(get(54) or ""),
         order_qty=lenient_decimal(get, 38),
@@ -214,6 +238,8 @@ def execution_report_message(report: ExecutionReport) -> fix.Message:
     set_decimal(message, 14, report.cum_qty)
     set_decimal(message, 151, report.leaves_qty)
     set_decimal(message, 6, report.avg_px)
+    if report.exec_ref_id:
+        message.setField(19, report.exec_ref_id)
     if report.reject_reason:
         message.setField(103, tables.ORD_REJ_REASON_TO_FIX.get(report.reject_reason, _OTHER_ORD_REJ_REASON))
     if report.text:

@@ -46,6 +46,16 @@ EXEC_TYPE_TO_FIX = {
     ExecType.EXPIRED: "C",
     ExecType.TRADE: "F",
     ExecType.ORDER_STATUS: "I",
+    ExecType.TRADE_CANCEL: "H",
+    ExecType.TRADE_CORRECT: "G",
+    ExecType.RESTATED: "D",
+    ExecType.PENDING_NEW: "A",
+    ExecType.PENDING_CANCEL: "6",
+    ExecType.PENDING_REPLACE: "E",
+    ExecType.STOPPED: "7",
+    ExecType.SUSPENDED: "9",
+    ExecType.CALCULATED: "B",
+    ExecType.TRIGGERED: "L",
 }
 EXEC_TYPE_FROM_FIX = {v: k for k, v in EXEC_TYPE_TO_FIX.items()} | {"1": ExecType.TRADE, "2": ExecType.TRADE}
 

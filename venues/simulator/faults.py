@@ -26,6 +26,9 @@ Knobs, all optional:
                                    cancel or replace with an OrderCancelReject (35=9, 102=99).
     "disconnect": true             log the session out, once per id. The session may log on
                                    again straight away.
+    "drop_one_in": N               drop every Nth ExecutionReport to the session (a lossy line).
+    "duplicate_one_in": N          send every Nth ExecutionReport twice.
+    "disconnect_every_ms": M       log the session out every M ms, for as long as it is set.
     "fill_after_cancel": true      after acknowledging a cancel of an order with open quantity,
                                    send one more Trade report (150=F, 39=2) filling all of it at
                                    the order's limit price, CumQty included: the fill that raced
@@ -61,6 +64,9 @@ class FaultSettings:
     reject_all: bool = False
     disconnect: bool = False
     fill_after_cancel: bool = False
+    drop_one_in: int = 0
+    duplicate_one_in: int = 0
+    disconnect_every_ms: int = 0
 
 
 NO_FAULTS = FaultSettings()
@@ -101,29 +107,47 @@ class SessionFaults:
         self.settings = NO_FAULTS
         self._dropped: dict[str, int] = {}  # settings key -> reports dropped under it
         self._disconnected: set[str] = set()  # settings keys whose disconnect has happened
+        self._reports = 0  # ExecutionReports seen, for the one-in-N knobs
+        self._last_disconnect: float | None = None
 
     def apply(self, settings: FaultSettings) -> None:
         self.settings = settings
 
     def take_drop(self) -> bool:
-        """Should this ExecutionReport be dropped? Counts it when so."""
+        """Should this ExecutionReport be dropped? Counts it when so. (Call once per report,
+        before `take_copies`.)"""
+        self._reports += 1
+        if self.settings.drop_one_in and self._reports % self.settings.drop_one_in == 0:
+            return True
         dropped = self._dropped.get(self.settings.key, 0)
         if dropped >= self.settings.drop_exec_reports:
             return False
         self._dropped[self.settings.key] = dropped + 1
         return True
 
-    def take_disconnect(self) -> bool:
-        """Is a disconnect due? True once per settings key."""
+    def take_disconnect(self, now: float = 0.0) -> bool:
+        """Is a disconnect due (`now`: a monotonic clock)? Once per settings key for `disconnect`;
+        every `disconnect_every_ms` for that one."""
+        every = self.settings.disconnect_every_ms / 1000
+        if every:
+            if self._last_disconnect is None:
+                self._last_disconnect = now  # the period starts when the knob is first seen
+            elif now - self._last_disconnect >= every:
+                self._last_disconnect = now
+                return True
+        else:
+            self._last_disconnect = None
         if not self.settings.disconnect or self.settings.key in self._disconnected:
             return False
         self._disconnected.add(self.settings.key)
         return True
 
-    @property
-    def copies(self) -> int:
-        """How many times to send each ExecutionReport."""
-        return 2 if self.settings.duplicate_exec_reports else 1
+    def take_copies(self) -> int:
+        """How many times to send this ExecutionReport (after `take_drop` said to send it)."""
+        if self.settings.duplicate_exec_reports:
+            return 2
+        one_in = self.settings.duplicate_one_in
+        return 2 if one_in and self._reports % one_in == one_in // 2 else 1
 
     @property
     def delay_seconds(self) -> float:

@@ -364,7 +364,7 @@ class VenueApplication(fix.Application):
             log.info("%s: fault injection drops %s (%s) to %s", self.venue.name, report.exec_id,
                      report.exec_type.value, report.owner)  # fmt: skip
             return
-        for _ in range(faults.copies):
+        for _ in range(faults.take_copies()):
             message = execution_report_message(_execution_report(report))
             if ord_status_req_id:
                 message.setField(790, ord_status_req_id)  # 790 OrdStatusReqID, echoed
@@ -387,7 +387,11 @@ class VenueApplication(fix.Application):
         with self.lock:
             for owner, settings in loaded.items():
                 self.faults[owner].apply(settings)
-            due = [owner for owner in loaded if owner in self.logged_on and self.faults[owner].take_disconnect()]
+            due = [
+                owner
+                for owner in loaded
+                if owner in self.logged_on and self.faults[owner].take_disconnect(time.monotonic())
+            ]
             idle = [owner for owner in self.sessions if owner not in self.logged_on]
         for owner in due:
             session = fix.Session.lookupSession(self.sessions[owner])

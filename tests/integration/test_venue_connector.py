@@ -362,6 +362,24 @@ def test_a_fill_after_an_acknowledged_cancel_is_booked(api, stack, faults):
     assert event_types(order["id"])[-2:] == ["OrderCanceled", "OrderFilled"]
 
 
+def test_a_trade_the_venue_busts_comes_off_the_order_the_fills_and_the_position(api, stack, faults):
+    position = Position.objects.filter(account_id="DESK-EQ", symbol="MSFT").first()
+    held = position.quantity if position else Decimal(0)
+    faults(bust_next_fill=True)
+    order = submit(api, stack.quiet.name, symbol="MSFT", quantity="10", limit_price="21.00")
+    wait_order(order["id"], status_is("new"))
+
+    sell(stack.cpty, "MSFT", "10", "21.00")  # fills it; the venue busts the trade straight after
+
+    busted = wait_order(order["id"], status_is("canceled"))  # 39=4: this venue does not reinstate it
+    assert (busted.cum_qty, busted.leaves_qty, busted.anomalies) == (0, 0, 0)
+    assert event_types(order["id"])[-3:] == ["OrderFilled", "FillBusted", "OrderCanceled"]
+    assert list(Fill.objects.filter(order_id=order["id"]).values_list("amendment", flat=True)) == ["busted"]
+    assert Position.objects.get(account_id="DESK-EQ", symbol="MSFT").quantity == held
+    result = manage("reconcile_venues", "--venue", stack.quiet.name)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_duplicated_execution_reports_are_booked_once(api, stack, faults):
     faults(duplicate_exec_reports=True)
     order = submit(api, stack.quiet.name, symbol="MSFT", quantity="10", limit_price="27.00")

@@ -160,3 +160,10 @@ def test_unusable_settings_mean_no_faults_logged_once(caplog):
         assert faults_loader.load(["OMS"]) == {"OMS": NO_FAULTS}
         assert faults_loader.load(["OMS"]) == {"OMS": NO_FAULTS}
     assert len([r for r in caplog.records if "ignored" in r.message]) == 1
+
+
+def test_a_bust_happens_once_per_id():
+    session = faults(key="a", bust_next_fill=True)
+    assert [session.take_bust() for _ in range(3)] == [True, False, False]
+    session.apply(FaultSettings(key="b", bust_next_fill=True))
+    assert session.take_bust()

@@ -375,3 +375,29 @@ def test_the_noise_trader_takes_the_top_of_the_book_and_prints_a_trade():
     assert len(fills) == 1 and fills[0].last_qty == 1 and fills[0].last_px in (bid, ask)
     assert venue.last_trades["AAPL"].price == fills[0].last_px
     assert NoiseTrader(spec, probability=0.0).step(venue) == []
+
+
+def test_a_busted_fill_comes_off_the_order_and_the_position_and_names_the_fill(venue):
+    venue.new_order("mm", "q1", "AAPL", Side.SELL, D(100), D("10.00"), TimeInForce.DAY)
+    reports = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(100), D("10.00"), TimeInForce.DAY)
+    fill = next(r for r in reports if r.owner == "oms" and r.exec_type is ExecType.TRADE)
+
+    (bust,) = venue.bust(fill)
+
+    assert (bust.exec_type, bust.ord_status, bust.exec_ref_id) == (
+        ExecType.TRADE_CANCEL,
+        OrdStatus.CANCELED,
+        fill.exec_id,
+    )
+    assert (bust.last_qty, bust.cum_qty, bust.leaves_qty) == (D(100), D(0), D(0))
+    assert venue.positions_of("oms") == {}
+    assert venue.status("oms", "c1").cum_qty == 0
+
+
+def test_only_a_fill_that_completed_its_order_is_busted(venue):
+    venue.new_order("mm", "q1", "AAPL", Side.SELL, D(60), D("10.00"), TimeInForce.DAY)
+    reports = venue.new_order("oms", "c1", "AAPL", Side.BUY, D(100), D("10.00"), TimeInForce.DAY)
+    partial = next(r for r in reports if r.owner == "oms" and r.exec_type is ExecType.TRADE)
+
+    assert venue.bust(partial) == []
+    assert venue.positions_of("oms") == {"AAPL": D(60)}

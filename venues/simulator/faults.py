@@ -29,6 +29,9 @@ Knobs, all optional:
     "drop_one_in": N               drop every Nth ExecutionReport to the session (a lossy line).
     "duplicate_one_in": N          send every Nth ExecutionReport twice.
     "disconnect_every_ms": M       log the session out every M ms, for as long as it is set.
+    "bust_next_fill": true         once per id: right after the next fill that completes one of
+                                   the session's orders, bust it (150=H, 19 naming the fill,
+                                   39=4: the order is not reinstated); its position loses it.
     "fill_after_cancel": true      after acknowledging a cancel of an order with open quantity,
                                    send one more Trade report (150=F, 39=2) filling all of it at
                                    the order's limit price, CumQty included: the fill that raced
@@ -67,6 +70,7 @@ class FaultSettings:
     drop_one_in: int = 0
     duplicate_one_in: int = 0
     disconnect_every_ms: int = 0
+    bust_next_fill: bool = False
 
 
 NO_FAULTS = FaultSettings()
@@ -107,6 +111,7 @@ class SessionFaults:
         self.settings = NO_FAULTS
         self._dropped: dict[str, int] = {}  # settings key -> reports dropped under it
         self._disconnected: set[str] = set()  # settings keys whose disconnect has happened
+        self._busted: set[str] = set()  # settings keys whose bust has happened
         self._reports = 0  # ExecutionReports seen, for the one-in-N knobs
         self._last_disconnect: float | None = None
 
@@ -140,6 +145,13 @@ class SessionFaults:
         if not self.settings.disconnect or self.settings.key in self._disconnected:
             return False
         self._disconnected.add(self.settings.key)
+        return True
+
+    def take_bust(self) -> bool:
+        """Is a bust due (`bust_next_fill`)? True once per settings key."""
+        if not self.settings.bust_next_fill or self.settings.key in self._busted:
+            return False
+        self._busted.add(self.settings.key)
         return True
 
     def take_copies(self) -> int:

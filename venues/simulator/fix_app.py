@@ -369,6 +369,8 @@ class VenueApplication(fix.Application):
             if ord_status_req_id:
                 message.setField(790, ord_status_req_id)  # 790 OrdStatusReqID, echoed
             self._put(report.owner, message)
+        if report.exec_type is ExecType.TRADE and report.ord_status is OrdStatus.FILLED and faults.take_bust():
+            self.send_all(self.venue.bust(report))  # the fill that completed an order, busted right after
 
     def _put(self, owner: str, message: fix.Message) -> None:
         outbox = self.outboxes.get(owner)
@@ -422,7 +424,7 @@ def _execution_report(report: ExecReport) -> fix_orders.ExecutionReport:
         ord_status=report.ord_status, symbol=report.symbol, side=Side(report.side.value), order_qty=report.order_qty,
         price=report.price, last_qty=report.last_qty, last_px=report.last_px, cum_qty=report.cum_qty,
         leaves_qty=report.leaves_qty, avg_px=report.avg_px, orig_cl_ord_id=report.orig_cl_ord_id,
-        reject_reason=report.reject_reason, text=report.text,
+        reject_reason=report.reject_reason, text=report.text, exec_ref_id=report.exec_ref_id or None,
     )  # fmt: skip
 
 

@@ -56,6 +56,7 @@ class ExecReport:
     reject_reason: str = (
         ""  # 103 OrdRejReason by name (venues/fix/tables.py): "duplicate_cl_ord_id", "unknown_order"...
     )
+    exec_ref_id: str = ""  # 19 ExecRefID: the fill a trade cancel (150=H) names
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,23 @@ class Venue:
         order.notional += quantity * order.price
         self.positions[owner][symbol] += quantity if order.side is Side.BUY else -quantity
         return [self._report(order, symbol, ExecType.TRADE, OrdStatus.FILLED, last=(quantity, order.price))]
+
+    def bust(self, fill: ExecReport) -> list[Report]:
+        """Cancel the trade `fill` reported (fault injection: an exchange's erroneous-trade bust,
+        150=H naming it in 19). Only a fill that completed its order: the order and the owner's
+        position lose it, and the order is not reinstated (39=4; what is bought back stays so)."""
+        found = self._orders.get(fill.order_id)
+        if found is None or fill.exec_type is not ExecType.TRADE or fill.ord_status is not OrdStatus.FILLED:
+            return []
+        order, symbol = found
+        if order.open:
+            return []
+        order.cum_qty -= fill.last_qty
+        order.notional -= fill.last_qty * fill.last_px
+        self.positions[fill.owner][symbol] -= fill.last_qty * (1 if order.side is Side.BUY else -1)
+        report = self._report(order, symbol, ExecType.TRADE_CANCEL, OrdStatus.CANCELED, last=(fill.last_qty,
+                              fill.last_px), text="trade busted by the venue (fault injection)")  # fmt: skip
+        return [dataclasses.replace(report, exec_ref_id=fill.exec_id, leaves_qty=ZERO)]
 
     def positions_of(self, owner: str) -> dict[str, Decimal]:
         """The owner's non-zero net positions here, by symbol (long positive, short negative)."""

@@ -7,6 +7,7 @@ transition table allows from the order's status, so `fold.apply` can always take
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 from functools import singledispatch
 
@@ -433,6 +434,9 @@ def reconcile(state: OrderState, report: cmd.ApplyExecutionReport) -> list[ev.Ev
     def anomaly(reason: str, text: str, key: str | None = None) -> ev.ExecutionAnomalyRecorded:
         return ev.ExecutionAnomalyRecorded(state.order_id, at, key or f"{exec_id}:{reason}", reason, text)
 
+    # No event of an answer takes the answer's own ExecID: it names what the venue said, and the
+    # same answer later (the order unchanged there while a request of ours was lost) must still
+    # be read, not dropped as already applied. Each event takes `<ExecID>:<what it books>`.
     problem = _first_problem(
         outside_number("CumQty", report.cum_qty, MAX_QUANTITY, zero_allowed=True),
         outside_number("AvgPx", report.avg_px, MAX_PRICE, zero_allowed=True, any_decimals=True),
@@ -440,15 +444,18 @@ def reconcile(state: OrderState, report: cmd.ApplyExecutionReport) -> list[ev.Ev
         outside_number("Price", report.limit_price, MAX_PRICE),
     )
     if problem is not None:
+        # Its figures cannot be booked; its OrdStatus still settles the order below.
         add(anomaly("invalid_status_answer", f"a status answer the OMS cannot use: {problem}"))
-        return events
+        report = replace(report, cum_qty=None, avg_px=None, quantity=None, limit_price=None)
     if report.unknown_order:
         _unknown_at_venue(state, report.asked_after, add, anomaly, at, exec_id)
         return events
     pending = state.pending
     if venue_status is OrdStatus.REJECTED:
         if not state.acknowledged and not state.is_done:
-            add(ev.OrderVenueRejected(state.order_id, at, exec_id, report.text or "rejected by the venue"))
+            add(
+                ev.OrderVenueRejected(state.order_id, at, f"{exec_id}:rejected", report.text or "rejected by the venue")
+            )
         return events
     venue_cum = report.cum_qty if report.cum_qty is not None else state.cum_qty
     if venue_cum < state.cum_qty:
@@ -457,29 +464,34 @@ def reconcile(state: OrderState, report: cmd.ApplyExecutionReport) -> list[ev.Ev
         add(anomaly("venue_cum_qty_below_oms", f"the venue has {venue_cum} filled; the OMS booked {state.cum_qty}"))
         venue_cum = state.cum_qty
     if venue_status is not None and not state.acknowledged and not state.is_done and venue_cum == state.cum_qty:
-        add(ev.OrderAcknowledged(state.order_id, at, exec_id, report.venue_order_id))
+        add(ev.OrderAcknowledged(state.order_id, at, f"{exec_id}:ack", report.venue_order_id))
     if pending is not None and pending.kind is RequestKind.REPLACE and report.cl_ord_id == pending.cl_ord_id:
         quantity = report.quantity if report.quantity is not None else pending.quantity
         assert quantity is not None
         limit_price = report.limit_price if report.limit_price is not None else pending.limit_price
         if quantity < current.cum_qty:  # as for a live Replaced report: never more filled than ordered
             add(anomaly("replace_below_cum_qty", f"replaced quantity {quantity} is below cum_qty {current.cum_qty}"))
-            return events
-        add(ev.OrderReplaced(state.order_id, at, f"{exec_id}:replaced", report.cl_ord_id, quantity, limit_price))
+        else:
+            add(ev.OrderReplaced(state.order_id, at, f"{exec_id}:replaced", report.cl_ord_id, quantity, limit_price))
     missed = venue_cum - current.cum_qty
     if missed > 0:
-        if venue_cum > current.quantity:
-            add(anomaly("overfill", f"the venue has {venue_cum} filled, over {current.quantity}"))
-            return events
         venue_notional = venue_cum * (report.avg_px or 0)
         implied = (venue_notional - current.notional) / missed
-        if not 0 < implied <= MAX_PRICE:
+        if venue_cum > current.quantity:
+            add(anomaly("overfill", f"the venue has {venue_cum} filled, over {current.quantity}"))
+        elif not 0 < implied <= MAX_PRICE:
             add(anomaly("resync_fill_price", f"{missed} missed at an implied price of {implied}"))
-            return events
-        last_px = implied.quantize(Decimal("1e-8"))  # within MAX_PRICE: 18 digits, never raises
-        filled = ev.OrderFilled if venue_cum >= current.quantity else ev.OrderPartiallyFilled
-        add(filled(state.order_id, at, f"{exec_id}{RESYNC_FILL_SUFFIX}", missed, last_px))
+        else:
+            last_px = implied.quantize(Decimal("1e-8"))  # within MAX_PRICE: 18 digits, never raises
+            filled = ev.OrderFilled if venue_cum >= current.quantity else ev.OrderPartiallyFilled
+            add(filled(state.order_id, at, f"{exec_id}{RESYNC_FILL_SUFFIX}", missed, last_px))
+        # (What could not be booked is for a person; the status is settled all the same.)
+    working_there = venue_status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED)
     if current.is_done:
+        if working_there and current.status is not OrdStatus.FILLED:
+            # The venue works an order the OMS has ended: nothing here will cancel it.
+            add(anomaly("live_at_venue", f"the venue still works this order, which is {current.status.value} "
+                        "here: cancel it at the venue", key=f"live-at-venue:{current.cl_ord_id}"))  # fmt: skip
         return events
     if venue_status is OrdStatus.CANCELED:
         add(ev.OrderCanceled(state.order_id, at, f"{exec_id}:canceled"))
@@ -487,7 +499,7 @@ def reconcile(state: OrderState, report: cmd.ApplyExecutionReport) -> list[ev.Ev
         add(ev.OrderExpired(state.order_id, at, f"{exec_id}:expired"))
     elif venue_status is OrdStatus.DONE_FOR_DAY:
         add(ev.OrderDoneForDay(state.order_id, at, f"{exec_id}:done_for_day"))
-    elif venue_status in (OrdStatus.NEW, OrdStatus.PARTIALLY_FILLED) and current.pending is not None:
+    elif working_there and current.pending is not None:
         still = current.pending
         if report.asked_after == still.cl_ord_id and report.cl_ord_id == current.cl_ord_id != still.cl_ord_id:
             # The venue works the order as it was: our request, sent again before this question,
@@ -508,7 +520,7 @@ def _unknown_at_venue(state: OrderState, asked_after: str | None, add, anomaly, 
         return  # nothing left to lose (a venue forgets ended orders)
     if state.acknowledged:
         add(anomaly("unknown_at_venue", "the venue no longer knows this order; it is not working there"))
-        add(ev.OrderCanceled(state.order_id, at, exec_id))
+        add(ev.OrderCanceled(state.order_id, at, f"{exec_id}:canceled"))
         return
     pending = state.pending
     resent = asked_after is not None and asked_after in (state.cl_ord_id, pending.cl_ord_id if pending else None)

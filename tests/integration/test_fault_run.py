@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 from conftest import new_cl_ord_id
-from venue_stack import Connector, Simulator, inject, manage
+from venue_stack import LOG_DIR, Connector, Simulator, inject, manage
 
 from orders.models import Event, Instrument, Order
 from venues.models import Venue
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.slow
 PENDING = ("pending_new", "pending_cancel", "pending_replace")
 DONE = ("filled", "canceled", "expired", "rejected", "done_for_day")
 ORDERS = 200
+CONNECTOR_LOG = LOG_DIR / "connector.log"
 
 
 @pytest.fixture(scope="module")
@@ -78,6 +79,7 @@ def test_after_a_session_through_faulty_venues_nothing_pends_and_everything_reco
     rng = random.Random(seed)
     symbols = ["AAPL", "MSFT", "AMZN"]
     prices = {s: Instrument.objects.get(symbol=s).reference_price or Decimal(100) for s in symbols}
+    log_start = len(CONNECTOR_LOG.read_text()) if CONNECTOR_LOG.exists() else 0
     for venue in venues:
         inject(venue, drop_one_in=5, duplicate_one_in=5, disconnect_every_ms=4000)
     orders: list[int] = []
@@ -136,6 +138,15 @@ def test_after_a_session_through_faulty_venues_nothing_pends_and_everything_reco
     for parent in Order.objects.filter(id__in=orders).exclude(strategy=""):
         children = Order.objects.filter(parent_id=parent.id)
         assert parent.cum_qty == sum(c.cum_qty for c in children), f"seed {seed}: parent {parent.id}"
+    # Recovery came to no false conclusion: nothing was refused "not applied" or rejected "never
+    # reached the venue" (the venue here refuses nothing), and the venue's session layer refused
+    # none of our messages (a resend with a misplaced PossResend, say).
+    concluded = Event.objects.filter(stream_id__in=everything.values("id"), event_type__in=(
+        "ExecutionAnomalyRecorded", "OrderCancelRejected", "OrderReplaceRejected", "OrderVenueRejected"))  # fmt: skip
+    false = [e for e in concluded if e.payload.get("reason") in ("not_applied_at_venue", "never_reached_venue",
+                                                                  "not_at_venue", "unknown_at_venue")]  # fmt: skip
+    assert false == [], f"seed {seed}: {[(e.stream_id, e.event_type, e.payload.get('text')) for e in false][:5]}"
+    assert "at the session layer" not in CONNECTOR_LOG.read_text()[log_start:], f"seed {seed}"
     result = manage("reconcile_venues", *[a for v in venues for a in ("--venue", v)], timeout=120)
     assert result.returncode == 0, f"seed {seed}: {result.stdout}{result.stderr}"
     verified = manage("rebuild_projections", "--verify", timeout=300)

@@ -502,3 +502,52 @@ def test_reconcile_brings_the_order_to_what_the_venue_says(case):
         assert order.status is order.working_status
     # The same answer again changes nothing.
     assert driver.send(report) == []
+
+
+# -- repros from a review: answers misread or dropped -----------------------------------------
+
+
+def test_the_same_answer_that_acknowledged_an_order_still_settles_a_later_lost_cancel():
+    # The ack was lost; a resync's answer acknowledged the order. Later a cancel is lost: the next
+    # answer reads the same (the order unchanged at the venue) and must not be dropped as applied.
+    driver = drive_to(OrdStatus.PENDING_NEW)
+    key = "SIMB:status:S-1:0:0:C"
+    driver.report(ExecType.ORDER_STATUS, exec_id=key, cl_ord_id=driver.order.cl_ord_id, ord_status=OrdStatus.NEW,
+                  cum_qty=D(0), venue_order_id="S-1", asked_after=driver.order.cl_ord_id)  # fmt: skip
+    assert driver.order.status is OrdStatus.NEW
+    driver.cancel()
+    pending = driver.order.pending
+
+    events = driver.report(ExecType.ORDER_STATUS, exec_id=key, cl_ord_id=driver.order.cl_ord_id,
+                           ord_status=OrdStatus.NEW, cum_qty=D(0), asked_after=pending.cl_ord_id)  # fmt: skip
+
+    assert [(type(e), e.reason) for e in events] == [(ev.OrderCancelRejected, "not_applied_at_venue")]
+    assert driver.order.pending is None
+
+
+def test_an_answer_whose_fills_cannot_be_priced_still_settles_the_status():
+    driver = drive_to(OrdStatus.NEW)
+    driver.fill(D(40), D("10.00"))
+    driver.cancel()
+    pending = driver.order.pending
+
+    # CumQty 41 at AvgPx 8 implies a negative price for the one missed: an anomaly, and canceled all the same.
+    events = driver.report(ExecType.ORDER_STATUS, exec_id="A:status", cl_ord_id=pending.cl_ord_id,
+                           ord_status=OrdStatus.CANCELED, cum_qty=D(41), avg_px=D(8),
+                           asked_after=pending.cl_ord_id)  # fmt: skip
+
+    assert [getattr(e, "reason", type(e).__name__) for e in events] == ["resync_fill_price", "OrderCanceled"]
+    assert (driver.order.status, driver.order.cum_qty, driver.order.pending) == (OrdStatus.CANCELED, 40, None)
+
+
+def test_an_order_ended_here_that_the_venue_still_works_is_flagged_for_a_person_once():
+    driver = drive_to(OrdStatus.PENDING_NEW)
+    driver.cancel()
+    driver.venue_cancel_reject(reason="unknown_order")  # ended here: it never reached the venue...
+    assert driver.order.status is OrdStatus.CANCELED
+    answer = {"cl_ord_id": driver.order.cl_ord_id, "ord_status": OrdStatus.NEW, "cum_qty": D(0)}
+
+    (flagged,) = driver.report(ExecType.ORDER_STATUS, exec_id="L:1", **answer)  # ...but the venue works it
+
+    assert flagged.reason == "live_at_venue" and "cancel it at the venue" in flagged.text
+    assert driver.report(ExecType.ORDER_STATUS, exec_id="L:2", **answer) == []  # once

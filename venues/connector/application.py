@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import quickfix as fix
 
@@ -20,6 +20,8 @@ from venues.connector.link import VenueLink
 from venues.connector.threads import spawn
 
 log = logging.getLogger("oms.connector")
+
+RESEND_WITHIN_SECONDS = 30  # our own messages younger than this are replayed on a ResendRequest
 
 Handler = Callable[[VenueLink, fix.Message], None]
 STALE_WHEN_RESENT = frozenset({"W"})  # 35 MsgTypes not worth reading when the venue resends them
@@ -100,14 +102,27 @@ class ConnectorApplication(fix.Application):
             link.detail = f"venue logged us out: {message.getField(58)}"
             if _sequence_lost(message):
                 link.reset_next_logon = True  # the venue refused ours
+        if link is not None and header.getField(35) == "3":
+            # The venue's session layer refused a message of ours: it never reached its application.
+            # A bug of ours (a malformed message), never a business answer: say so loudly.
+            get = {tag: message.getField(tag) for tag in (45, 371, 372, 373, 58) if message.isSetField(tag)}
+            log.error("%s: the venue rejected our message %s (type %s) at the session layer: tag %s, reason %s: %s",
+                      link.name, get.get(45), get.get(372), get.get(371), get.get(373), get.get(58, ""))  # fmt: skip
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         header = message.getHeader()
         if header.isSetField(43) and header.getField(43) == "Y":
-            # quickfix replaying its store for the venue's ResendRequest: never; quickfix sends
-            # a SequenceReset-GapFill instead. What the venue may have missed is sent again by
-            # the tailer or the resync, which know if it still matters.
-            raise fix.DoNotSend()
+            # quickfix replaying its store for the venue's ResendRequest. A message of ours is
+            # replayed, in its place in the sequence, if it is fresh: sent since this logon (the
+            # venue asked for it because it came ahead of the resend it was waiting for) or within
+            # RESEND_WITHIN_SECONDS (lost in a short disconnect: an order and its cancel replayed
+            # in order leave the venue as if nothing was lost). An older one is gap-filled: stale
+            # for the market; the resync sends again what still matters.
+            link = self._link(session_id)
+            sent_at = _utc(header.getField(122)) if header.isSetField(122) else None  # 122 OrigSendingTime
+            fresh_since = datetime.now(UTC) - timedelta(seconds=RESEND_WITHIN_SECONDS)
+            if link is None or sent_at is None or sent_at < min(link.logged_on_at, fresh_since):
+                raise fix.DoNotSend()
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         link = self._link(session_id)
@@ -129,3 +144,14 @@ class ConnectorApplication(fix.Application):
             log.info("%s: report ignored: %s", link.name, exc)
         except Exception:  # a report we cannot read must not take the session down
             log.exception("%s: could not handle %s", link.name, message.toString().replace("\x01", "|"))
+
+
+def _utc(timestamp: str) -> datetime | None:
+    """A FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.sss...]) as an aware datetime, None if unreadable."""
+    whole, _, fraction = timestamp.partition(".")
+    try:
+        at = datetime.strptime(whole, "%Y%m%d-%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    digits = (fraction + "000000")[:6]
+    return at.replace(microsecond=int(digits)) if digits.isdigit() else at

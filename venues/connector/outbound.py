@@ -41,14 +41,17 @@ class Outbound:
             wanted = [s for s in batch if s.event_type in ROUTED_EVENTS]
             if not wanted:
                 return
-            rows = Order.objects.filter(id__in={s.stream_id for s in wanted}, venue=link.name).in_bulk()
-            for stored in wanted:
-                order = rows.get(stored.stream_id)
-                if order is None or OrdStatus(order.status) in DONE_STATUSES:
-                    continue  # another venue's, or over already (a resend would be pointless)
-                message = message_for(stored.event, order)
-                if message is not None:
-                    link.send(message)
+            # Under the resync's lock: a resync reads an order and sends what it waits for as one
+            # step, so a cancel of ours never slips in between (ahead of the order it cancels).
+            with link.resync_lock:
+                rows = Order.objects.filter(id__in={s.stream_id for s in wanted}, venue=link.name).in_bulk()
+                for stored in wanted:
+                    order = rows.get(stored.stream_id)
+                    if order is None or OrdStatus(order.status) in DONE_STATUSES:
+                        continue  # another venue's, or over already (a resend would be pointless)
+                    message = message_for(stored.event, order)
+                    if message is not None:
+                        link.send(message)
 
         return route
 

@@ -151,7 +151,9 @@ def _venue_order_id(message: fix.Message, order: OrderRef) -> None:
 
 def _resend(message: fix.Message, resend: bool) -> None:
     if resend:
-        message.setField(97, "Y")  # PossResend: the venue may have it already, under this ClOrdID
+        # 97 PossResend (a header field: in the body strict validation rejects the message):
+        # the venue may have it already, under this ClOrdID.
+        message.getHeader().setField(97, "Y")
 
 
 # -- answers (35=8, 35=9) --------------------------------------------------------------------------

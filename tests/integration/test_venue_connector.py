@@ -393,7 +393,7 @@ def test_duplicated_execution_reports_are_booked_once(api, stack, faults):
 
 
 def test_dropped_execution_reports_are_recovered_by_the_status_resync(api, stack, faults):
-    faults(drop_exec_reports=2)  # the ack and the fill never arrive
+    faults(drop_exec_reports=2, symbol="NVDA")  # the ack and the fill never arrive
     order = submit(api, stack.quiet.name, symbol="NVDA", quantity="10", limit_price="28.00")
     time.sleep(0.5)
     sell(stack.cpty, "NVDA", "10", "28.00")

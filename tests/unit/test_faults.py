@@ -167,3 +167,9 @@ def test_a_bust_happens_once_per_id():
     assert [session.take_bust() for _ in range(3)] == [True, False, False]
     session.apply(FaultSettings(key="b", bust_next_fill=True))
     assert session.take_bust()
+
+
+def test_a_symbol_limits_the_drops_to_its_reports():
+    session = faults(key="a", drop_exec_reports=1, symbol="NVDA")
+    assert not session.take_drop("AAPL")  # another order's report: neither dropped nor counted
+    assert session.take_drop("NVDA") and not session.take_drop("NVDA")

@@ -8,8 +8,9 @@ replace), then asks where the order stands (35=H, naming it by the venue's Order
 The venue works a session's messages in order, so its answer already reflects the resend, and
 the engine's `reconcile` resolves every pending state from it: nothing waits for ever.
 
-Orders that ended in the last `ended_window_seconds` are asked about too (no resend): a late
-fill lost on the way is then recovered as a fill, not just seen later as a position mismatch.
+Orders that ended lately are asked about too, once each (no resend): a late fill lost on the
+way is then recovered as a fill, not just seen later as a position mismatch. At logon, after an
+outage, that is every order ended in the last `ended_window_seconds`.
 The periodic pass leaves out orders changed within the last half period: their answers may
 still be on the way. Nothing is sent again before the venue's outbound tailer has sent all that
 was committed before the pass began: a resend never overtakes the original (a cancel resent
@@ -80,10 +81,13 @@ class Resync:
             .order_by("id")
             .values_list("id", flat=True)
         )
+        # Ended orders once each: the periodic pass asks about those that ended in the period just
+        # before its cutoff; the logon pass (min_age 0), after an outage, about the whole window.
+        window = self.ended_window_seconds if min_age_seconds == 0 else self.every_seconds
         ended = list(
             Order.objects.filter(
                 venue=link.name, status__in=RECENTLY_ENDED, updated_at_ns__lte=cutoff,
-                updated_at_ns__gte=now - int(self.ended_window_seconds * 1e9),
+                updated_at_ns__gt=cutoff - int(window * 1e9),
             )
             .order_by("id")
             .values_list("id", flat=True)

@@ -29,6 +29,8 @@ Knobs, all optional:
     "drop_one_in": N               drop every Nth ExecutionReport to the session (a lossy line).
     "duplicate_one_in": N          send every Nth ExecutionReport twice.
     "disconnect_every_ms": M       log the session out every M ms, for as long as it is set.
+    "symbol": "NVDA"               the drop knobs count and drop only reports about this symbol
+                                   (a test's order, not another's status answer).
     "bust_next_fill": true         once per id: right after the next fill that completes one of
                                    the session's orders, bust it (150=H, 19 naming the fill,
                                    39=4: the order is not reinstated); its position loses it.
@@ -71,6 +73,7 @@ class FaultSettings:
     duplicate_one_in: int = 0
     disconnect_every_ms: int = 0
     bust_next_fill: bool = False
+    symbol: str = ""
 
 
 NO_FAULTS = FaultSettings()
@@ -97,6 +100,8 @@ def parse_settings(raw: str | None) -> FaultSettings:
             raise FaultSettingsError(f"unknown knob {name!r}; known: id, {', '.join(_KNOBS)}")
         if kind == "int" and not (type(value) is int and value >= 0):
             raise FaultSettingsError(f"{name} must be a whole number >= 0, got {value!r}")
+        if kind == "str" and not isinstance(value, str):
+            raise FaultSettingsError(f"{name} must be a string, got {value!r}")
         if kind == "bool" and type(value) is not bool:
             raise FaultSettingsError(f"{name} must be true or false, got {value!r}")
         values[name] = value
@@ -118,9 +123,11 @@ class SessionFaults:
     def apply(self, settings: FaultSettings) -> None:
         self.settings = settings
 
-    def take_drop(self) -> bool:
-        """Should this ExecutionReport be dropped? Counts it when so. (Call once per report,
-        before `take_copies`.)"""
+    def take_drop(self, symbol: str = "") -> bool:
+        """Should this ExecutionReport (about `symbol`) be dropped? Counts it when so. (Call once
+        per report, before `take_copies`.)"""
+        if self.settings.symbol and symbol != self.settings.symbol:
+            return False
         self._reports += 1
         if self.settings.drop_one_in and self._reports % self.settings.drop_one_in == 0:
             return True

@@ -360,7 +360,7 @@ class VenueApplication(fix.Application):
             self._put(report.owner, cancel_reject_message(_cancel_reject(report)))
             return
         faults = self.faults[report.owner]
-        if faults.take_drop():
+        if faults.take_drop(report.symbol):
             log.info("%s: fault injection drops %s (%s) to %s", self.venue.name, report.exec_id,
                      report.exec_type.value, report.owner)  # fmt: skip
             return

@@ -174,6 +174,7 @@ class ParentRecovery(RuleBasedStateMachine):
         self.orders: dict[int, OrderState] = {}
         self.log: dict[int, list[ev.Event]] = {}
         self.venue = Venue()
+        self.flagged = False  # a difference the OMS could not resolve, recorded as an anomaly
         self._clock = count(START_NS, 1_000)
         self._ids = count(1)
 
@@ -336,15 +337,22 @@ class ParentRecovery(RuleBasedStateMachine):
             if truth is None:
                 assert child.is_done and child.cum_qty == 0, child
                 continue
-            assert child.cum_qty == truth.cum_qty, (child, truth)
-            assert child.notional == truth.notional, (child, truth)
+            if child.cum_qty != truth.cum_qty:
+                # Known limit: a bust of one of several fills the OMS booked together from a status
+                # answer cannot be matched to a fill. It must then be flagged for a person.
+                reasons = {e.reason for e in self.log[child.order_id] if isinstance(e, ev.ExecutionAnomalyRecorded)}
+                assert "bust_of_unknown_fill" in reasons, (child, truth)
+                self.flagged = True
+            else:
+                assert child.notional == truth.notional, (child, truth)
             assert child.is_done == (not truth.live), (child, truth)
             if truth.live:  # (an ended order's lost replace need not be booked: nothing works on it)
                 assert (child.quantity, child.cl_ord_id) == (truth.quantity, truth.cl_ord_id), (child, truth)
         assert self.parent.pending is None or self.parent.pending.kind is RequestKind.CANCEL
         if self.parent.pending is not None:  # a cancel: it pends only while a child is still working
             assert any(not c.is_done for c in self.children)
-        assert self.parent.cum_qty == self.venue.position()  # the OMS position is the venue's
+        if not self.flagged:
+            assert self.parent.cum_qty == self.venue.position()  # the OMS position is the venue's
 
     # -- always ------------------------------------------------------------------------------
     @invariant()

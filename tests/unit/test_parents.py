@@ -1524,13 +1524,20 @@ class ParentLifecycle(RuleBasedStateMachine):
         others_live = any(not c.is_done for c in self.desk.children if c.order_id != child.order_id)
         if before.status in (OrdStatus.PARTIALLY_FILLED, OrdStatus.FILLED) and cum_qty >= before.quantity:
             if child_live or others_live:
-                return  # test_a_correction_does_not_fill_the_parent_while_a_child_works_on (xfail)
+                return  # (test_a_correction_does_not_fill_the_parent_while_a_child_works_on covers it)
         child_events, rolled = self.report(i, ExecType.TRADE_CORRECT, ref_exec_id=exec_id, last_qty=last_qty,
                                            last_px=last_px)  # fmt: skip
         if child.is_done:
             self.late += max(last_qty - old_qty, D(0))
         (corrected,) = child_events
-        raised = [(ev.ParentQuantityRaised, cum_qty)] if cum_qty > before.quantity else []
+        # Raised first to what the children execute or work, if more (unless a replace is pending:
+        # its outcome settles the quantity).
+        replace_pending = before.pending is not None and before.pending.kind is RequestKind.REPLACE
+        committed = D(0) if replace_pending else sum(
+            (c.cum_qty if c.is_done else c.quantity for c in self.desk.children), D(0)
+        )  # fmt: skip
+        raise_to = max(cum_qty, committed)
+        raised = [(ev.ParentQuantityRaised, raise_to)] if raise_to > before.quantity else []
         assert [(type(e), getattr(e, "quantity", None) or e.exec_id) for e in rolled][: len(raised) + 1] == [
             *raised, (ev.FillCorrected, f"{child.order_id}:{corrected.exec_id}"),
         ]  # fmt: skip

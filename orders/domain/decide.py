@@ -170,6 +170,13 @@ def _first_problem(*problems: str | None) -> str | None:
     return next((p for p in problems if p is not None), None)
 
 
+def _terms_problem(quantity: Decimal, limit_price: Decimal | None) -> str | None:
+    """Why an order's terms from the venue (38 OrderQty, 44 Price) cannot be booked, or None."""
+    return _first_problem(
+        outside_number("OrderQty", quantity, MAX_QUANTITY), outside_number("Price", limit_price, MAX_PRICE)
+    )
+
+
 @_decide.register
 def _(
     command: cmd.ApplyExecutionReport, state: OrderState | None, new_order_id: int | None, denial: Denial | None
@@ -281,10 +288,7 @@ def _report_events(state: OrderState, command: cmd.ApplyExecutionReport) -> list
         case ExecType.RESTATED:
             quantity = command.quantity if command.quantity is not None else state.quantity
             limit_price = command.limit_price if command.limit_price is not None else state.limit_price
-            problem = _first_problem(
-                outside_number("OrderQty", quantity, MAX_QUANTITY),
-                outside_number("Price", limit_price, MAX_PRICE),
-            )
+            problem = _terms_problem(quantity, limit_price)
             if problem is not None:
                 return anomaly("invalid_restatement", problem)
             if quantity < state.cum_qty:
@@ -314,10 +318,7 @@ def _report_events(state: OrderState, command: cmd.ApplyExecutionReport) -> list
                 return anomaly("unexpected_replace", "a replace report with no replace pending")
             quantity = command.quantity if command.quantity is not None else pending.quantity
             limit_price = command.limit_price if command.limit_price is not None else pending.limit_price
-            problem = _first_problem(
-                outside_number("OrderQty", quantity, MAX_QUANTITY),
-                outside_number("Price", limit_price, MAX_PRICE),
-            )
+            problem = _terms_problem(quantity, limit_price)
             if problem is not None:
                 return anomaly("invalid_replace", problem)
             if quantity < state.cum_qty:

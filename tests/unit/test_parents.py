@@ -1012,7 +1012,7 @@ def test_a_lost_child_is_re_placed_only_for_what_is_really_open_after_its_missed
     assert parents.unworked(desk.parent, desk.children) == 30  # 100 - 30 filled - 40 still working
 
 
-# -- defects a review found, each fixed (they were strict xfails until then) ---------------
+# -- defects a review found, each with the test that shows it fixed ------------------------
 
 
 def test_a_late_child_fill_after_the_parent_filled_is_booked_on_the_parent():
@@ -1318,8 +1318,6 @@ class ParentLifecycle(RuleBasedStateMachine):
         self.resized = False  # a new parent quantity was asked: its children need not add up to it
         self.busy_at_cancel: dict[int, PendingRequest] = {}  # what children had pending at the parent's cancel
         self.late = D(0)  # executed by children already done: more than they were set to work
-        # Open on children a pending parent replace counted as canceled (a cancel of theirs on its way).
-        self.counted_as_canceled: dict[int, Decimal] = {}
 
     @initialize(sizes=st.lists(shares, min_size=2, max_size=4))
     def submit(self, sizes):
@@ -1620,11 +1618,6 @@ class ParentLifecycle(RuleBasedStateMachine):
             return
         assert_parent_replace_passed_on(before, children, events, self.parent)
         self.resized = self.resized or new_quantity != before.quantity
-        self.counted_as_canceled = {
-            k: c.leaves_qty
-            for k, c in children.items()
-            if not c.is_done and c.pending is not None and c.pending.kind is RequestKind.CANCEL
-        }
 
     @rule(cents=st.integers(-3, 3))
     def new_price(self, cents):
@@ -1688,14 +1681,11 @@ class ParentLifecycle(RuleBasedStateMachine):
         pending replace asks, if larger), but for what children executed after they were done:
         a fill racing a child's end comes on top, and the parent's quantity follows it."""
         parent = self.parent
-        target, slack = parent.quantity, D(0)
+        target = parent.quantity
         if parent.pending is not None and parent.pending.quantity is not None:
             target = max(target, parent.pending.quantity)
-            # The replace counted a child's cancel on its way as done; the venue may refuse it
-            # (test_a_cut_never_leaves_the_children_working_more_than_before, xfail).
-            slack = sum(self.counted_as_canceled.values(), D(0))
         working = sum((parents.heading_for(c) for c in self.desk.children if not c.is_done), D(0))
-        assert working <= target - (parent.cum_qty - self.late) + slack
+        assert working <= target - (parent.cum_qty - self.late)
 
     @invariant()
     def every_log_replays_to_its_order(self):

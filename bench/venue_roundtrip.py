@@ -25,8 +25,8 @@ from django.contrib.auth import get_user_model
 from order_path import connect
 from rest_framework.test import APIClient
 
+from orders import venue_feed
 from orders.models import Order
-from venues import sessions
 from venues.fix.config import SessionSpec, session_settings, settings_text
 from venues.models import Venue
 
@@ -174,7 +174,7 @@ def main() -> None:
         with EngineProcess():
             connector = spawn("manage.py", "run_venues", "--venue", VENUE, log="bench-connector.log")
             deadline = time.monotonic() + 60
-            while sessions.read([VENUE])[VENUE]["state"] != sessions.LOGGED_ON:
+            while venue_feed.read([VENUE])[VENUE]["state"] != venue_feed.LOGGED_ON:
                 assert time.monotonic() < deadline, "the connector did not log on"
                 time.sleep(0.1)
             oms_round_trips(50)  # warm up

@@ -21,8 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from oms_project.rest import SafeJSONParser
-from orders import bus
-from venues import sessions as venue_sessions
+from orders import bus, venue_feed
 from venues.models import Venue
 
 log = logging.getLogger("oms.api")
@@ -87,10 +86,10 @@ def _venue_health() -> dict[str, str]:
     except DatabaseError:
         return {}
     try:
-        states = venue_sessions.read(names)
+        states = venue_feed.read(names)
     except Exception as exc:
         return {f"venue:{name}": f"unknown (redis unreachable: {exc})" for name in names}
-    return {f"venue:{name}": venue_sessions.refusal(name, states[name]) or "ok" for name in names}
+    return {f"venue:{name}": venue_feed.refusal(name, states[name]) or "ok" for name in names}
 
 
 @extend_schema(

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
+import redis
 from django.contrib import admin
 from django.urls import reverse
 from django.utils.html import format_html
 
+from orders import references
 from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
 
 
@@ -35,9 +37,19 @@ class AccountAdmin(admin.ModelAdmin):
 @admin.register(Instrument)
 class InstrumentAdmin(admin.ModelAdmin):
     list_display = ["symbol", "description", "tick_size", "lot_size", "currency", "asset_class", "active",
-                    "reference_price", "reference_price_at"]  # fmt: skip
+                    "reference"]  # fmt: skip
     list_filter = ["asset_class", "currency", "active"]
     search_fields = ["symbol", "description"]
+
+    @admin.display(description="reference (engine)")
+    def reference(self, instrument: Instrument) -> str:
+        try:
+            quote = references.read_one(instrument.symbol)
+        except redis.RedisError as exc:
+            return f"unknown ({exc})"
+        if not quote or quote.get("reference") is None:
+            return "none"
+        return f"{quote['reference']} ({quote['source']}, {quote['age_s']:.1f}s old)"
 
 
 @admin.register(Event)

@@ -57,8 +57,6 @@ class Instrument(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     asset_class = models.CharField(max_length=32, default="equity")
     active = models.BooleanField(default=True)
-    reference_price = models.DecimalField(**PX, null=True, blank=True)
-    reference_price_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["symbol"]

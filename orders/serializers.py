@@ -284,6 +284,43 @@ class PositionSerializer(ModelSerializer):
 
 
 class InstrumentSerializer(ModelSerializer):
+    """An instrument with the market as the engine holds it: the best bid and ask over the venues,
+    the last trade, and the reference price the price band checks against, with its age. The view
+    reads the engine's published references once per request (context["references"])."""
+
+    bid = serializers.SerializerMethodField()
+    ask = serializers.SerializerMethodField()
+    last = serializers.SerializerMethodField()
+    reference_price = serializers.SerializerMethodField()
+    reference_source = serializers.SerializerMethodField()
+    reference_price_at = serializers.SerializerMethodField()
+    reference_age_s = serializers.SerializerMethodField()
+
+    def _quote(self, instrument: Instrument) -> dict:
+        return self.context.get("references", {}).get(instrument.symbol) or {}
+
+    def get_bid(self, instrument: Instrument) -> str | None:
+        return self._quote(instrument).get("bid")
+
+    def get_ask(self, instrument: Instrument) -> str | None:
+        return self._quote(instrument).get("ask")
+
+    def get_last(self, instrument: Instrument) -> str | None:
+        return self._quote(instrument).get("last")
+
+    def get_reference_price(self, instrument: Instrument) -> str | None:
+        return self._quote(instrument).get("reference")
+
+    def get_reference_source(self, instrument: Instrument) -> str:
+        return self._quote(instrument).get("source") or "none"
+
+    def get_reference_price_at(self, instrument: Instrument) -> str | None:
+        at_ns = self._quote(instrument).get("at_ns")
+        return None if at_ns is None else ns_to_datetime(at_ns).isoformat()
+
+    def get_reference_age_s(self, instrument: Instrument) -> float | None:
+        return self._quote(instrument).get("age_s")
+
     class Meta:
         model = Instrument
         fields = [
@@ -294,8 +331,13 @@ class InstrumentSerializer(ModelSerializer):
             "currency",
             "asset_class",
             "active",
+            "bid",
+            "ask",
+            "last",
             "reference_price",
+            "reference_source",
             "reference_price_at",
+            "reference_age_s",
         ]
         read_only_fields = fields
 

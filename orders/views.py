@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import redis
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -10,7 +11,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders import services
+from orders import references, services
 from orders.domain.values import OrderType, Side, TimeInForce
 from orders.filters import EventFilter, FillFilter, OrderFilter, PositionFilter
 from orders.models import Instrument
@@ -223,6 +224,14 @@ class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_field = "symbol"
     lookup_value_regex = r"[A-Za-z0-9._-]{1,32}"
     filterset_fields = ["asset_class", "currency", "active"]
+
+    def get_serializer_context(self) -> dict:
+        context = super().get_serializer_context()
+        try:
+            context["references"] = references.read()
+        except redis.RedisError:
+            context["references"] = {}  # shown as no reference: the engine cannot be asked either
+        return context
 
 
 class AccountViewSet(viewsets.ReadOnlyModelViewSet):

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from venues import sessions
+from orders import venue_feed
 from venues.models import Venue
 
 
@@ -13,7 +13,7 @@ class VenueAdmin(admin.ModelAdmin):
     @admin.display(description="FIX session now")
     def session(self, venue: Venue) -> str:
         try:
-            state = sessions.read([venue.name])[venue.name]
+            state = venue_feed.read([venue.name])[venue.name]
         except Exception as exc:  # Redis down: say so rather than fail the page
             return f"unknown ({exc})"
-        return sessions.refusal(venue.name, state) or "logged on"
+        return venue_feed.refusal(venue.name, state) or "logged on"

@@ -107,11 +107,11 @@ def db_ready(django_db_setup, django_db_blocker):
 
 
 def _hold_session(stop: threading.Event) -> None:
-    from venues import sessions
+    from orders import venue_feed
 
     while not stop.is_set():
         try:
-            sessions.publish(HELD_VENUE, sessions.LOGGED_ON)
+            venue_feed.publish(HELD_VENUE, venue_feed.LOGGED_ON)
         except Exception:
             pass  # Redis restarting under a test: the next beat puts it back
         stop.wait(0.5)

@@ -12,9 +12,9 @@ from decimal import Decimal
 
 import pytest
 from conftest import new_cl_ord_id
-from venue_stack import LOG_DIR, Connector, Simulator, inject, manage
+from venue_stack import LOG_DIR, Connector, Simulator, inject, manage, reference_prices
 
-from orders.models import Event, Instrument, Order
+from orders.models import Event, Order
 from venues.models import Venue
 
 pytestmark = pytest.mark.slow
@@ -78,7 +78,7 @@ def test_after_a_session_through_faulty_venues_nothing_pends_and_everything_reco
     seed = random.randrange(10**6)
     rng = random.Random(seed)
     symbols = ["AAPL", "MSFT", "AMZN"]
-    prices = {s: Instrument.objects.get(symbol=s).reference_price or Decimal(100) for s in symbols}
+    prices = reference_prices(symbols)
     log_start = len(CONNECTOR_LOG.read_text()) if CONNECTOR_LOG.exists() else 0
     for venue in venues:
         inject(venue, drop_one_in=5, duplicate_one_in=5, disconnect_every_ms=4000)

@@ -23,12 +23,13 @@ from venue_stack import (
     counterparty,
     inject,
     manage,
+    reference_prices,
     status_is,
     wait_order,
 )
 
+from orders import venue_feed
 from orders.models import Checkpoint, Event, Fill, Instrument, Order, Position
-from venues import sessions
 from venues.models import Venue
 
 VAR: Path = LOG_DIR  # var/test: the connector's and the simulators' FIX stores and logs
@@ -175,18 +176,16 @@ def test_a_venue_reject_is_booked_with_its_text(api, stack):
     assert rejected.reject_reason == "venue_rejected" and "ZNEW" in rejected.text
 
 
-def test_market_data_becomes_reference_prices(api, stack):
-    deadline = time.monotonic() + 15
-    while True:
-        instrument = Instrument.objects.get(symbol="AAPL")
-        if instrument.reference_price is not None:
-            break
-        assert time.monotonic() < deadline, "no reference price from the venues' market data"
-        time.sleep(0.2)
-    assert Decimal(100) < instrument.reference_price < Decimal(300)
+def test_market_data_becomes_the_engines_reference_prices(api, stack):
+    reference = reference_prices(["AAPL"])["AAPL"]
+    assert Decimal(100) < reference < Decimal(300)
     shown = api.get("/api/v1/instruments/").json()["results"]
     aapl = next(i for i in shown if i["symbol"] == "AAPL")
-    assert aapl["reference_price"] and aapl["reference_price_at"]
+    bid, ask = Decimal(aapl["bid"]), Decimal(aapl["ask"])
+    assert aapl["reference_source"] == "mid"
+    # The mid of the best over both venues (two independent simulators can cross each other)
+    assert Decimal(aapl["reference_price"]) == (bid + ask) / 2
+    assert aapl["reference_price_at"] and 0 <= aapl["reference_age_s"] < 30
 
 
 def parent(api, **fields) -> dict:
@@ -295,7 +294,7 @@ def test_replacing_a_parent_resizes_and_reprices_its_children(api, stack):
 def test_parent_split_by_displayed_liquidity_across_both_venues(api, stack):
     venues = [stack.liquid.name, stack.liquid2.name]
     deadline = time.monotonic() + 20
-    while len(sessions.read_books(venues, "MSFT")) < 2:  # both venues' books are in
+    while len(venue_feed.read_books(venues, "MSFT")) < 2:  # both venues' books are in
         assert time.monotonic() < deadline, "no market data from the venues"
         time.sleep(0.2)
     order = parent(api, symbol="MSFT", quantity="60", order_type="market", limit_price=None,
@@ -315,7 +314,7 @@ def test_after_a_random_session_the_oms_positions_equal_the_venues_reports(api, 
     rng = random.Random(seed)
     venues = [stack.liquid.name, stack.liquid2.name]
     symbols = ["AAPL", "MSFT", "AMZN"]
-    prices = {s: Instrument.objects.get(symbol=s).reference_price or Decimal(100) for s in symbols}
+    prices = reference_prices(symbols)
     orders = []
     for _ in range(40):
         symbol, side = rng.choice(symbols), rng.choice(["buy", "sell"])
@@ -415,7 +414,7 @@ def test_a_fill_while_the_session_is_down_is_booked_after_it_reconnects(api, sta
     wait_order(order["id"], status_is("new"))
     faults(disconnect=True)
     deadline = time.monotonic() + 10
-    while sessions.read([stack.quiet.name])[stack.quiet.name]["state"] == sessions.LOGGED_ON:
+    while venue_feed.read([stack.quiet.name])[stack.quiet.name]["state"] == venue_feed.LOGGED_ON:
         assert time.monotonic() < deadline, "the venue did not drop the session"
         time.sleep(0.02)
     sell(stack.cpty, "SPY", "10", "33.00")  # trades while the OMS is not there to hear it
@@ -440,7 +439,7 @@ def venue_seqnums(venue: str) -> tuple[int, int]:
 
 def wait_down(venue: str) -> None:
     deadline = time.monotonic() + 15
-    while sessions.read([venue])[venue]["state"] == sessions.LOGGED_ON:
+    while venue_feed.read([venue])[venue]["state"] == venue_feed.LOGGED_ON:
         assert time.monotonic() < deadline, f"the session to {venue} did not go down"
         time.sleep(0.05)
 
@@ -551,7 +550,7 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
         wait_order(kid.id, status_is("new"))
     stack.flaky.stop()
     deadline = time.monotonic() + 15
-    while sessions.read([stack.flaky.name])[stack.flaky.name]["state"] == sessions.LOGGED_ON:
+    while venue_feed.read([stack.flaky.name])[stack.flaky.name]["state"] == venue_feed.LOGGED_ON:
         assert time.monotonic() < deadline
         time.sleep(0.1)
     time.sleep(0.3)  # the engine reads session states at most 0.2 s old
@@ -566,7 +565,7 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
     assert health.status_code == 503 and health.json()["components"][f"venue:{stack.flaky.name}"] != "ok"
     # While it stays down the connector tries less and less often, and says so.
     deadline = time.monotonic() + 30
-    while "reconnecting in 2s" not in (detail := sessions.read([stack.flaky.name])[stack.flaky.name]["detail"]):
+    while "reconnecting in 2s" not in (detail := venue_feed.read([stack.flaky.name])[stack.flaky.name]["detail"]):
         assert time.monotonic() < deadline, detail
         time.sleep(0.2)
     assert "not connected" in api.get("/api/v1/health/").json()["components"][f"venue:{stack.flaky.name}"]
@@ -602,10 +601,10 @@ def test_a_venue_made_inactive_is_let_go_without_touching_the_others(api, stack)
     committed("UPDATE venues_venue SET active = false WHERE name = %s", stack.flaky.name)
     try:
         deadline = time.monotonic() + 20
-        while sessions.read([stack.flaky.name])[stack.flaky.name]["state"] == sessions.LOGGED_ON:
+        while venue_feed.read([stack.flaky.name])[stack.flaky.name]["state"] == venue_feed.LOGGED_ON:
             assert time.monotonic() < deadline, "the connector kept the inactive venue's session"
-            for state in sessions.read(others).values():
-                assert state["state"] == sessions.LOGGED_ON, state  # the others never blink
+            for state in venue_feed.read(others).values():
+                assert state["state"] == venue_feed.LOGGED_ON, state  # the others never blink
             time.sleep(0.1)
         assert stack.connector.process.poll() is None and stack.connector.process.pid == pid  # no restart
         assert f"venue:{stack.flaky.name}" not in api.get("/api/v1/health/").json()["components"]

@@ -16,8 +16,8 @@ from pathlib import Path
 from conftest import BASE_DIR, engine_database_url
 from fixclient import FixClient
 
+from orders import references, venue_feed
 from orders.models import Order
-from venues import sessions
 
 LOG_DIR = BASE_DIR / "var" / "test"
 COUNTERPARTY = "CPTY"
@@ -98,8 +98,8 @@ class Connector:
         names = names or tuple(self.venues)
         deadline = time.monotonic() + timeout
         while True:
-            states = sessions.read(list(names))
-            if all(s["state"] == sessions.LOGGED_ON for s in states.values()):
+            states = venue_feed.read(list(names))
+            if all(s["state"] == venue_feed.LOGGED_ON for s in states.values()):
                 return
             assert self.process is not None and self.process.poll() is None, f"run_venues exited; see {LOG_DIR}"
             assert time.monotonic() < deadline, f"not logged on: {states}"
@@ -168,3 +168,15 @@ def status_is(*statuses: str):
 
 def cum_is(quantity: str):
     return lambda order: order.cum_qty == Decimal(quantity)
+
+
+def reference_prices(symbols: list[str], timeout: float = 20) -> dict[str, Decimal]:
+    """The engine's reference price of each symbol, once the venues' market data has given it one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        published = references.read()
+        found = {s: published[s]["reference"] for s in symbols if published.get(s, {}).get("reference")}
+        if len(found) == len(symbols):
+            return {s: Decimal(p) for s, p in found.items()}
+        assert time.monotonic() < deadline, f"no reference price for {set(symbols) - set(found)}"
+        time.sleep(0.2)

@@ -1,4 +1,4 @@
-"""The smart order router (`venues.domain.router.plan`): examples a trader can check by hand,
+"""The smart order router (`orders.domain.router.plan`): examples a trader can check by hand,
 then properties over random books (Hypothesis)."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from order_driver import PROPERTY_SETTINGS
 
+from orders.domain.router import MAX_SLICES, Level, Order, Placement, Plan, RoutingRefused, VenueBook, plan
 from orders.domain.values import Side, Strategy
-from venues.domain.router import MAX_SLICES, Level, Order, Placement, Plan, RoutingRefused, VenueBook, plan
 
 D = Decimal
 VENUES = ["SIMA", "SIMB", "SIMC"]

@@ -70,7 +70,7 @@ class Connector:
         self.outbound = Outbound(self.links.values())
         self.resync = Resync(self.links, resync_seconds, self.stopped, outbound_position=self.outbound.position)
         self.reconciliation = Reconciliation(self.links, reconcile_seconds, self.stopped)
-        self.market_data = MarketData(self.stopped)
+        self.market_data = MarketData()
         self.configuration = ConfigurationWatch(
             venues, self.links, only=only, stop_routing=self.outbound.stop,
             restart_requested=self.restart_requested, stopped=self.stopped,
@@ -116,7 +116,6 @@ class Connector:
         workers = [(t.run, f"route-{t.name}") for t in self.outbound.tailers.values()] + [
             (self.inbound.deliver, "deliver"),
             (self.health.publish_periodically, "sessions"),
-            (self.market_data.flush_periodically, "quotes"),
             (self.resync.periodically, "resync"),
             (self.reconciliation.run, "reconcile"),
             (self.configuration.run, "configuration"),

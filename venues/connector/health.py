@@ -1,4 +1,4 @@
-"""Health: each venue session's state and detail, published every second (venues/sessions.py)
+"""Health: each venue session's state and detail, published every second (orders/venue_feed.py)
 for the engine, which refuses orders to a venue that is not logged on, and for the health
 endpoint; and, every minute, a log line of what each session sent and received. A retired
 venue is no longer published, so it reads as unknown once its last state expires; at stop every
@@ -10,7 +10,7 @@ import logging
 import threading
 import time
 
-from venues import sessions
+from orders import venue_feed
 from venues.connector.link import VenueLink
 
 log = logging.getLogger("oms.connector")
@@ -38,6 +38,6 @@ class Health:
             if link.retired.is_set() and not self.stopped.is_set():
                 continue
             try:
-                sessions.publish(link.name, link.state, link.detail)
+                venue_feed.publish(link.name, link.state, link.detail)
             except Exception as exc:
                 log.error("cannot publish %s's session state: %s", link.name, exc)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import quickfix as fix
 
-from venues import sessions
+from orders import venue_feed
 from venues.connector.threads import Stopped
 from venues.models import Venue
 
@@ -34,7 +34,7 @@ class VenueLink:
         self.received = 0
 
     def went_up(self) -> None:
-        self.state, self.detail = sessions.LOGGED_ON, ""
+        self.state, self.detail = venue_feed.LOGGED_ON, ""
         # Before `up`: nothing is sent on this logon earlier. To the second, as coarse as any
         # SendingTime (a message of the last moments before it is only sent again: harmless).
         self.logged_on_at = datetime.now(UTC).replace(microsecond=0)

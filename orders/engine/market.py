@@ -1,0 +1,150 @@
+"""The venues as the engine last heard of them: each session's state and each venue's book and
+last trade per symbol, each with the time it was published. Read from the venue feed
+(orders/venue_feed.py) between batches, never in the middle of a decision: a decision sees one
+consistent picture, and the picture's age is part of what it decides on."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from orders import venue_feed
+from orders.domain.router import VenueBook
+
+log = logging.getLogger("oms.engine")
+
+SESSION_MAX_AGE_NS = venue_feed.SESSION_TTL_SECONDS * 1_000_000_000  # the connector says so every second
+
+
+@dataclass(frozen=True, slots=True)
+class SessionInput:
+    state: str
+    detail: str
+    at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class BookInput:
+    book: VenueBook
+    last: Decimal | None
+    at_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConsolidatedQuote:
+    """One symbol over every venue: the best bid and ask, the latest trade, each with its time."""
+
+    bid: Decimal | None = None
+    bid_at_ns: int | None = None
+    ask: Decimal | None = None
+    ask_at_ns: int | None = None
+    last: Decimal | None = None
+    last_at_ns: int | None = None
+
+
+class MarketInputs:
+    def __init__(self) -> None:
+        self.sessions: dict[str, SessionInput] = {}
+        self.books: dict[str, dict[str, BookInput]] = {}  # symbol -> venue -> its book
+        self.quotes: dict[str, ConsolidatedQuote] = {}
+        self.changed: set[str] = set()  # symbols whose quote changed since `take_changed`
+        self._feed_id = "0-0"
+
+    def start(self) -> None:
+        """Everything the feed's keys hold now, then the stream from just before they were read."""
+        self.sessions.clear()
+        self.books.clear()
+        self.quotes.clear()
+        self._feed_id, sessions, books = venue_feed.snapshot()
+        for payload in sessions:
+            self.apply("session", payload)
+        for payload in books:
+            self.apply("book", payload)
+        self.catch_up()
+
+    def catch_up(self) -> None:
+        while True:
+            self._feed_id, updates = venue_feed.read_updates(self._feed_id)
+            for kind, payload in updates:
+                self.apply(kind, payload)
+            if len(updates) < 10_000:
+                return
+
+    def apply(self, kind: str, payload: dict[str, Any]) -> None:
+        try:
+            if kind == "session":
+                update = SessionInput(payload["state"], payload.get("detail", ""), payload["at_ns"])
+                known = self.sessions.get(payload["venue"])
+                if known is None or known.at_ns <= update.at_ns:
+                    self.sessions[payload["venue"]] = update
+            elif kind == "book":
+                last = payload.get("last")
+                book = BookInput(venue_feed.book_from_payload(payload), None if last is None else Decimal(last),
+                                 payload["at_ns"])  # fmt: skip
+                venues = self.books.setdefault(payload["symbol"], {})
+                known_book = venues.get(payload["venue"])
+                if known_book is None or known_book.at_ns <= book.at_ns:
+                    venues[payload["venue"]] = book
+                    self._consolidate(payload["symbol"])
+        except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+            log.error("ignoring a malformed venue feed update (%s): %r", exc, payload)
+
+    def _consolidate(self, symbol: str) -> None:
+        bid = ask = last = None
+        for found in self.books[symbol].values():
+            book = found.book
+            if book.bids and (bid is None or book.bids[0].price > bid[0]):
+                bid = (book.bids[0].price, found.at_ns)
+            if book.asks and (ask is None or book.asks[0].price < ask[0]):
+                ask = (book.asks[0].price, found.at_ns)
+            if found.last is not None and (last is None or found.at_ns > last[1]):
+                last = (found.last, found.at_ns)
+        self.quotes[symbol] = ConsolidatedQuote(*(bid or (None, None)), *(ask or (None, None)), *(last or (None, None)))
+        self.changed.add(symbol)
+
+    def quote_payload(self, symbol: str) -> dict[str, Any]:
+        """The symbol's consolidated quote and reference, as orders/references.py publishes it."""
+        quote = self.quotes.get(symbol, ConsolidatedQuote())
+        price, source, at_ns = reference_of(quote)
+        return {
+            "bid": _text(quote.bid), "ask": _text(quote.ask), "last": _text(quote.last),
+            "reference": _text(price), "source": source, "at_ns": at_ns,
+        }  # fmt: skip
+
+    def take_changed(self) -> set[str]:
+        changed, self.changed = self.changed, set()
+        return changed
+
+    # -- what decisions read -------------------------------------------------------------
+
+    def session_refusal(self, venue: str, now_ns: int) -> str | None:
+        """Why orders cannot go to `venue` now, or None when its session is logged on and the
+        connector said so lately."""
+        session = self.sessions.get(venue)
+        if session is None:
+            return f"venue {venue} is not connected (no connector is reporting on it)"
+        if now_ns - session.at_ns > SESSION_MAX_AGE_NS:
+            age = (now_ns - session.at_ns) / 1e9
+            return f"venue {venue} is not connected (no connector has reported on it for {age:.0f}s)"
+        return venue_feed.refusal(venue, {"state": session.state, "detail": session.detail})
+
+    def books_for(self, venues: list[str], symbol: str) -> dict[str, VenueBook]:
+        books = self.books.get(symbol, {})
+        return {v: found.book for v in venues if (found := books.get(v)) is not None}
+
+
+def reference_of(quote: ConsolidatedQuote) -> tuple[Decimal | None, str, int | None]:
+    """(price, "mid" | "last" | "none", as of): the mid of the best bid and ask, as old as the older
+    side, else the last trade."""
+    if quote.bid is not None and quote.ask is not None:
+        assert quote.bid_at_ns is not None and quote.ask_at_ns is not None
+        return (quote.bid + quote.ask) / 2, "mid", min(quote.bid_at_ns, quote.ask_at_ns)
+    if quote.last is not None:
+        return quote.last, "last", quote.last_at_ns
+    return None, "none", None
+
+
+def _text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")

@@ -1,1 +1,0 @@
-"""Pure venue-side logic: no Django, no FIX, no I/O."""

@@ -14,10 +14,22 @@ from .values import OrderType, Side, Strategy, TimeInForce
 
 
 @dataclass(frozen=True, slots=True)
+class RiskCheckRecord:
+    """What the pre-trade checks saw when they let an order through: the reference price and its
+    age (compliance reconstructs the price band decision from them) and the price its open
+    quantity counts at in the limits (its limit; for a market order, the far touch plus collar)."""
+
+    reference_price: Decimal | None
+    reference_age_ms: int | None
+    valued_at: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
 class OrderAccepted:
     """The OMS took the order: it passed the pre-trade checks and is routed to `venue`, where
     it awaits the venue's answer (pending_new). The venue connector sends it on only once this
-    event is committed. (v1 had no venue: those orders were never routed.)"""
+    event is committed. (v1 had no venue: those orders were never routed; v2 did not record what
+    the risk checks saw.)"""
 
     order_id: int
     at_ns: int
@@ -32,11 +44,14 @@ class OrderAccepted:
     venue: str | None = None  # None for a parent order, which its children carry to venues
     parent_id: int | None = None  # set on a child order: the parent it works for
     strategy: Strategy | None = None  # set on a parent order: how its children are placed
+    risk: RiskCheckRecord | None = None  # None on a child order: its parent was checked
 
 
 @dataclass(frozen=True, slots=True)
 class OrderRejected:
-    """The OMS refused the order before routing it (pre-trade checks); it exists, as rejected."""
+    """The OMS refused the order before routing it (pre-trade checks); it exists, as rejected.
+    `details`: the inputs the failing check saw (the limit, the usage before, what the order would
+    have added, the reference and its age), name -> plain decimal text. (v1 had none.)"""
 
     order_id: int
     at_ns: int
@@ -50,6 +65,7 @@ class OrderRejected:
     limit_price: Decimal | None
     reason: str
     text: str
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,19 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
 
+from risk.domain.events import RISK_EVENT_TYPES
+
 from . import events as ev
 from .values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 # Bump an event's version when its payload changes shape, and add an upcaster from the old one.
-SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in ev.EVENT_TYPES} | {"OrderAccepted": 2, "OrderAcknowledged": 2}
+# Risk control events (risk/domain/events.py) share the log and this codec.
+EVENT_TYPES: dict[str, type] = ev.EVENT_TYPES | RISK_EVENT_TYPES
+SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
+    "OrderAccepted": 3,
+    "OrderAcknowledged": 2,
+    "OrderRejected": 2,
+}
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -32,10 +40,21 @@ def _acknowledged_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "venue_order_id": None}
 
 
+def _accepted_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
+    # v2 orders were accepted before the risk checks recorded what they saw
+    return {**payload, "risk": None}
+
+
+def _rejected_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    return {**payload, "details": []}
+
+
 # (event type, version it reads) -> function returning the payload at version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderAccepted", 1): _accepted_v1_to_v2,
     ("OrderAcknowledged", 1): _acknowledged_v1_to_v2,
+    ("OrderAccepted", 2): _accepted_v2_to_v3,
+    ("OrderRejected", 1): _rejected_v1_to_v2,
 }
 
 
@@ -50,6 +69,9 @@ def _decoder(annotation: Any) -> Callable[[Any], Any]:
     if isinstance(annotation, type) and is_dataclass(annotation):
         cls: type = annotation
         return lambda data: from_dict(cls, data)
+    optional = [a for a in get_args(annotation) if a is not type(None)]
+    if len(optional) == 1 and is_dataclass(optional[0]):  # Record | None
+        return _or_none(_decoder(optional[0]))
     text = str(annotation)
     if "Decimal" in text:
         return lambda value: None if value is None else Decimal(value)
@@ -93,29 +115,30 @@ def _encode_value(value: Any) -> Any:
 
 
 def event_to_payload(event: ev.Event) -> dict[str, Any]:
-    """The event's fields, minus `order_id` and `at_ns`, which the log stores in columns."""
+    """The event's fields, minus its stream id and `at_ns`, which the log stores in columns."""
     return {
         name: _encode_value(getattr(event, name))
         for name, _ in _fields_of(type(event))
-        if name not in ("order_id", "at_ns")
+        if name not in STREAM_COLUMNS
     }
 
 
 def event_from_payload(
     event_type: str, schema_version: int, payload: dict[str, Any], *, order_id: int, at_ns: int
 ) -> ev.Event:
-    cls = ev.EVENT_TYPES.get(event_type)
+    cls = EVENT_TYPES.get(event_type)
     if cls is None:
         raise UnknownEvent(event_type)
     payload = upcast(event_type, schema_version, payload)
-    # Every event's first two fields are order_id and at_ns, which the log keeps in columns.
+    # Every event's first two fields are its stream id and at_ns, which the log keeps in columns.
     return cls(order_id, at_ns, *[decode(payload[name]) for name, decode in _PAYLOAD_FIELDS[cls]])
 
 
-_PAYLOAD_FIELDS = {cls: _fields_of(cls)[2:] for cls in ev.EVENT_TYPES.values()}
-for _cls in ev.EVENT_TYPES.values():
-    if [f.name for f in fields(_cls)][:2] != ["order_id", "at_ns"]:
-        raise TypeError(f"{_cls.__name__} must begin with order_id and at_ns")
+STREAM_COLUMNS = ("order_id", "stream_id", "at_ns")
+_PAYLOAD_FIELDS = {cls: _fields_of(cls)[2:] for cls in EVENT_TYPES.values()}
+for _cls in EVENT_TYPES.values():
+    if [f.name for f in fields(_cls)][:2] not in (["order_id", "at_ns"], ["stream_id", "at_ns"]):
+        raise TypeError(f"{_cls.__name__} must begin with its stream id (order_id or stream_id) and at_ns")
 
 
 def upcast(event_type: str, schema_version: int, payload: dict[str, Any]) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from conftest import BASE_DIR, engine_database_url
 from fixclient import FixSession, group
 
 from orders import bus
+from venues.fix.orders import order_mass_cancel_request_message
 
 
 def free_port() -> int:
@@ -196,6 +197,81 @@ def test_an_unsupported_message_type_gets_a_business_reject(venue_client):
     venue_client.send("AF", {584: new_id("MASS"), 585: "7"})  # OrderMassStatusRequest: not served here
     reject = venue_client.receive_until(lambda m: m.get(35) == "j")[-1]
     assert (reject[372], reject[380]) == ("AF", "3")
+
+
+# -- order mass cancel ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def mass_cancel_venue(db_ready, tmp_path_factory):
+    """No built-in liquidity; TEST mass-cancels, CPTY's orders must stay. A venue of its own: a mass
+    cancel takes every resting order of the session, other tests' included."""
+    yield from run_venue(tmp_path_factory, "XMCX", "--no-liquidity", clients={"TEST": False, "CPTY": False})
+
+
+def rest_orders(client, *orders: tuple[str, str, str]) -> dict[str, str]:
+    """Rest (side, price, symbol) orders; {ClOrdID: the venue's OrderID (37)}."""
+    resting = {}
+    for side, price, symbol in orders:
+        cl = new_id("MCO")
+        client.send("D", order(cl, side, "10", price, symbol=symbol))
+        ack = client.receive_until(lambda m, cl=cl: m.get(11) == cl)[-1]
+        assert ack[150] == "0"
+        resting[cl] = ack[37]
+    return resting
+
+
+def test_a_mass_cancel_cancels_every_resting_order_of_the_session_and_counts_them(mass_cancel_venue):
+    test, cpty = mass_cancel_venue["TEST"], mass_cancel_venue["CPTY"]
+    resting = rest_orders(test, ("1", "100.00", "AAPL"), ("2", "120.00", "AAPL"), ("1", "50.00", "MSFT"))
+    [theirs] = rest_orders(cpty, ("1", "99.00", "AAPL"))
+    mass = new_id("MC")
+
+    test.send_message(order_mass_cancel_request_message(mass, "all"))
+
+    canceled: dict[str, dict[int, str]] = {}
+    answer: dict[int, str] | None = None
+    while answer is None or len(canceled) < len(resting):
+        message = test.receive()
+        if message.get(35) == "r" and message.get(11) == mass:
+            answer = message
+        elif message.get(35) == "8" and message.get(11) == mass:
+            canceled[message[41]] = message
+    assert set(canceled) == set(resting)
+    for cl, report in canceled.items():
+        assert (report[150], report[39], report[37], report[14], report[151], report[6]) == (
+            "4", "4", resting[cl], "0", "0", "0")  # fmt: skip
+    assert (answer[530], answer[531], answer[533]) == ("7", "7", "3") and 532 not in answer
+    assert {a[41]: a[535] for a in group(answer, 534, (41, 535))} == resting
+    assert nothing_for(test, {mass}, 0.5) == []  # one report per order, no more
+
+    cpty.send("H", {11: theirs, 55: "AAPL", 54: "1"})
+    status = cpty.receive_until(lambda m: m.get(11) == theirs and m.get(150) == "I")[-1]
+    assert status[39] == "0"  # another session's order works on
+
+
+def test_a_mass_cancel_by_security_cancels_that_symbols_orders_only(mass_cancel_venue):
+    test = mass_cancel_venue["TEST"]
+    aapl, msft = rest_orders(test, ("1", "101.00", "AAPL"), ("1", "51.00", "MSFT"))
+    mass = new_id("MC")
+    test.send_message(order_mass_cancel_request_message(mass, "security", "MSFT"))
+    seen = test.receive_until(lambda m: m.get(11) == mass and m.get(35) == "8")
+    answer = next(m for m in seen if m.get(35) == "r")
+    assert (answer[530], answer[531], answer[533], seen[-1][41]) == ("1", "1", "1", msft)
+    test.send("H", {11: aapl, 55: "AAPL", 54: "1"})
+    assert test.receive_until(lambda m: m.get(11) == aapl and m.get(150) == "I")[-1][39] == "0"
+
+
+def test_an_unsupported_mass_cancel_type_is_rejected_and_cancels_nothing(mass_cancel_venue):
+    test = mass_cancel_venue["TEST"]
+    [cl] = rest_orders(test, ("1", "102.00", "AAPL"))
+    mass = new_id("MC")
+    test.send_message(order_mass_cancel_request_message(mass, "product"))  # 530=3: not served
+    answer = test.receive_until(lambda m: m.get(35) == "r" and m.get(11) == mass)[-1]
+    assert (answer[530], answer[531], answer[532], answer[533]) == ("3", "0", "0", "0")
+    assert 534 not in answer and answer[37] != ""
+    test.send("H", {11: cl, 55: "AAPL", 54: "1"})
+    assert test.receive_until(lambda m: m.get(11) == cl and m.get(150) == "I")[-1][39] == "0"
 
 
 # -- market data --------------------------------------------------------------------------------------

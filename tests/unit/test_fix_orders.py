@@ -4,16 +4,25 @@ is what the connector reads."""
 from decimal import Decimal as D
 
 import pytest
+import quickfix as fix
 
 from orders.domain.values import ExecType, OrdStatus, Side
-from venues.fix.messages import getter
+from venues.fix.config import data_dictionary
+from venues.fix.messages import FixValueError, getter
 from venues.fix.orders import (
+    AffectedOrder,
     CancelReject,
     ExecutionReport,
+    MassCancelReport,
+    MassCancelRequest,
     cancel_reject_message,
     execution_report_message,
+    order_mass_cancel_report_message,
+    order_mass_cancel_request_message,
     parse_cancel_reject,
     parse_execution_report,
+    parse_order_mass_cancel_report,
+    parse_order_mass_cancel_request,
     parse_venue_cl_ord_id,
     venue_cl_ord_id,
 )
@@ -75,3 +84,67 @@ def test_a_venue_cl_ord_id_names_the_order_and_the_clients_cl_ord_id():
     assert parse_venue_cl_ord_id(venue_cl_ord_id(12, "a:b")) == (12, "a:b")
     assert parse_venue_cl_ord_id("c1") is None and parse_venue_cl_ord_id("x:c1") is None
     assert parse_venue_cl_ord_id(None) is None and parse_venue_cl_ord_id("12:") is None
+
+
+# -- mass cancel (35=q, 35=r) ----------------------------------------------------------------------
+
+DICTIONARY = fix.DataDictionary(str(data_dictionary()))
+
+
+def on_the_wire(message: fix.Message) -> fix.Message:
+    """`message` as the other end's strict session reads it: sent, parsed with FIX44.xml (repeating
+    groups included) and validated; quickfix raises on anything the dictionary does not allow."""
+    header = message.getHeader()
+    header.setField(49, "OMS")
+    header.setField(56, "XSIM")
+    header.setField(34, "1")
+    header.setField(fix.SendingTime())
+    received = fix.Message(message.toString(), DICTIONARY, True)
+    DICTIONARY.validate(received)
+    return received
+
+
+@pytest.mark.parametrize(
+    ("request_type", "symbol", "code"), [("all", None, "7"), ("security", "AAPL", "1"), ("product", None, "3")]
+)
+def test_a_mass_cancel_request_passes_the_dictionary_and_reads_back(request_type, symbol, code):
+    received = on_the_wire(order_mass_cancel_request_message("MC-1", request_type, symbol))
+    assert (received.getHeader().getField(35), received.getField(530)) == ("q", code)
+    assert parse_order_mass_cancel_request(getter(received)) == MassCancelRequest("MC-1", request_type, symbol)
+
+
+def test_a_mass_cancel_by_security_needs_its_symbol():
+    with pytest.raises(ValueError, match="symbol"):
+        order_mass_cancel_request_message("MC-1", "security")
+
+
+def test_a_mass_cancel_request_of_a_type_fix_does_not_have_is_refused():
+    with pytest.raises(FixValueError) as refused:
+        parse_order_mass_cancel_request({11: "MC-1", 530: "9"}.get)
+    assert refused.value.tag == 530
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        MassCancelReport("XSIM-M1", "MC-1", "all", "all", None, 2,
+                         (AffectedOrder("12:c1", "XSIM-3"), AffectedOrder("14:c2", "XSIM-5"))),
+        MassCancelReport("XSIM-M2", "MC-2", "security", "security", None, 0),
+        MassCancelReport("XSIM-M3", "MC-3", "product", "rejected", "not_supported", 0, text="type 3 is not served"),
+    ],
+)  # fmt: skip
+def test_a_mass_cancel_report_passes_the_dictionary_and_reads_back_as_it_was_built(sent):
+    assert parse_order_mass_cancel_report(on_the_wire(order_mass_cancel_report_message(sent))) == sent
+
+
+def test_a_rejected_mass_cancel_report_says_so_with_its_reason():
+    message = order_mass_cancel_report_message(MassCancelReport("XSIM-M1", "MC-1", "all", "rejected", "other", 0))
+    assert (message.getField(531), message.getField(532)) == ("0", "99")
+    assert parse_order_mass_cancel_report(message).rejected
+
+
+def test_an_unknown_mass_cancel_reject_code_reads_as_other():
+    message = order_mass_cancel_report_message(MassCancelReport("XSIM-M1", "MC-1", "all", "rejected", "other", 0))
+    message.setField(532, "42")
+    report = parse_order_mass_cancel_report(message)
+    assert report.reject_reason == "other" and report.rejected

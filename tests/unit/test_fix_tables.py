@@ -1,9 +1,12 @@
 """The FIX translation tables cover every value both ways and agree with FIX 4.4's codes."""
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from orders.domain.values import ExecType, OrderType, OrdStatus, Side, TimeInForce
 from venues.fix import tables as t
+from venues.fix.config import data_dictionary
 
 
 @pytest.mark.parametrize(
@@ -58,6 +61,9 @@ def test_fix_42_fill_exec_types_read_as_trade():
         (t.ORD_REJ_REASON_TO_FIX, t.ORD_REJ_REASON_FROM_FIX),
         (t.CXL_REJ_REASON_TO_FIX, t.CXL_REJ_REASON_FROM_FIX),
         (t.CXL_REJ_RESPONSE_TO_FIX, t.CXL_REJ_RESPONSE_FROM_FIX),
+        (t.MASS_CANCEL_REQUEST_TYPE_TO_FIX, t.MASS_CANCEL_REQUEST_TYPE_FROM_FIX),
+        (t.MASS_CANCEL_RESPONSE_TO_FIX, t.MASS_CANCEL_RESPONSE_FROM_FIX),
+        (t.MASS_CANCEL_REJECT_REASON_TO_FIX, t.MASS_CANCEL_REJECT_REASON_FROM_FIX),
     ],
 )
 def test_every_reason_maps_to_fix_and_back_under_one_name(to_fix, from_fix):
@@ -82,6 +88,13 @@ def test_every_reason_maps_to_fix_and_back_under_one_name(to_fix, from_fix):
         (t.CXL_REJ_REASON_TO_FIX, "other", "99"),
         (t.CXL_REJ_RESPONSE_TO_FIX, "cancel", "1"),
         (t.CXL_REJ_RESPONSE_TO_FIX, "replace", "2"),
+        (t.MASS_CANCEL_REQUEST_TYPE_TO_FIX, "security", "1"),
+        (t.MASS_CANCEL_REQUEST_TYPE_TO_FIX, "all", "7"),
+        (t.MASS_CANCEL_RESPONSE_TO_FIX, "rejected", "0"),
+        (t.MASS_CANCEL_RESPONSE_TO_FIX, "all", "7"),
+        (t.MASS_CANCEL_REJECT_REASON_TO_FIX, "not_supported", "0"),
+        (t.MASS_CANCEL_REJECT_REASON_TO_FIX, "unknown_security", "1"),
+        (t.MASS_CANCEL_REJECT_REASON_TO_FIX, "other", "99"),
     ],
 )
 def test_reason_codes_are_fix_44(table, name, code):
@@ -91,3 +104,14 @@ def test_reason_codes_are_fix_44(table, name, code):
 def test_a_reason_shared_by_both_rejects_has_one_name():
     shared = set(t.ORD_REJ_REASON_TO_FIX) & set(t.CXL_REJ_REASON_TO_FIX)
     assert {"unknown_order", "duplicate_cl_ord_id", "other"} <= shared
+
+
+@pytest.mark.parametrize(
+    ("tag", "to_fix"),
+    [(530, t.MASS_CANCEL_REQUEST_TYPE_TO_FIX), (531, t.MASS_CANCEL_RESPONSE_TO_FIX),
+     (532, t.MASS_CANCEL_REJECT_REASON_TO_FIX)],
+)  # fmt: skip
+def test_mass_cancel_codes_are_exactly_the_data_dictionarys(tag, to_fix):
+    field = ET.parse(data_dictionary()).getroot().find(f"fields/field[@number='{tag}']")
+    assert field is not None
+    assert set(to_fix.values()) == {value.get("enum") for value in field.iter("value")}

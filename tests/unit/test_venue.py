@@ -191,6 +191,78 @@ def test_a_fill_after_cancel_fills_the_canceled_remainder_at_the_limit(venue):
     assert venue.fill_after_cancel("oms", "c2") == []  # nothing open any more
 
 
+# -- mass cancel -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_symbols() -> Venue:
+    return Venue("XSIM", [InstrumentSpec(s, D("0.01"), D(1)) for s in ("AAPL", "MSFT")])
+
+
+def test_a_mass_cancel_cancels_every_live_order_of_the_session_and_only_those(two_symbols):
+    venue = two_symbols
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("10.00"), TimeInForce.DAY)
+    venue.new_order("oms", "c2", "AAPL", Side.SELL, D(5), D("11.00"), TimeInForce.DAY)
+    venue.new_order("oms", "c3", "MSFT", Side.BUY, D(7), D("20.00"), TimeInForce.GTC)
+    venue.new_order("mm", "q1", "MSFT", Side.SELL, D(3), D("20.00"), TimeInForce.DAY)  # c3: 3 of 7 filled
+    venue.new_order("oms", "c4", "AAPL", Side.BUY, D(1), D("9.00"), TimeInForce.DAY)
+    venue.cancel("oms", "c5", "c4")  # over already: not canceled again
+    venue.new_order("mm", "q2", "AAPL", Side.BUY, D(9), D("9.50"), TimeInForce.DAY)  # another owner's
+
+    done = venue.mass_cancel("oms", "MC-1")
+
+    assert done.reject_reason is None and done.mass_id.startswith("XSIM-M")
+    assert kinds(done.canceled) == [("oms", "canceled", "canceled")] * 3
+    by_order = {r.orig_cl_ord_id: r for r in done.canceled}
+    assert set(by_order) == {"c1", "c2", "c3"} and {r.cl_ord_id for r in done.canceled} == {"MC-1"}
+    partly = by_order["c3"]
+    assert (partly.cum_qty, partly.leaves_qty, partly.avg_px, partly.order_qty) == (D(3), D(0), D("20.00"), D(7))
+    assert len({r.exec_id for r in done.canceled}) == 3
+    assert [o.owner for b in venue.books.values() for o in b.resting()] == ["mm"]
+
+
+def test_a_mass_cancel_by_security_leaves_the_other_symbols_working(two_symbols):
+    venue = two_symbols
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("10.00"), TimeInForce.DAY)
+    venue.new_order("oms", "c2", "MSFT", Side.BUY, D(10), D("20.00"), TimeInForce.DAY)
+    done = venue.mass_cancel("oms", "MC-1", "MSFT")
+    assert [(r.orig_cl_ord_id, r.symbol) for r in done.canceled] == [("c2", "MSFT")]
+    assert venue.status("oms", "c1").ord_status is OrdStatus.NEW
+
+
+def test_an_order_keeps_its_own_cl_ord_id_after_a_mass_cancel(venue):
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("10.00"), TimeInForce.DAY)
+    venue.replace("oms", "c2", "c1", D(20), D("10.00"))
+    [report] = venue.mass_cancel("oms", "MC-1").canceled
+    assert (report.cl_ord_id, report.orig_cl_ord_id) == ("MC-1", "c2")  # 41: its ClOrdID now
+    assert venue.status("oms", "c2").ord_status is OrdStatus.CANCELED
+    [late] = venue.cancel("oms", "c3", "c2")
+    assert isinstance(late, CancelReject) and late.reason == "too_late"
+
+
+def test_a_mass_cancel_with_nothing_live_cancels_nothing_and_says_so(venue):
+    done = venue.mass_cancel("oms", "MC-1")
+    assert (done.canceled, done.reject_reason) == ([], None)
+
+
+@pytest.mark.parametrize(
+    ("cl_ord_id", "symbol", "reason"), [("MC-1", "NOPE", "unknown_security"), ("c1", None, "other")]
+)
+def test_a_mass_cancel_of_an_unknown_symbol_or_under_a_used_cl_ord_id_cancels_nothing(venue, cl_ord_id, symbol,
+                                                                                      reason):  # fmt: skip
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("10.00"), TimeInForce.DAY)
+    refused = venue.mass_cancel("oms", cl_ord_id, symbol)
+    assert (refused.canceled, refused.reject_reason) == ([], reason)
+    assert venue.status("oms", "c1").ord_status is OrdStatus.NEW
+
+
+def test_a_mass_cancel_refused_outright_uses_up_its_cl_ord_id(venue):
+    venue.new_order("oms", "c1", "AAPL", Side.BUY, D(10), D("10.00"), TimeInForce.DAY)
+    assert venue.refuse_mass_cancel("oms", "MC-1", "not_supported", "no").reject_reason == "not_supported"
+    assert venue.mass_cancel("oms", "MC-1").reject_reason == "other"
+    assert venue.status("oms", "c1").ord_status is OrdStatus.NEW
+
+
 # -- positions and the tape --------------------------------------------------------------------------------
 
 

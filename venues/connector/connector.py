@@ -16,6 +16,8 @@ Each job is a module of its own, readable alone; this one composes them and owns
   message type (35) to the part that reads it;
 - outbound.py: the tailer per venue, committed events to 35=D/F/G (out);
 - inbound.py: reports (35=8/9) to engine commands, delivered in order and retried (in);
+- mass_cancel.py: every order at a venue canceled with one 35=q (the kill switch), its 35=r read,
+  and its reports read as each order's own cancel's (pending_mass_cancels.py);
 - resync.py: status requests and resends at logon and periodically (recovery);
 - reconcile.py: positions (35=AN/AP) against the OMS's fills, periodically and on request;
 - market_data.py: snapshots (35=W) to the router's books and reference prices;
@@ -31,6 +33,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import quickfix as fix
@@ -42,6 +45,7 @@ from venues.connector.health import Health
 from venues.connector.inbound import Inbound
 from venues.connector.link import VenueLink
 from venues.connector.market_data import MarketData
+from venues.connector.mass_cancel import MassCancels
 from venues.connector.outbound import Outbound
 from venues.connector.reconcile import Reconciliation
 from venues.connector.resync import Resync
@@ -66,7 +70,10 @@ class Connector:
         self._venues = venues
         self.links = {v.name: VenueLink(v, self.stopped) for v in venues}
         self.health = Health(self.links, self.stopped)
-        self.inbound = Inbound(self.stopped, on_duplicate=self._ask_status)
+        self.mass_cancels = MassCancels(self.links)
+        self.inbound = Inbound(
+            self.stopped, on_duplicate=self._ask_status, own_report=self.mass_cancels.pending.own_report
+        )
         self.outbound = Outbound(self.links.values())
         self.resync = Resync(self.links, resync_seconds, self.stopped, outbound_position=self.outbound.position)
         self.reconciliation = Reconciliation(self.links, reconcile_seconds, self.stopped)
@@ -80,6 +87,7 @@ class Connector:
             {
                 "8": self.inbound.on_execution_report,
                 "9": self.inbound.on_cancel_reject,
+                "r": self.mass_cancels.on_report,
                 "W": self.market_data.on_snapshot,
                 "Y": self.market_data.on_refused,
                 "AP": self.reconciliation.on_answer,
@@ -136,6 +144,12 @@ class Connector:
         for link in self.links.values():
             link.went_down("connector stopped")
         self.health.publish()
+
+    def mass_cancel(self, venue: str, orders: Iterable[tuple[int, str, str]]) -> str:
+        """Cancel every order of ours at `venue` with one OrderMassCancelRequest; its ClOrdID.
+        `orders`: (order id, its current ClOrdID, its recorded cancel request's ClOrdID) for each
+        order it is meant to cancel. See MassCancels.send."""
+        return self.mass_cancels.send(venue, orders)
 
     def _on_logon(self, link: VenueLink) -> None:
         """After each logon, on a thread of its own: market data, then the resync of live orders."""

@@ -1,5 +1,8 @@
 """In: execution reports (35=8) and cancel rejects (35=9) become engine commands.
 
+A report answering a mass cancel comes under the mass cancel's ClOrdID: `own_report` (the mass
+cancel part's) first gives it its order's own cancel's ClOrdID, so it books as any cancel's.
+
 The engine deduplicates them on ExecID (prefixed with the venue) and also ignores a Trade whose
 venue CumQty is already booked. They leave the quickfix thread through one queue, in the order
 they came, and one thread hands them to the engine, retrying each until it is answered: a report
@@ -125,13 +128,20 @@ def _ours(venue_cl_ord_id: str | None) -> tuple[int, str]:
 class Inbound:
     """The reports' way to the engine: booked on quickfix's thread, delivered by `deliver`'s."""
 
-    def __init__(self, stopped: threading.Event, on_duplicate: Callable[[VenueLink, int], None]) -> None:
+    def __init__(
+        self,
+        stopped: threading.Event,
+        on_duplicate: Callable[[VenueLink, int], None],
+        own_report: Callable[[str, ExecutionReport], ExecutionReport],
+    ) -> None:
         self.stopped = stopped
         self.on_duplicate = on_duplicate  # (link, order id): ask the venue where the order stands
+        self.own_report = own_report  # (venue, report): a mass cancel's report as its order's cancel's
         self.outbox: queue.Queue[cmd.Command] = queue.Queue()
 
     def on_execution_report(self, link: VenueLink, message: fix.Message) -> None:
-        self._book(link, execution_report_command(link.name, parse_execution_report(getter(message))))
+        report = self.own_report(link.name, parse_execution_report(getter(message)))
+        self._book(link, execution_report_command(link.name, report))
 
     def on_cancel_reject(self, link: VenueLink, message: fix.Message) -> None:
         reject = parse_cancel_reject(getter(message))

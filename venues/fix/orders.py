@@ -1,4 +1,5 @@
-"""Order messages, to and from plain values: 35=D, F, G, H and what answers them, 35=8 and 35=9.
+"""Order messages, to and from plain values: 35=D, F, G, H and q, and what answers them, 35=8, 9
+and r.
 
 Orders are known at a venue by a ClOrdID of our own making, `<order id>:<ClOrdID>`: unique
 across accounts (client ClOrdIDs are only unique per account and day), the same every time
@@ -17,7 +18,18 @@ import quickfix as fix
 from orders.domain import events as ev
 from orders.domain.values import ExecType, OrderType, OrdStatus, Side, TimeInForce
 from venues.fix import tables
-from venues.fix.messages import Get, decimal_field, lenient_decimal, mapped, new_message, required, set_decimal
+from venues.fix.messages import (
+    Get,
+    add_group,
+    decimal_field,
+    getter,
+    group_getters,
+    lenient_decimal,
+    mapped,
+    new_message,
+    required,
+    set_decimal,
+)
 
 
 def venue_cl_ord_id(order_id: int, cl_ord_id: str) -> str:
@@ -286,3 +298,101 @@ def cancel_reject_message(reject: CancelReject) -> fix.Message:
     message.setField(102, tables.CXL_REJ_REASON_TO_FIX.get(reject.reason, _OTHER_CXL_REJ_REASON))
     message.setField(58, reject.text[:200])
     return message
+
+
+# -- mass cancel (35=q, answered by 35=r and a 35=8 per order canceled) -----------------------------
+
+
+@dataclass(frozen=True)
+class MassCancelRequest:
+    """35=q OrderMassCancelRequest, as a venue reads it."""
+
+    cl_ord_id: str  # 11: the mass cancel's own, not any order's
+    request_type: str  # 530 MassCancelRequestType, by name: "all", "security"...
+    symbol: str | None  # 55, for request type "security"
+
+
+def order_mass_cancel_request_message(cl_ord_id: str, request_type: str, symbol: str | None = None) -> fix.Message:
+    """35=q OrderMassCancelRequest: 11, 530, 55 (for "security"), 60. `request_type` by name
+    (tables.MASS_CANCEL_REQUEST_TYPE_TO_FIX); "all" is every order of the session."""
+    if request_type == "security" and not symbol:
+        raise ValueError("a mass cancel by security needs its symbol")
+    message = new_message("q")
+    message.setField(11, cl_ord_id)
+    message.setField(530, tables.MASS_CANCEL_REQUEST_TYPE_TO_FIX[request_type])
+    if symbol:
+        message.setField(55, symbol)
+    message.setField(fix.TransactTime())
+    return message
+
+
+def parse_order_mass_cancel_request(get: Get) -> MassCancelRequest:
+    """Raises FixValueError."""
+    return MassCancelRequest(
+        cl_ord_id=required(get, 11),
+        request_type=mapped(get, 530, tables.MASS_CANCEL_REQUEST_TYPE_FROM_FIX),
+        symbol=get(55),
+    )
+
+
+@dataclass(frozen=True)
+class AffectedOrder:
+    """One order a mass cancel canceled (534 NoAffectedOrders)."""
+
+    orig_cl_ord_id: str | None  # 41: the order's ClOrdID at the venue
+    order_id: str | None  # 535 AffectedOrderID: the venue's
+
+
+@dataclass(frozen=True)
+class MassCancelReport:
+    """35=r OrderMassCancelReport as values. Read from a venue, a code no table here knows is None
+    (532: "other")."""
+
+    order_id: str | None  # 37: the venue's id for the mass cancel
+    cl_ord_id: str | None  # 11: the request's
+    request_type: str | None  # 530, echoed, by name
+    response: str | None  # 531 MassCancelResponse: the request type done, or "rejected"
+    reject_reason: str | None = None  # 532 MassCancelRejectReason, by name, when rejected
+    total_affected: int | None = None  # 533 TotalAffectedOrders
+    affected: tuple[AffectedOrder, ...] = ()  # 534 group; a venue may leave it out
+    text: str = ""  # 58
+
+    @property
+    def rejected(self) -> bool:
+        return self.response == "rejected"
+
+
+def order_mass_cancel_report_message(report: MassCancelReport) -> fix.Message:
+    """35=r OrderMassCancelReport: 11, 37, 530, 531, 532 (when rejected), 533, 534 group (41, 535), 58, 60."""
+    message = new_message("r")
+    if report.cl_ord_id:
+        message.setField(11, report.cl_ord_id)
+    message.setField(37, report.order_id)
+    message.setField(530, tables.MASS_CANCEL_REQUEST_TYPE_TO_FIX[report.request_type])
+    message.setField(531, tables.MASS_CANCEL_RESPONSE_TO_FIX[report.response])
+    if report.reject_reason:
+        message.setField(532, tables.MASS_CANCEL_REJECT_REASON_TO_FIX[report.reject_reason])
+    if report.total_affected is not None:
+        message.setField(533, str(report.total_affected))
+    for order in report.affected:
+        add_group(message, 534, 41, {41: order.orig_cl_ord_id or "NONE", 535: order.order_id or "NONE"})
+    if report.text:
+        message.setField(58, report.text[:200])
+    message.setField(fix.TransactTime())
+    return message
+
+
+def parse_order_mass_cancel_report(message: fix.Message) -> MassCancelReport:
+    get = getter(message)
+    reject_reason = get(532)
+    total = get(533)
+    return MassCancelReport(
+        order_id=get(37),
+        cl_ord_id=get(11),
+        request_type=tables.MASS_CANCEL_REQUEST_TYPE_FROM_FIX.get(get(530) or ""),
+        response=tables.MASS_CANCEL_RESPONSE_FROM_FIX.get(get(531) or ""),
+        reject_reason=tables.MASS_CANCEL_REJECT_REASON_FROM_FIX.get(reject_reason, "other") if reject_reason else None,
+        total_affected=int(total) if total and total.isdigit() else None,
+        affected=tuple(AffectedOrder(order(41), order(535)) for order in group_getters(message, 534, 41)),
+        text=get(58) or "",
+    )

@@ -88,6 +88,35 @@ CXL_REJ_REASON_FROM_FIX = {v: k for k, v in CXL_REJ_REASON_TO_FIX.items()}
 CXL_REJ_RESPONSE_TO_FIX = {"cancel": "1", "replace": "2"}
 CXL_REJ_RESPONSE_FROM_FIX = {v: k for k, v in CXL_REJ_RESPONSE_TO_FIX.items()}
 
+# 530 MassCancelRequestType: which of the session's orders an OrderMassCancelRequest (35=q) cancels
+MASS_CANCEL_REQUEST_TYPE_TO_FIX = {
+    "security": "1",  # those in one instrument (55 Symbol)
+    "underlying": "2",
+    "product": "3",
+    "cfi_code": "4",
+    "security_type": "5",
+    "trading_session": "6",
+    "all": "7",
+}
+MASS_CANCEL_REQUEST_TYPE_FROM_FIX = {v: k for k, v in MASS_CANCEL_REQUEST_TYPE_TO_FIX.items()}
+
+# 531 MassCancelResponse: the request type echoed when done, 0 when refused
+MASS_CANCEL_RESPONSE_TO_FIX = {"rejected": "0"} | MASS_CANCEL_REQUEST_TYPE_TO_FIX
+MASS_CANCEL_RESPONSE_FROM_FIX = {v: k for k, v in MASS_CANCEL_RESPONSE_TO_FIX.items()}
+
+# 532 MassCancelRejectReason; an unknown code reads as "other"
+MASS_CANCEL_REJECT_REASON_TO_FIX = {
+    "not_supported": "0",  # this request type is not served
+    "unknown_security": "1",
+    "unknown_underlying": "2",
+    "unknown_product": "3",
+    "unknown_cfi_code": "4",
+    "unknown_security_type": "5",
+    "unknown_trading_session": "6",
+    "other": "99",
+}
+MASS_CANCEL_REJECT_REASON_FROM_FIX = {v: k for k, v in MASS_CANCEL_REJECT_REASON_TO_FIX.items()}
+
 # 263 SubscriptionRequestType
 SUBSCRIPTION_REQUEST_TYPE_TO_FIX = {"snapshot": "0", "subscribe": "1", "unsubscribe": "2"}
 SUBSCRIPTION_REQUEST_TYPE_FROM_FIX = {v: k for k, v in SUBSCRIPTION_REQUEST_TYPE_TO_FIX.items()}

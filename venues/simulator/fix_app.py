@@ -9,8 +9,9 @@ resent (PossDupFlag=Y); market data and position answers, stale by then, are gap
 quickfix validates every message against the FIX 4.4 data dictionary before it reaches
 `fromApp`, and answers malformed ones with a session-level Reject (35=3) itself. What is
 well-formed but unusable (an unsupported OrdType, a negative price) gets a business answer:
-an ExecutionReport with ExecType=Rejected, an OrderCancelReject, a MarketDataRequestReject or
-a RequestForPositionsAck, whichever the request expects. A market data request naming symbols
+an ExecutionReport with ExecType=Rejected, an OrderCancelReject, an OrderMassCancelReport with
+MassCancelResponse=0 (rejected), a MarketDataRequestReject or a RequestForPositionsAck, whichever
+the request expects. A market data request naming symbols
 this venue does not trade gets a MarketDataRequestReject (281=0) naming them, and the rest
 of it is served. `VenueApplication.handlers` is the
 whole protocol: a handler and a refusal per message type; any other type gets a
@@ -36,7 +37,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 import quickfix as fix
@@ -51,7 +52,15 @@ from venues.fix.market_data import (
     parse_market_data_request,
 )
 from venues.fix.messages import FixValueError, Get, business_reject_message, decimal_field, getter, required
-from venues.fix.orders import cancel_reject_message, execution_report_message, parse_new_order
+from venues.fix.orders import (
+    AffectedOrder,
+    MassCancelReport,
+    cancel_reject_message,
+    execution_report_message,
+    order_mass_cancel_report_message,
+    parse_new_order,
+    parse_order_mass_cancel_request,
+)
 from venues.fix.positions import (
     Position,
     PositionsRequest,
@@ -64,13 +73,15 @@ from venues.simulator.book import Side as BookSide
 from venues.simulator.book import TimeInForce as BookTif
 from venues.simulator.faults import REFRESH_SECONDS, FaultLoader, SessionFaults
 from venues.simulator.market_data import MarketDataFeed, Snapshot
-from venues.simulator.venue import CancelReject, ExecReport, Report, Venue
+from venues.simulator.venue import CancelReject, ExecReport, MassCancel, Report, Venue
 
 log = logging.getLogger("oms.simulator")
 
 FAULT_TEXT = "rejected by fault injection"
 # 35 MsgTypes resent (PossDupFlag=Y) when a client asks for a gap: what happened to its orders.
-RESENT_TYPES = frozenset({"8", "9", "j"})
+RESENT_TYPES = frozenset({"8", "9", "r", "j"})
+# 530 MassCancelRequestTypes served: every order of the session, or those in one symbol.
+MASS_CANCEL_TYPES = frozenset({"all", "security"})
 MARKET_DATA_TICK = 0.05  # seconds: how often the market data clock looks for snapshots due
 ZERO = Decimal(0)
 
@@ -128,6 +139,7 @@ class VenueApplication(fix.Application):
             "F": (self._cancel, self._refuse_cancel),
             "G": (self._replace, self._refuse_cancel),
             "H": (self._status, self._refuse_status),
+            "q": (self._mass_cancel, self._refuse_mass_cancel),
             "V": (self._market_data_request, self._refuse_market_data),
             "AN": (self._request_for_positions, self._refuse_positions),
         }
@@ -263,6 +275,31 @@ class VenueApplication(fix.Application):
     def _refuse_status(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
         self.send(self.venue.unknown_order_status(owner, get(11) or "NONE", get(55) or "NONE", _side(get(54))))
 
+    # -- 35=q: order mass cancel --------------------------------------------------------------------
+
+    def _mass_cancel(self, owner: str, message: fix.Message, get: Get) -> None:
+        """The OrderMassCancelReport (35=r) first, as the acknowledgement, then a Canceled report
+        per order (through the session's faults, as any report)."""
+        request = parse_order_mass_cancel_request(get)
+        if request.request_type not in MASS_CANCEL_TYPES:
+            outcome = self.venue.refuse_mass_cancel(owner, request.cl_ord_id, "not_supported",
+                                                    f"MassCancelRequestType {get(530)} is not served here; "
+                                                    "1 (security) and 7 (all) are")  # fmt: skip
+        elif self.faults[owner].settings.reject_all:
+            outcome = self.venue.refuse_mass_cancel(owner, request.cl_ord_id, "other", FAULT_TEXT)
+        else:
+            symbol = required(get, 55) if request.request_type == "security" else None
+            outcome = self.venue.mass_cancel(owner, request.cl_ord_id, symbol)
+        self._put(owner, order_mass_cancel_report_message(_mass_cancel_report(outcome, request.request_type)))
+        self.send_all(outcome.canceled)
+
+    def _refuse_mass_cancel(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        reason = "unknown_security" if error.tag == 55 else "other"
+        # quickfix let only a 530 of FIX 4.4's through: it has a name
+        request_type = tables.MASS_CANCEL_REQUEST_TYPE_FROM_FIX[get(530) or ""]
+        refused = MassCancel(owner, "NONE", get(11) or "NONE", [], reason, str(error))
+        self._put(owner, order_mass_cancel_report_message(_mass_cancel_report(refused, request_type)))
+
     # -- 35=V: market data ----------------------------------------------------------------------------
 
     def _market_data_request(self, owner: str, message: fix.Message, get: Get) -> None:
@@ -347,7 +384,7 @@ class VenueApplication(fix.Application):
 
     # -- out: through the session's faults, onto its outbox ------------------------------------------
 
-    def send_all(self, reports: list[Report]) -> None:
+    def send_all(self, reports: Iterable[Report]) -> None:
         for report in reports:
             self.send(report)
 
@@ -425,6 +462,16 @@ def _execution_report(report: ExecReport) -> fix_orders.ExecutionReport:
         price=report.price, last_qty=report.last_qty, last_px=report.last_px, cum_qty=report.cum_qty,
         leaves_qty=report.leaves_qty, avg_px=report.avg_px, orig_cl_ord_id=report.orig_cl_ord_id,
         reject_reason=report.reject_reason, text=report.text, exec_ref_id=report.exec_ref_id or None,
+    )  # fmt: skip
+
+
+def _mass_cancel_report(outcome: MassCancel, request_type: str) -> MassCancelReport:
+    canceled = outcome.canceled
+    return MassCancelReport(
+        order_id=outcome.mass_id, cl_ord_id=outcome.cl_ord_id, request_type=request_type,
+        response="rejected" if outcome.reject_reason else request_type, reject_reason=outcome.reject_reason,
+        total_affected=len(canceled), affected=tuple(AffectedOrder(r.orig_cl_ord_id, r.order_id) for r in canceled),
+        text=outcome.text,
     )  # fmt: skip
 
 

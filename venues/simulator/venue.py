@@ -75,6 +75,18 @@ Report = ExecReport | CancelReject
 
 
 @dataclass(frozen=True)
+class MassCancel:
+    """What an order mass cancel did: a Canceled report per order, or why it did nothing."""
+
+    owner: str
+    mass_id: str  # 37 OrderID the venue gives the mass cancel itself
+    cl_ord_id: str  # 11, the request's
+    canceled: list[ExecReport]
+    reject_reason: str | None = None  # 532 MassCancelRejectReason by name; None: done
+    text: str = ""
+
+
+@dataclass(frozen=True)
 class LastTrade:
     price: Decimal
     quantity: Decimal
@@ -144,6 +156,33 @@ class Venue:
         self.books[symbol].cancel(order.order_id)
         self._relabel(order, cl_ord_id)
         return [self._report(order, symbol, ExecType.CANCELED, OrdStatus.CANCELED, orig_cl_ord_id=orig_cl_ord_id)]
+
+    def mass_cancel(self, owner: str, cl_ord_id: str, symbol: str | None = None) -> MassCancel:
+        """Cancel every live order of `owner` (in `symbol` only, when given), no other owner's.
+        Each gets a Canceled report under the mass cancel's ClOrdID (11) naming the order's own
+        in 41. An order keeps its own ClOrdID: many orders cannot share one, and a later status
+        request or cancel by it still finds the order."""
+        mass_id = f"{self.name}-M{next(self._order_ids)}"
+        if (owner, cl_ord_id) in self._seen:
+            return MassCancel(owner, mass_id, cl_ord_id, [], "other", f"ClOrdID {cl_ord_id} was already used")
+        self._seen.add((owner, cl_ord_id))
+        if symbol is not None and symbol not in self.books:
+            return MassCancel(owner, mass_id, cl_ord_id, [], "unknown_security", f"unknown symbol {symbol}")
+        books = [self.books[symbol]] if symbol is not None else list(self.books.values())
+        live = [(order, book) for book in books for order in book.resting() if order.owner == owner]
+        canceled = []
+        for order, book in live:
+            book.cancel(order.order_id)
+            report = self._report(order, book.symbol, ExecType.CANCELED, OrdStatus.CANCELED,
+                                  orig_cl_ord_id=order.cl_ord_id)  # fmt: skip
+            canceled.append(dataclasses.replace(report, cl_ord_id=cl_ord_id))
+        return MassCancel(owner, mass_id, cl_ord_id, canceled)
+
+    def refuse_mass_cancel(self, owner: str, cl_ord_id: str, reason: str, text: str) -> MassCancel:
+        """Refuse a mass cancel outright (a request type not served, fault injection): nothing is
+        canceled, the ClOrdID counts as used."""
+        self._seen.add((owner, cl_ord_id))
+        return MassCancel(owner, f"{self.name}-M{next(self._order_ids)}", cl_ord_id, [], reason, text)
 
     def replace(
         self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, quantity: Decimal, price: Decimal | None

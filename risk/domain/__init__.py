@@ -9,29 +9,49 @@ from .checks import MAX_PRICE, MAX_QUANTITY, Denial, InstrumentRules, check_orde
 from .kill_switch import KillSwitches, Scope, Switch, trader_of
 from .limits import DEFAULT_POLICY, NO_LIMITS, AccountLimits, InstrumentRisk, Limits, RiskPolicy
 from .reference import NO_REFERENCE, Reference, far_touch, reference_of
+from .usage import (
+    NO_ACCOUNT_USAGE,
+    NO_EXPOSURE,
+    AccountUsage,
+    Exposure,
+    RestingOrder,
+    RiskUsage,
+    contribution,
+    recompute,
+    resting_of,
+)
 from .windows import DuplicateWindow, MessageWindow
 
 __all__ = [
     "DEFAULT_POLICY",
     "MAX_PRICE",
     "MAX_QUANTITY",
+    "NO_ACCOUNT_USAGE",
+    "NO_EXPOSURE",
     "NO_LIMITS",
     "NO_REFERENCE",
     "AccountLimits",
+    "AccountUsage",
     "Denial",
     "DuplicateWindow",
+    "Exposure",
     "InstrumentRisk",
     "InstrumentRules",
     "KillSwitches",
     "Limits",
     "MessageWindow",
     "Reference",
+    "RestingOrder",
     "RiskPolicy",
+    "RiskUsage",
     "Scope",
     "Switch",
     "check_order",
     "check_replace",
+    "contribution",
     "far_touch",
+    "recompute",
     "reference_of",
+    "resting_of",
     "trader_of",
 ]

@@ -8,6 +8,19 @@ by order event. `limits`, `reference`, `kill_switch`, `windows`: what the checks
 from .checks import MAX_PRICE, MAX_QUANTITY, Denial, InstrumentRules, check_order, check_replace
 from .kill_switch import KillSwitches, Scope, Switch, trader_of
 from .limits import DEFAULT_POLICY, NO_LIMITS, AccountLimits, InstrumentRisk, Limits, RiskPolicy
+from .pretrade import (
+    AcceptedRecord,
+    RiskContext,
+    RiskReason,
+    RiskTicket,
+    TicketKind,
+    accepted_record,
+    cancel_ticket,
+    replace_ticket,
+    run_checks,
+    submit_ticket,
+    valuation_price,
+)
 from .reference import NO_REFERENCE, Reference, far_touch, reference_of
 from .usage import (
     NO_ACCOUNT_USAGE,
@@ -30,6 +43,7 @@ __all__ = [
     "NO_EXPOSURE",
     "NO_LIMITS",
     "NO_REFERENCE",
+    "AcceptedRecord",
     "AccountLimits",
     "AccountUsage",
     "Denial",
@@ -42,16 +56,26 @@ __all__ = [
     "MessageWindow",
     "Reference",
     "RestingOrder",
+    "RiskContext",
     "RiskPolicy",
+    "RiskReason",
+    "RiskTicket",
     "RiskUsage",
     "Scope",
     "Switch",
+    "TicketKind",
+    "accepted_record",
+    "cancel_ticket",
     "check_order",
     "check_replace",
     "contribution",
     "far_touch",
     "recompute",
     "reference_of",
+    "replace_ticket",
     "resting_of",
+    "run_checks",
+    "submit_ticket",
     "trader_of",
+    "valuation_price",
 ]

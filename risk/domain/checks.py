@@ -2,8 +2,8 @@
 
 For now these are the sanity gate every order passes: a known, active account; a known
 instrument; a positive quantity on the lot grid; a limit price present exactly when the
-order type needs one, positive and on the tick grid. Limits, price bands, credit and the
-kill switch join them here.
+order type needs one, positive and on the tick grid. The limits, price bands, credit and the
+kill switch come after these, in `pretrade.py`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,9 @@ MAX_PRICE = Decimal("1e9")
 class Denial:
     reason: str  # machine-readable, snake case: e.g. "price_not_on_tick"
     text: str  # for people
+    # What the failing check saw, as (name, plain decimal string) pairs, e.g. ("limit", "1000"),
+    # ("position", "800"): kept with the rejection so an audit need not rebuild the moment.
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

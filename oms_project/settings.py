@@ -188,6 +188,19 @@ OMS_TRADING_DAY_TZ = env.str("OMS_TRADING_DAY_TZ", default="UTC")
 # time of day, UTC ("HH:MM:SS"), quickfix's StartTime.
 OMS_FIX_SESSION_START = env.str("OMS_FIX_SESSION_START", default="00:00:00")
 
+# Pre-trade risk (docs/risk.md). Per asset class: the price band (percent either side of the
+# reference), how old a reference may be, the margin rate credit is counted at, and the collar a
+# market order is valued with beyond the far touch. An instrument may override band and age.
+OMS_RISK_ASSET_CLASSES = {
+    "equity": {"price_band_pct": "10", "max_reference_age_s": "30", "margin_rate": "0.25", "market_collar_pct": "5"},
+    "etf": {"price_band_pct": "5", "max_reference_age_s": "30", "margin_rate": "0.15", "market_collar_pct": "3"},
+}
+OMS_RISK_DEFAULT_ASSET_CLASS = "equity"  # for an asset class not listed above
+# Duplicate order prevention (SEC 15c3-5): the same account, symbol, side, quantity and price
+# more than this many times within the window is refused.
+OMS_RISK_DUPLICATE_MAX = env.int("OMS_RISK_DUPLICATE_MAX", default=5)
+OMS_RISK_DUPLICATE_WINDOW_S = env.float("OMS_RISK_DUPLICATE_WINDOW_S", default=1.0)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -24,7 +24,17 @@ from orders.domain.serialization import from_dict, to_dict
 
 COMMAND_TYPES: dict[str, type] = {
     c.__name__: c
-    for c in (cmd.SubmitOrder, cmd.CancelOrder, cmd.ReplaceOrder, cmd.ApplyExecutionReport, cmd.ApplyCancelReject)
+    for c in (
+        cmd.SubmitOrder,
+        cmd.CancelOrder,
+        cmd.ReplaceOrder,
+        cmd.ApplyExecutionReport,
+        cmd.ApplyCancelReject,
+        cmd.ChangeRiskLimits,
+        cmd.ChangeInstrumentRisk,
+        cmd.EngageKillSwitch,
+        cmd.ReleaseKillSwitch,
+    )
 }
 GROUP = "engine"
 REPLY_TTL_SECONDS = 60

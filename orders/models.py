@@ -57,6 +57,11 @@ class Instrument(models.Model):
     currency = models.CharField(max_length=3, default="USD")
     asset_class = models.CharField(max_length=32, default="equity")
     active = models.BooleanField(default=True)
+    # Risk controls; changed only through the engine (an audited InstrumentRiskChanged event).
+    # None: the asset class's default (settings.OMS_RISK_ASSET_CLASSES).
+    price_band_pct = models.DecimalField(max_digits=8, decimal_places=4, null=True, blank=True)
+    max_reference_age_s = models.DecimalField(max_digits=10, decimal_places=3, null=True, blank=True)
+    restricted = models.BooleanField(default=False, help_text="Restricted: every new order is refused.")
 
     class Meta:
         ordering = ["symbol"]

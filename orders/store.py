@@ -18,6 +18,7 @@ from django.dispatch import Signal
 from orders.domain import events as ev
 from orders.domain.serialization import SCHEMA_VERSIONS, event_from_payload, event_to_payload
 from orders.domain.state import OrderState
+from risk.domain.events import RISK_STREAM, RiskEvent
 
 ORDER_STREAM = "order"
 
@@ -103,6 +104,32 @@ class StoredEvent:
             command_id=command_id,
             _event=event,
             state_after=state_after,
+        )
+
+    @classmethod
+    def for_risk(
+        cls, event: RiskEvent, *, position: int, version: int, recorded_at_ns: int, actor: str, command_id: str
+    ) -> StoredEvent:
+        """A risk control event, on the risk stream. Its account column names the account it is
+        about (limits, an account's kill switch), so a per-account view of the log shows it."""
+        name = type(event).__name__
+        account = getattr(event, "account", None)
+        if account is None and getattr(event, "scope", None) == "account":
+            account = getattr(event, "target", None)
+        return cls(
+            position=position,
+            stream_type=RISK_STREAM,
+            stream_id=event.stream_id,
+            stream_version=version,
+            event_type=name,
+            schema_version=SCHEMA_VERSIONS[name],
+            payload=event_to_payload(event),
+            account=account or "",
+            occurred_at_ns=event.at_ns,
+            recorded_at_ns=recorded_at_ns,
+            actor=actor,
+            command_id=command_id,
+            _event=event,
         )
 
     @classmethod

@@ -108,4 +108,61 @@ class ApplyCancelReject:
     response_to: RequestKind | None = None  # 434 CxlRejResponseTo: a cancel's refusal or a replace's
 
 
-Command = SubmitOrder | CancelOrder | ReplaceOrder | ApplyExecutionReport | ApplyCancelReject
+@dataclass(frozen=True, slots=True)
+class ChangeRiskLimits:
+    """Set limits of an account (or its overrides for one symbol). `changes`: (limit name, new
+    value as decimal text, or None for no limit). The edge checked that `actor` may."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    account: str
+    symbol: str | None
+    changes: tuple[tuple[str, str | None], ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeInstrumentRisk:
+    """Set an instrument's controls: price_band_pct, max_reference_age_s (decimal text or None for
+    the asset class default), restricted ("true" / "false")."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    symbol: str
+    changes: tuple[tuple[str, str | None], ...]
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class EngageKillSwitch:
+    command_id: str
+    received_at_ns: int
+    actor: str
+    scope: str  # firm | account | trader | venue
+    target: str | None  # account code, username, venue name; None for the firm
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseKillSwitch:
+    command_id: str
+    received_at_ns: int
+    actor: str
+    scope: str
+    target: str | None
+    reason: str
+
+
+Command = (
+    SubmitOrder
+    | CancelOrder
+    | ReplaceOrder
+    | ApplyExecutionReport
+    | ApplyCancelReject
+    | ChangeRiskLimits
+    | ChangeInstrumentRisk
+    | EngageKillSwitch
+    | ReleaseKillSwitch
+)

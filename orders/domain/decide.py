@@ -57,6 +57,7 @@ def _(command: cmd.SubmitOrder, state: OrderState | None, new_order_id: int | No
                 c.limit_price,
                 denial.reason,
                 denial.text,
+                denial.details,
             )
         ]
     return [
@@ -99,6 +100,8 @@ def _(command: cmd.CancelOrder, state: OrderState | None, new_order_id: int | No
     if _repeats_pending(state, command.cl_ord_id):
         return []
     refusal = _request_refusal(state, "cancel")
+    if refusal is None and denial is not None:  # the message rate: a cancel passes every other check
+        refusal = denial.reason, denial.text
     if refusal is not None:
         reason, text = refusal
         return [

@@ -117,9 +117,7 @@ def _encode_value(value: Any) -> Any:
 def event_to_payload(event: ev.Event) -> dict[str, Any]:
     """The event's fields, minus its stream id and `at_ns`, which the log stores in columns."""
     return {
-        name: _encode_value(getattr(event, name))
-        for name, _ in _fields_of(type(event))
-        if name not in STREAM_COLUMNS
+        name: _encode_value(getattr(event, name)) for name, _ in _fields_of(type(event)) if name not in STREAM_COLUMNS
     }
 
 

@@ -8,7 +8,7 @@
 - the pre-trade gate is risk/gate.py, called from handlers.py only.
 """
 
-from orders.engine.handlers import Outcome
+from orders.engine.decisions import Outcome
 from orders.engine.loop import WRITER_LOCK_KEY, Engine, LostWriterLock, WriterLockHeld
 from orders.engine.state import EngineState
 

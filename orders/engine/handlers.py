@@ -1,6 +1,6 @@
 """The engine's command handlers: pure functions of the engine's state, its inputs (reference
 data, the venues as last heard of, the time the batch is decided at) and one command. Each
-answers what to tell the sender, the events to record and the account they belong to; the loop
+answers what to tell the sender and the events to record (orders' and risk controls'); the loop
 (orders/engine/loop.py) folds and records them. Nothing here reads a database, Redis or a clock.
 """
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from orders.domain import cl_ord_ids, parents, router
@@ -19,8 +18,8 @@ from orders.domain.decide import decide
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.domain.values import Strategy, TimeInForce
-from orders.engine.market import MarketInputs
-from orders.engine.reference import ReferenceData
+from orders.engine import controls
+from orders.engine.decisions import Decision, Inputs, Outcome
 from orders.engine.state import EngineState
 from risk import gate
 from risk.domain import Denial
@@ -28,35 +27,9 @@ from risk.domain import Denial
 MAX_CHILDREN = 50  # a parent is never re-routed beyond this many children
 
 
-@dataclass
-class Outcome:
-    """What the engine answers a sender."""
-
-    outcome: str  # accepted | rejected | duplicate | no_change | anomaly | expired | error
-    order_id: int | None = None
-    reason: str = ""
-    text: str = ""
-
-    def as_reply(self) -> dict[str, Any]:
-        return {"outcome": self.outcome, "order_id": self.order_id, "reason": self.reason, "text": self.text}
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """Everything a decision reads besides the engine's state and the command."""
-
-    reference: ReferenceData
-    market: MarketInputs
-    now_ns: int
-    zone: str  # the trading day's time zone
-
-
-Decision = tuple[Outcome, list[ev.Event], str]  # (answer, events, their account)
-
-
 def handle(state: EngineState, inputs: Inputs, command: cmd.Command) -> Decision:
-    outcome, events, account = HANDLERS[type(command)](state, inputs, command)
-    return outcome, unclaimed(state, inputs, events, account), account
+    outcome, events = HANDLERS[type(command)](state, inputs, command)
+    return outcome, unclaimed(state, inputs, events)
 
 
 # -- submit ---------------------------------------------------------------------------------
@@ -67,35 +40,42 @@ def submit(state: EngineState, inputs: Inputs, command: cmd.SubmitOrder) -> Deci
     if existing is not None:
         order_id, named = existing
         if named != "order":
-            return _clash(command.cl_ord_id, order_id), [], command.account
-        return Outcome("duplicate", order_id), [], command.account
+            return _clash(command.cl_ord_id, order_id), []
+        return Outcome("duplicate", order_id), []
     if command.expires_at_ns is not None and inputs.now_ns > command.expires_at_ns:
         # The sender has stopped waiting and was told the outcome is unknown; acting now
         # would surprise it. Its retry, with the same ClOrdID, is processed normally.
-        return Outcome("expired", text="the command expired before the engine took it"), [], command.account
-    denial = gate.check_submit(command, inputs.reference.instruments, inputs.reference.active_accounts)
+        return Outcome("expired", text="the command expired before the engine took it"), []
     order_id = state.last_order_id + 1
     if command.strategy is not None:
-        return _submit_parent(state, inputs, command, order_id, denial)
+        denial, record = gate.check_submit(state, inputs, command, None)
+        return _submit_parent(state, inputs, command, order_id, denial, record)
     venue = command.venue or inputs.reference.default_venue
+    denial, record = gate.check_submit(state, inputs, command, venue)
     if denial is None:
         denial = _venue_refusal(inputs, venue)
     command = dataclasses.replace(command, venue=venue)
     events = decide(None, command, new_order_id=order_id, denial=denial)
     if denial is not None:
-        return Outcome("rejected", order_id, denial.reason, denial.text), events, command.account
-    return Outcome("accepted", order_id), events, command.account
+        return Outcome("rejected", order_id, denial.reason, denial.text), events
+    events[0] = dataclasses.replace(events[0], risk=record)
+    return Outcome("accepted", order_id), events
 
 
 def _submit_parent(
-    state: EngineState, inputs: Inputs, command: cmd.SubmitOrder, order_id: int, denial: Denial | None
+    state: EngineState,
+    inputs: Inputs,
+    command: cmd.SubmitOrder,
+    order_id: int,
+    denial: Denial | None,
+    record: ev.RiskCheckRecord | None,
 ) -> Decision:
     """A parent order: accepted, routed by the smart order router, and its children created,
     all in one go, so no parent is ever in the log without its routing decision."""
     plan = None
     if denial is None:
         assert command.strategy is not None
-        connected = [v for v in connected_venues(inputs) if not command.venues or v in command.venues]
+        connected = [v for v in connected_venues(state, inputs) if not command.venues or v in command.venues]
         rules = inputs.reference.instruments[command.symbol]
         order = router.Order(command.side, command.quantity, command.limit_price, rules.lot_size,
                              command.strategy, command.venue, command.slices,
@@ -107,20 +87,22 @@ def _submit_parent(
     events = decide(None, command, new_order_id=order_id, denial=denial)
     if denial is not None or plan is None:
         assert denial is not None
-        return Outcome("rejected", order_id, denial.reason, denial.text), events, command.account
+        return Outcome("rejected", order_id, denial.reason, denial.text), events
+    events[0] = dataclasses.replace(events[0], risk=record)
     parent = apply(None, events[0])
     children = tuple(ev.RoutedChild(order_id + 1 + i, p.venue, p.quantity) for i, p in enumerate(plan.placements))
     assert command.strategy is not None
     routed = ev.OrderRouted(order_id, command.received_at_ns, command.strategy, children, plan.text)
     events += parents.route(parent, routed)
-    return Outcome("accepted", order_id), events, command.account
+    return Outcome("accepted", order_id), events
 
 
-def connected_venues(inputs: Inputs) -> list[str]:
-    """Active venues whose session is logged on now, the default one first."""
+def connected_venues(state: EngineState, inputs: Inputs) -> list[str]:
+    """Active venues whose session is logged on now and no kill switch halts, the default first."""
     default = inputs.reference.default_venue
     ordered = sorted(inputs.reference.venues, key=lambda v: (v != default, v))
-    return [v for v in ordered if _venue_refusal(inputs, v) is None]
+    halted = state.kill_switches.venue_halted
+    return [v for v in ordered if _venue_refusal(inputs, v) is None and halted(v) is None]
 
 
 def _venue_refusal(inputs: Inputs, venue: str | None) -> Denial | None:
@@ -139,34 +121,35 @@ def _venue_refusal(inputs: Inputs, venue: str | None) -> Denial | None:
 def request(state: EngineState, inputs: Inputs, command: cmd.CancelOrder | cmd.ReplaceOrder) -> Decision:
     order = state.orders.get(command.order_id)
     if order is None or order.account != command.account:
-        return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), [], command.account
+        return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), []
     if order.parent_id is not None:
         # A child works for its parent's instruction: changing it alone would take the parent
         # past its own quantity or limit. Cancel or replace the parent; the children follow.
         text = f"order {order.order_id} is a child of order {order.parent_id}: cancel or replace the parent"
-        return Outcome("rejected", order.order_id, "child_order", text), [], order.account
+        return Outcome("rejected", order.order_id, "child_order", text), []
     claimed = state.claimed(command.account, command.cl_ord_id, command.received_at_ns, inputs.zone)
     if claimed is not None:
         order_id, named = claimed
         kind = "cancel" if isinstance(command, cmd.CancelOrder) else "replace"
         if named == kind and order_id == command.order_id:
-            return Outcome("duplicate", order_id), [], command.account  # a retry of this request
-        return _clash(command.cl_ord_id, order_id), [], command.account
-    denial = None
+            return Outcome("duplicate", order_id), []  # a retry of this request
+        return _clash(command.cl_ord_id, order_id), []
     if isinstance(command, cmd.ReplaceOrder):
         if command.expires_at_ns is not None and inputs.now_ns > command.expires_at_ns:
-            return Outcome("expired", command.order_id), [], command.account
-        denial = gate.check_replace(order, command, inputs.reference.instruments)
+            return Outcome("expired", command.order_id), []
+        denial = gate.check_replace(state, inputs, order, command)
+    else:
+        denial = gate.check_cancel(state, inputs, order, command)
     events = decide(order, command, denial=denial)
     if not events:  # a retry of the request already pending
-        return Outcome("duplicate", order.order_id), [], order.account
+        return Outcome("duplicate", order.order_id), []
     if order.is_parent:  # passed on to the children
         first = events[0]
         if isinstance(first, ev.OrderCancelRequested):
             events = parents.cancel(order, first, state.orders)
         elif isinstance(first, ev.OrderReplaceRequested):
             events = parents.replace(order, first, state.orders)
-    return _outcome_of(events[:1], order.order_id), events, order.account
+    return _outcome_of(events[:1], order.order_id), events
 
 
 # -- venue reports --------------------------------------------------------------------------
@@ -175,10 +158,10 @@ def request(state: EngineState, inputs: Inputs, command: cmd.CancelOrder | cmd.R
 def report(state: EngineState, inputs: Inputs, command: cmd.ApplyExecutionReport | cmd.ApplyCancelReject) -> Decision:
     order = state.orders.get(command.order_id)
     if order is None:
-        return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), [], ""
+        return Outcome("error", reason="unknown_order", text=f"no order {command.order_id}"), []
     events = decide(order, command)
     if not events:
-        return Outcome("no_change", order.order_id, text="already applied"), [], order.account
+        return Outcome("no_change", order.order_id, text="already applied"), []
     outcome = _outcome_of(events, order.order_id)
     parent = state.orders.get(order.parent_id) if order.parent_id is not None else None
     if parent is not None:
@@ -188,7 +171,7 @@ def report(state: EngineState, inputs: Inputs, command: cmd.ApplyExecutionReport
         at = command.received_at_ns
         rolled = parents.roll_up(parent, child, events, state.orders, at, before=order)
         events = events + rolled + _reroute(state, inputs, parent, child, rolled, events, at)
-    return outcome, events, order.account
+    return outcome, events + controls.sweep(state, inputs, events, command.received_at_ns)
 
 
 def _reroute(
@@ -215,7 +198,7 @@ def _reroute(
     # Within the venues the parent was placed at (it may have been limited to them), the one
     # that lost the child last.
     used = {state.orders[c].venue for c in parent.children if c in state.orders}
-    usable = [v for v in connected_venues(inputs) if v in used]
+    usable = [v for v in connected_venues(state, inputs) if v in used]
     connected = [v for v in usable if v != lost.venue] or usable
     rules = inputs.reference.instruments.get(parent.symbol)
     if current.is_done or not connected or rules is None:
@@ -240,7 +223,7 @@ def _reroute(
 # -- shared ---------------------------------------------------------------------------------
 
 
-def unclaimed(state: EngineState, inputs: Inputs, events: list[ev.Event], account: str) -> list[ev.Event]:
+def unclaimed(state: EngineState, inputs: Inputs, events: list[Any]) -> list[Any]:
     """The ClOrdIDs the OMS makes (a child's `<parent>.<n>`, its requests' `<request>.<n>`) can
     be one a client already used today: such a one gets a suffix, so every ClOrdID stays
     unique per account and day (the cl_ord_id_claims table's constraint says so too)."""
@@ -253,6 +236,7 @@ def unclaimed(state: EngineState, inputs: Inputs, events: list[ev.Event], accoun
         )
         if made_here:
             assert isinstance(event, ev.OrderAccepted | ev.OrderCancelRequested | ev.OrderReplaceRequested)
+            account = event.account if isinstance(event, ev.OrderAccepted) else state.orders[event.order_id].account
             day = trading_day(event.at_ns, inputs.zone)
             candidate, number = event.cl_ord_id, 1
             while (account, day, candidate) in state.cl_ord_ids:
@@ -287,4 +271,8 @@ HANDLERS: dict[type, Callable[[EngineState, Inputs, Any], Decision]] = {
     cmd.ReplaceOrder: request,
     cmd.ApplyExecutionReport: report,
     cmd.ApplyCancelReject: report,
+    cmd.EngageKillSwitch: controls.engage,
+    cmd.ReleaseKillSwitch: controls.release,
+    cmd.ChangeRiskLimits: controls.change_limits,
+    cmd.ChangeInstrumentRisk: controls.change_instrument,
 }

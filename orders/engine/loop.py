@@ -39,10 +39,15 @@ from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.engine import handlers
-from orders.engine.handlers import Inputs, Outcome
+from orders.engine.decisions import Inputs, Outcome
 from orders.engine.market import MarketInputs
 from orders.engine.reference import REFRESH_SECONDS, ReferenceData
 from orders.engine.state import EngineState
+from risk import usage_feed
+from risk.domain import DuplicateWindow, RiskUsage
+from risk.domain.events import RISK_EVENT_TYPES
+
+RISK_EVENTS = tuple(RISK_EVENT_TYPES.values())
 
 log = logging.getLogger("oms.engine")
 
@@ -77,6 +82,8 @@ class Engine:
         self.reference = ReferenceData()
         self.market = MarketInputs()
         self._references_published_at = 0.0
+        self._usage_published_at = 0.0
+        self._usage_changed: set[str] = set()  # accounts whose risk usage changed since published
         self._locked_connection: object | None = None
         self._read_own_pending = True
         self._stopping = False
@@ -115,7 +122,8 @@ class Engine:
             connection.close()
             self.acquire_writer_lock(wait=True)
         started = time.monotonic()
-        self.state = EngineState()
+        self.reference.load()
+        self.state = self._empty_state()
         count = 0
         for batch in store.iter_batches(batch_size=20_000):
             for stored in batch:
@@ -124,10 +132,11 @@ class Engine:
             if time.monotonic() - self._last_heartbeat > HEARTBEAT_SECONDS:
                 log.info("recovering: %d events replayed", count)
                 self._heartbeat(force=True)
-        self.reference.load()
         self.market.start()
         self._ensure_group()
         self._read_own_pending = True
+        self._usage_changed = set(self.reference.accounts)  # the API shows what the log says, from the start
+        self._publish_usage(force=True)
         elapsed = time.monotonic() - started
         log.info(
             "recovered %d events (%d orders) in %.2fs; last position %d; live",
@@ -148,8 +157,10 @@ class Engine:
             self._heartbeat()
             if not entries:
                 self._catch_up_with_venues()  # references stay fresh for the API when idle
+                self._publish_usage()
             if time.monotonic() - self.reference.loaded_at > REFRESH_SECONDS:
                 self.reference.load()  # admin changes (venues, instruments) reach us
+                self.state.usage.reprice(self.reference.margin_rates())
             if entries:
                 self.process(entries)
                 batches += 1
@@ -222,7 +233,8 @@ class Engine:
         staged: list[store.StoredEvent] = []
         replies: list[tuple[str | None, Outcome]] = []
         recorded_at_ns = time.time_ns()
-        self.reference.refresh([e.command for e in envelopes if e.command is not None])
+        if self.reference.refresh([e.command for e in envelopes if e.command is not None]):
+            self.state.usage.reprice(self.reference.margin_rates())
         self._catch_up_with_venues()
         inputs = Inputs(self.reference, self.market, recorded_at_ns, self.zone)
         for envelope in envelopes:
@@ -253,6 +265,8 @@ class Engine:
             return
         committed = time.perf_counter()
         self._after_commit(envelopes, replies)
+        self._usage_changed.update(s.account for s in staged if s.account)
+        self._publish_usage()
         self.stats["batches"] += 1
         self.stats["commands"] += len(envelopes)
         self.stats["events"] += len(staged)
@@ -331,8 +345,14 @@ class Engine:
 
     # -- a command ---------------------------------------------------------------------
 
+    def _empty_state(self) -> EngineState:
+        """A state to fold the log into, its risk parts set up with the reference data."""
+        return EngineState(
+            usage=RiskUsage(self.reference.margin_rates()), duplicates=DuplicateWindow(self.reference.policy)
+        )
+
     def handle(self, command: cmd.Command, inputs: Inputs, staged: list[store.StoredEvent]) -> Outcome:
-        outcome, events, account = handlers.handle(self.state, inputs, command)
+        outcome, events = handlers.handle(self.state, inputs, command)
         if outcome.reason == "unknown_order" and isinstance(command, cmd.ApplyExecutionReport | cmd.ApplyCancelReject):
             log.warning("report for unknown order %s from %s: %s", command.order_id, command.actor, command)
         if not events:
@@ -342,29 +362,59 @@ class Engine:
         # and its children), each its own stream.
         state = self.state
         folded: dict[int, OrderState] = {}
-        states_after = []
+        transitions: list[tuple[OrderState | None, OrderState] | None] = []  # None: a risk control event
         for event in events:
+            if isinstance(event, RISK_EVENTS):
+                transitions.append(None)
+                continue
             current = folded[event.order_id] if event.order_id in folded else state.orders.get(event.order_id)
             folded[event.order_id] = apply(current, event)
-            states_after.append(folded[event.order_id])
-        for event, state_after in zip(events, states_after):
+            transitions.append((current, folded[event.order_id]))
+        for event, transition in zip(events, transitions):
             state.last_position += 1
+            if transition is None:
+                state.risk_version += 1
+                staged.append(store.StoredEvent.for_risk(
+                    event, position=state.last_position, version=state.risk_version, recorded_at_ns=inputs.now_ns,
+                    actor=command.actor, command_id=command.command_id,
+                ))  # fmt: skip
+                state.track_risk(event, command.actor, command.command_id)
+                self.reference.apply(event)
+                continue
+            before, after = transition
             staged.append(
                 store.StoredEvent.for_order(
                     event,
                     position=state.last_position,
-                    version=state_after.version,
-                    account=account,
+                    version=after.version,
+                    account=after.account,
                     recorded_at_ns=inputs.now_ns,
                     actor=command.actor,
                     command_id=command.command_id,
-                    state_after=state_after,
+                    state_after=after,
                 )
             )
-            state.claim(account, event, self.zone)
+            state.claim(after.account, event, self.zone)
+            state.track(event, before, after, command.actor, command.command_id)
         state.orders.update(folded)
-        state.last_order_id = max(state.last_order_id, *folded)
+        if folded:
+            state.last_order_id = max(state.last_order_id, *folded)
         return outcome
+
+    def _publish_usage(self, force: bool = False) -> None:
+        """The risk usage of the accounts that changed, for the API (risk/usage_feed.py)."""
+        now = time.monotonic()
+        if not force and (now - self._usage_published_at < usage_feed.PUBLISH_MIN_SECONDS):
+            return
+        self._usage_published_at = now
+        usage = self.state.usage
+        changed, self._usage_changed = self._usage_changed, set()
+        payloads = {a: usage_feed.usage_payload(usage.account(a), dict(usage.symbols(a))) for a in changed}
+        try:
+            usage_feed.publish(payloads, list(self.state.kill_switches.engaged()))
+        except redis.RedisError as exc:
+            log.error("cannot publish risk usage: %s", exc)
+            self._usage_changed |= changed
 
     # -- the venues ------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from orders import venue_feed
 from orders.domain.router import VenueBook
+from risk.domain import NO_REFERENCE, Reference, reference_of
 
 log = logging.getLogger("oms.engine")
 
@@ -32,23 +33,11 @@ class BookInput:
     at_ns: int
 
 
-@dataclass(frozen=True, slots=True)
-class ConsolidatedQuote:
-    """One symbol over every venue: the best bid and ask, the latest trade, each with its time."""
-
-    bid: Decimal | None = None
-    bid_at_ns: int | None = None
-    ask: Decimal | None = None
-    ask_at_ns: int | None = None
-    last: Decimal | None = None
-    last_at_ns: int | None = None
-
-
 class MarketInputs:
     def __init__(self) -> None:
         self.sessions: dict[str, SessionInput] = {}
         self.books: dict[str, dict[str, BookInput]] = {}  # symbol -> venue -> its book
-        self.quotes: dict[str, ConsolidatedQuote] = {}
+        self.references: dict[str, Reference] = {}  # symbol -> what the price checks measure against
         self.changed: set[str] = set()  # symbols whose quote changed since `take_changed`
         self._feed_id = "0-0"
 
@@ -56,7 +45,7 @@ class MarketInputs:
         """Everything the feed's keys hold now, then the stream from just before they were read."""
         self.sessions.clear()
         self.books.clear()
-        self.quotes.clear()
+        self.references.clear()
         self._feed_id, sessions, books = venue_feed.snapshot()
         for payload in sessions:
             self.apply("session", payload)
@@ -92,25 +81,24 @@ class MarketInputs:
             log.error("ignoring a malformed venue feed update (%s): %r", exc, payload)
 
     def _consolidate(self, symbol: str) -> None:
-        bid = ask = last = None
-        for found in self.books[symbol].values():
-            book = found.book
-            if book.bids and (bid is None or book.bids[0].price > bid[0]):
-                bid = (book.bids[0].price, found.at_ns)
-            if book.asks and (ask is None or book.asks[0].price < ask[0]):
-                ask = (book.asks[0].price, found.at_ns)
-            if found.last is not None and (last is None or found.at_ns > last[1]):
-                last = (found.last, found.at_ns)
-        self.quotes[symbol] = ConsolidatedQuote(*(bid or (None, None)), *(ask or (None, None)), *(last or (None, None)))
+        books = self.books[symbol].values()
+        trades = [(b.last, b.at_ns) for b in books if b.last is not None]
+        self.references[symbol] = reference_of(
+            ((b.book.bids[0].price if b.book.bids else None, b.book.asks[0].price if b.book.asks else None, b.at_ns)
+             for b in books),
+            max(trades, key=lambda t: t[1]) if trades else None,
+        )  # fmt: skip
         self.changed.add(symbol)
 
+    def reference(self, symbol: str) -> Reference:
+        return self.references.get(symbol, NO_REFERENCE)
+
     def quote_payload(self, symbol: str) -> dict[str, Any]:
-        """The symbol's consolidated quote and reference, as orders/references.py publishes it."""
-        quote = self.quotes.get(symbol, ConsolidatedQuote())
-        price, source, at_ns = reference_of(quote)
+        """The symbol's reference and its inputs, as orders/references.py publishes them."""
+        r = self.reference(symbol)
         return {
-            "bid": _text(quote.bid), "ask": _text(quote.ask), "last": _text(quote.last),
-            "reference": _text(price), "source": source, "at_ns": at_ns,
+            "bid": _text(r.bid), "ask": _text(r.ask), "last": _text(r.last),
+            "reference": _text(r.price), "source": r.source, "at_ns": r.at_ns,
         }  # fmt: skip
 
     def take_changed(self) -> set[str]:
@@ -133,17 +121,6 @@ class MarketInputs:
     def books_for(self, venues: list[str], symbol: str) -> dict[str, VenueBook]:
         books = self.books.get(symbol, {})
         return {v: found.book for v in venues if (found := books.get(v)) is not None}
-
-
-def reference_of(quote: ConsolidatedQuote) -> tuple[Decimal | None, str, int | None]:
-    """(price, "mid" | "last" | "none", as of): the mid of the best bid and ask, as old as the older
-    side, else the last trade."""
-    if quote.bid is not None and quote.ask is not None:
-        assert quote.bid_at_ns is not None and quote.ask_at_ns is not None
-        return (quote.bid + quote.ask) / 2, "mid", min(quote.bid_at_ns, quote.ask_at_ns)
-    if quote.last is not None:
-        return quote.last, "last", quote.last_at_ns
-    return None, "none", None
 
 
 def _text(value: Decimal | None) -> str | None:

@@ -1,5 +1,8 @@
-"""What the engine decides on, rebuilt from the log at start: every order's state and the
-ClOrdIDs in use. Changed only by folding events, live or replayed, so the two never differ."""
+"""What the engine decides on, rebuilt from the log at start: every order's state, the ClOrdIDs
+in use, and the risk state (what the orders use of their limits, the message and duplicate
+windows, who sent each order, the engaged kill switches). Changed only by folding events, live
+(`track` after each staged event) or replayed (`fold`), through the same code: a restart never
+resets usage, and the two can never differ."""
 
 from __future__ import annotations
 
@@ -12,6 +15,21 @@ from orders.domain import events as ev
 from orders.domain.calendar import trading_day
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
+from risk.domain import DuplicateWindow, KillSwitches, MessageWindow, RiskUsage, Scope, Switch, trader_of
+from risk.domain import events as risk_ev
+
+# The first event of a command that is a client's message (a submit, a cancel or a replace, let
+# through or refused): what the message rate counts. A venue's refusal is the venue's, and a
+# kill switch's cancels follow its own event.
+CLIENT_MESSAGE_EVENTS = (
+    ev.OrderAccepted,
+    ev.OrderRejected,
+    ev.OrderCancelRequested,
+    ev.OrderReplaceRequested,
+    ev.OrderCancelRejected,
+    ev.OrderReplaceRejected,
+)
+CLIENT_ACTORS = ("user:", "fix:")
 
 
 @dataclass
@@ -22,14 +40,50 @@ class EngineState:
     cl_ord_ids: dict[tuple[str, date, str], tuple[int, str]] = field(default_factory=dict)
     last_position: int = 0
     last_order_id: int = 0
+    usage: RiskUsage = field(default_factory=RiskUsage)
+    messages: MessageWindow = field(default_factory=MessageWindow)
+    duplicates: DuplicateWindow = field(default_factory=DuplicateWindow)
+    kill_switches: KillSwitches = field(default_factory=KillSwitches)
+    traders: dict[int, str | None] = field(default_factory=dict)  # top-level order -> who sent it
+    risk_version: int = 0  # events on the risk stream
+    _last_command: str = ""
 
     def fold(self, stored: store.StoredEvent, zone: str) -> None:
         """One event from the log (replay)."""
         event = stored.event
-        self.orders[event.order_id] = apply(self.orders.get(event.order_id), event)
         self.last_position = stored.position
+        if stored.stream_type == risk_ev.RISK_STREAM:
+            self.risk_version = stored.stream_version
+            self.track_risk(event, stored.actor, stored.command_id)  # type: ignore[arg-type]
+            return
+        before = self.orders.get(event.order_id)
+        after = apply(before, event)
+        self.orders[event.order_id] = after
         self.last_order_id = max(self.last_order_id, event.order_id)
         self.claim(stored.account, event, zone)
+        self.track(event, before, after, stored.actor, stored.command_id)
+
+    def track(self, event: ev.Event, before: OrderState | None, after: OrderState, actor: str, command_id: str) -> None:
+        """The risk state follows one order event (folded: `before` -> `after`)."""
+        valued_at = None
+        if isinstance(event, ev.OrderAccepted) and event.parent_id is None:
+            valued_at = event.risk.valued_at if event.risk is not None else None
+            self.traders[event.order_id] = trader_of(actor)
+            self.duplicates.record(
+                event.account, event.symbol, event.side, event.quantity, event.limit_price, event.at_ns
+            )
+        self.usage.update(before, after, valued_at)
+        if command_id != self._last_command:
+            self._last_command = command_id
+            if isinstance(event, CLIENT_MESSAGE_EVENTS) and after.parent_id is None and actor.startswith(CLIENT_ACTORS):
+                self.messages.record(after.account, event.at_ns)
+
+    def track_risk(self, event: risk_ev.RiskEvent, actor: str, command_id: str) -> None:
+        self._last_command = command_id
+        if isinstance(event, risk_ev.KillSwitchEngaged):
+            self.kill_switches.engage(Switch(Scope(event.scope), event.target, actor, event.reason, event.at_ns))
+        elif isinstance(event, risk_ev.KillSwitchReleased):
+            self.kill_switches.release(Scope(event.scope), event.target)
 
     def claim(self, account: str, event: ev.Event, zone: str) -> None:
         """Note the ClOrdID `event` introduces, if any."""

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import quote
 
@@ -40,9 +41,13 @@ class EngineProcess:
         self.process: subprocess.Popen | None = None
         self.log_path = BASE_DIR / "var" / "test" / "engine.log"
 
-    def start(self, *extra: str, wait_live: bool = True) -> subprocess.Popen:
+    # The order-core tests send the same order many times a second; the duplicate order check
+    # (tests/integration/test_risk.py restarts the engine with the real default) would refuse them.
+    ENV = {"OMS_RISK_DUPLICATE_MAX": "1000000"}
+
+    def start(self, *extra: str, wait_live: bool = True, env: dict[str, str] | None = None) -> subprocess.Popen:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, "DATABASE_URL": engine_database_url(), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **self.ENV, **(env or {}), "DATABASE_URL": engine_database_url(), "PYTHONUNBUFFERED": "1"}
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "run_engine", *extra], cwd=BASE_DIR, env=env, stdout=log, stderr=log
@@ -91,27 +96,44 @@ def db_ready(django_db_setup, django_db_blocker):
     Orders without a venue go to HELD: a venue whose session reads as logged on (a thread
     here says so, as a connector would) but where nothing ever answers, so they stay as the
     order core left them. The demo's simulated venues are switched off; the venue tests
-    start their own simulators and connector and route to those by name."""
+    start their own simulators and connector and route to those by name.
+
+    The order-core tests are about the order's life, not its risk: the demo accounts trade
+    without limits here and every instrument's price band is wide (HELD quotes a last trade
+    of 100 for each, so there is a fresh reference). The risk tests make their own accounts
+    and set limits and bands through the engine, as a risk officer would."""
+    from orders.models import Instrument
+    from risk.models import AccountLimits, SymbolLimits
     from venues.models import Venue
 
     with django_db_blocker.unblock():
         DemoData().handle()
+        AccountLimits.objects.all().delete()
+        SymbolLimits.objects.all().delete()
+        Instrument.objects.update(price_band_pct=WIDE_BAND_PCT)
         Venue.objects.update(active=False, default=False)
         Venue.objects.update_or_create(
             name=HELD_VENUE, defaults={"port": 1, "target_comp_id": HELD_VENUE, "active": True, "default": True}
         )
         stop = threading.Event()
-        threading.Thread(target=_hold_session, args=(stop,), daemon=True).start()
+        symbols = list(Instrument.objects.values_list("symbol", flat=True))
+        threading.Thread(target=_hold_session, args=(stop, symbols), daemon=True).start()
         yield
         stop.set()
 
 
-def _hold_session(stop: threading.Event) -> None:
+WIDE_BAND_PCT = 1000  # a limit price within 11x the reference passes
+HELD_LAST_TRADE = 100
+
+
+def _hold_session(stop: threading.Event, symbols: list[str]) -> None:
     from orders import venue_feed
 
     while not stop.is_set():
         try:
             venue_feed.publish(HELD_VENUE, venue_feed.LOGGED_ON)
+            for symbol in symbols:
+                venue_feed.publish_book(HELD_VENUE, symbol, [], [], last=Decimal(HELD_LAST_TRADE))
         except Exception:
             pass  # Redis restarting under a test: the next beat puts it back
         stop.wait(0.5)

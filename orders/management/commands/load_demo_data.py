@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from orders.models import Account, Instrument
+from risk.models import LIMIT_FIELDS, AccountLimits
 from venues.models import Venue
 
 ACCOUNTS = [
@@ -24,6 +25,14 @@ INSTRUMENTS = [
     ("SPY", "SPDR S&P 500 ETF", "0.01", "1", "USD", "etf"),
     ("VOD.L", "Vodafone Group (London)", "0.02", "100", "GBP", "equity"),
 ]
+# Risk limits under which normal demo trading passes (README shows a fat finger refused):
+# account -> (max order qty, max order notional, max position qty per symbol, max gross notional,
+# credit limit, max messages per second). Set once: later changes are the risk officer's, audited.
+LIMITS = {
+    "DESK-EQ": ("50000", "5000000", "100000", "50000000", "15000000", "200"),
+    "DESK-ARB": ("50000", "5000000", "100000", "50000000", "15000000", "200"),
+    "CLIENT-1": ("10000", "1000000", "20000", "10000000", "3000000", "50"),
+}
 # The two simulated exchanges `make run` starts (Procfile), and our FIX sessions to them:
 # name, description, port setting, default (the Procfile gives each its seed, spread and depth).
 VENUES = [
@@ -37,8 +46,13 @@ OVERSIGHT = ["view_all_accounts", "view_order", "view_fill", "view_position", "v
 DESKS = ["DESK-EQ", "DESK-ARB", "CLIENT-1"]
 USERS = {
     "trader": (False, False, DESKS, []),
-    "risk": (True, False, [], OVERSIGHT),
-    "compliance": (True, False, [], OVERSIGHT),
+    "risk": (
+        True,
+        False,
+        [],
+        OVERSIGHT + ["manage_risk", "view_accountlimits", "view_symbollimits", "view_killswitch"],
+    ),
+    "compliance": (True, False, [], OVERSIGHT + ["view_accountlimits", "view_symbollimits", "view_killswitch"]),
     "admin": (True, True, DESKS, []),
 }
 
@@ -52,6 +66,10 @@ class Command(BaseCommand):
         with transaction.atomic():
             for code, name in ACCOUNTS:
                 Account.objects.update_or_create(code=code, defaults={"name": name})
+            for code, figures in LIMITS.items():
+                AccountLimits.objects.get_or_create(
+                    account_id=code, defaults=dict(zip(LIMIT_FIELDS, map(Decimal, figures), strict=True))
+                )
             for symbol, description, tick, lot, currency, asset_class in INSTRUMENTS:
                 Instrument.objects.update_or_create(
                     symbol=symbol,

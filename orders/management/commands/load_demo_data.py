@@ -44,15 +44,11 @@ VENUES = [
 OVERSIGHT = ["view_all_accounts", "view_order", "view_fill", "view_position", "view_event", "view_account",
              "view_instrument", "view_venue"]  # fmt: skip
 DESKS = ["DESK-EQ", "DESK-ARB", "CLIENT-1"]
+RISK_VIEWS = ["view_accountlimits", "view_symbollimits", "view_killswitch"]
 USERS = {
     "trader": (False, False, DESKS, []),
-    "risk": (
-        True,
-        False,
-        [],
-        OVERSIGHT + ["manage_risk", "view_accountlimits", "view_symbollimits", "view_killswitch"],
-    ),
-    "compliance": (True, False, [], OVERSIGHT + ["view_accountlimits", "view_symbollimits", "view_killswitch"]),
+    "risk": (True, False, [], [*OVERSIGHT, *RISK_VIEWS, "manage_risk"]),
+    "compliance": (True, False, [], [*OVERSIGHT, *RISK_VIEWS]),
     "admin": (True, True, DESKS, []),
 }
 

@@ -1,8 +1,8 @@
 """The reference prices the engine decides on, as it publishes them for the API and health.
 
 The engine derives each instrument's reference from the venues' books and trades it holds in
-memory (the pre-trade price band checks against it) and publishes it here after each change, at
-most every PUBLISH_MIN_SECONDS: what a person sees is what the checks used, with its age.
+memory (the pre-trade price band checks against it) and publishes it here every PUBLISH_SECONDS:
+what a person sees is what the checks would use, with its age.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from orders import bus
 
-PUBLISH_MIN_SECONDS = 0.2
+PUBLISH_SECONDS = 0.5
 
 
 def _key() -> str:

@@ -91,7 +91,7 @@ def _context(
     return RiskContext(
         limits=reference.limits_for(account, symbol),
         instrument=instrument,
-        reference=inputs.market.reference(symbol),
+        reference=inputs.market.reference(symbol, now_ns),
         now_ns=now_ns,
         exposure=state.usage.symbol(account, symbol),
         account_usage=state.usage.account(account),

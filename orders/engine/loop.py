@@ -419,8 +419,8 @@ class Engine:
     # -- the venues ------------------------------------------------------------------------
 
     def _catch_up_with_venues(self) -> None:
-        """The venue feed's updates since the last batch; then, at most every
-        references.PUBLISH_MIN_SECONDS, the reference prices that changed, for the API."""
+        """The venue feed's updates since the last batch; then, every references.PUBLISH_SECONDS,
+        the reference prices as the checks would see them now, for the API."""
         try:
             self.market.catch_up()
         except redis.RedisError as exc:
@@ -429,15 +429,14 @@ class Engine:
             log.error("venue feed unreadable (%s); deciding on what was heard last", exc)
             return
         now = time.monotonic()
-        if now - self._references_published_at < references.PUBLISH_MIN_SECONDS:
+        if now - self._references_published_at < references.PUBLISH_SECONDS:
             return
         self._references_published_at = now
-        changed = self.market.take_changed()
-        if changed:
-            try:
-                references.publish({symbol: self.market.quote_payload(symbol) for symbol in changed})
-            except redis.RedisError as exc:
-                log.error("cannot publish reference prices: %s", exc)
+        now_ns = time.time_ns()
+        try:
+            references.publish({symbol: self.market.quote_payload(symbol, now_ns) for symbol in self.market.symbols()})
+        except redis.RedisError as exc:
+            log.error("cannot publish reference prices: %s", exc)
 
     # -- health -------------------------------------------------------------------------------
 

@@ -37,15 +37,12 @@ class MarketInputs:
     def __init__(self) -> None:
         self.sessions: dict[str, SessionInput] = {}
         self.books: dict[str, dict[str, BookInput]] = {}  # symbol -> venue -> its book
-        self.references: dict[str, Reference] = {}  # symbol -> what the price checks measure against
-        self.changed: set[str] = set()  # symbols whose quote changed since `take_changed`
         self._feed_id = "0-0"
 
     def start(self) -> None:
         """Everything the feed's keys hold now, then the stream from just before they were read."""
         self.sessions.clear()
         self.books.clear()
-        self.references.clear()
         self._feed_id, sessions, books = venue_feed.snapshot()
         for payload in sessions:
             self.apply("session", payload)
@@ -76,34 +73,45 @@ class MarketInputs:
                 known_book = venues.get(payload["venue"])
                 if known_book is None or known_book.at_ns <= book.at_ns:
                     venues[payload["venue"]] = book
-                    self._consolidate(payload["symbol"])
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             log.error("ignoring a malformed venue feed update (%s): %r", exc, payload)
 
-    def _consolidate(self, symbol: str) -> None:
-        books = self.books[symbol].values()
-        trades = [(b.last, b.at_ns) for b in books if b.last is not None]
-        self.references[symbol] = reference_of(
-            ((b.book.bids[0].price if b.book.bids else None, b.book.asks[0].price if b.book.asks else None, b.at_ns)
-             for b in books),
+    def reference(self, symbol: str, now_ns: int) -> Reference:
+        """What the price checks measure `symbol` against at `now_ns` (risk/domain/reference.py),
+        from the books of the venues whose session is up. A venue sends its book whenever it
+        changes, so while its session is up (the connector says so every second) a quiet book is
+        still true: it counts as of the session's last word. With no venue up, the books count as
+        of their last update and soon read as stale: fail closed."""
+        books = self.books.get(symbol)
+        if not books:
+            return NO_REFERENCE
+        live = []
+        for venue, found in books.items():
+            session = self.sessions.get(venue)
+            if (
+                session is not None
+                and session.state == venue_feed.LOGGED_ON
+                and (now_ns - session.at_ns <= SESSION_MAX_AGE_NS)
+            ):
+                live.append((found, max(found.at_ns, session.at_ns)))
+        inputs = live or [(found, found.at_ns) for found in books.values()]
+        trades = [(b.last, at) for b, at in inputs if b.last is not None]
+        return reference_of(
+            ((b.book.bids[0].price if b.book.bids else None, b.book.asks[0].price if b.book.asks else None, at)
+             for b, at in inputs),
             max(trades, key=lambda t: t[1]) if trades else None,
         )  # fmt: skip
-        self.changed.add(symbol)
 
-    def reference(self, symbol: str) -> Reference:
-        return self.references.get(symbol, NO_REFERENCE)
+    def symbols(self) -> list[str]:
+        return list(self.books)
 
-    def quote_payload(self, symbol: str) -> dict[str, Any]:
+    def quote_payload(self, symbol: str, now_ns: int) -> dict[str, Any]:
         """The symbol's reference and its inputs, as orders/references.py publishes them."""
-        r = self.reference(symbol)
+        r = self.reference(symbol, now_ns)
         return {
             "bid": _text(r.bid), "ask": _text(r.ask), "last": _text(r.last),
             "reference": _text(r.price), "source": r.source, "at_ns": r.at_ns,
         }  # fmt: skip
-
-    def take_changed(self) -> set[str]:
-        changed, self.changed = self.changed, set()
-        return changed
 
     # -- what decisions read -------------------------------------------------------------
 

@@ -74,7 +74,7 @@ class Connector:
         self.inbound = Inbound(
             self.stopped, on_duplicate=self._ask_status, own_report=self.mass_cancels.pending.own_report
         )
-        self.outbound = Outbound(self.links.values())
+        self.outbound = Outbound(self.links.values(), mass_cancel=self.mass_cancel, answer=self.inbound.outbox.put)
         self.resync = Resync(self.links, resync_seconds, self.stopped, outbound_position=self.outbound.position)
         self.reconciliation = Reconciliation(self.links, reconcile_seconds, self.stopped)
         self.market_data = MarketData()

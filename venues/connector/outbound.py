@@ -3,29 +3,56 @@ durable checkpoint and sends NewOrderSingle, OrderCancelRequest and OrderCancelR
 for the ones routed there, so nothing reaches a venue before its event is in the log. While the
 session is down it waits, holding its place.
 
+The kill switch, here: before sending a new order or a replace, the tailer reads the engaged
+switches (the same commit that engaged one recorded the cancel requests of what it halts). An
+order a switch halts is never sent: its pending cancel is answered here, as a venue would
+("canceled, never sent"); a halted replace is refused the same way, and the engine then cancels
+the order. A firm or venue switch's cancel requests go to the venue as one OrderMassCancelRequest.
+
 A crash between the send and the checkpoint sends it again under the same ClOrdID; the venue
 refuses the repeat as a duplicate and the inbound part asks for the order's status instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+import time
+from collections.abc import Callable, Iterable
+from decimal import Decimal
 
 import quickfix as fix
 
 from orders import store
+from orders.domain import commands as cmd
 from orders.domain import events as ev
-from orders.domain.values import DONE_STATUSES, OrdStatus
+from orders.domain.values import DONE_STATUSES, ExecType, OrdStatus, RequestKind
 from orders.models import Order
 from orders.tailer import LogTailer
+from risk.domain import KillSwitches, Scope, Switch, trader_of
+from risk.models import KillSwitch
 from venues.connector.link import VenueLink
 from venues.fix.orders import OrderRef, cancel_request, new_order_single, replace_request
 
-ROUTED_EVENTS = ("OrderAccepted", "OrderCancelRequested", "OrderReplaceRequested")
+log = logging.getLogger("oms.connector")
+
+ROUTED_EVENTS = ("OrderAccepted", "OrderCancelRequested", "OrderReplaceRequested", "KillSwitchEngaged")
+SENDING_EVENTS = ("OrderAccepted", "OrderReplaceRequested")
+MassCancel = Callable[[str, list[tuple[int, str, str]]], object]  # (venue, [(order, its ClOrdID, cancel's)])
 
 
 class Outbound:
-    def __init__(self, links: Iterable[VenueLink]) -> None:
+    def __init__(
+        self,
+        links: Iterable[VenueLink],
+        *,
+        mass_cancel: MassCancel | None = None,
+        answer: Callable[[cmd.Command], None] | None = None,
+    ) -> None:
+        self.mass_cancel = mass_cancel
+        self.answer = answer  # hands a command to the engine, as the venue's reports go (inbound.py)
+        self.withheld: set[int] = set()  # orders a kill switch kept from their venue
+        # per venue: the engage command whose cancel requests went as a mass cancel
+        self._mass_commands: dict[str, str] = {}
         self.tailers = {link.name: LogTailer(f"venue:{link.name}", self._router(link)) for link in links}
 
     def position(self, venue: str) -> int:
@@ -41,19 +68,81 @@ class Outbound:
             wanted = [s for s in batch if s.event_type in ROUTED_EVENTS]
             if not wanted:
                 return
+            # The switches first, then the orders: a switch read engaged was committed with its
+            # cancel requests, so the rows read next show them.
+            switches = engaged_switches() if any(s.event_type in SENDING_EVENTS for s in wanted) else None
+            self._note_mass_cancels(link.name, wanted)
             # Under the resync's lock: a resync reads an order and sends what it waits for as one
             # step, so a cancel of ours never slips in between (ahead of the order it cancels).
             with link.resync_lock:
-                rows = Order.objects.filter(id__in={s.stream_id for s in wanted}, venue=link.name).in_bulk()
+                ids = {s.stream_id for s in wanted if s.event_type != "KillSwitchEngaged"}
+                rows = Order.objects.filter(id__in=ids, venue=link.name).in_bulk()
+                mass: list[tuple[int, str, str]] = []
                 for stored in wanted:
                     order = rows.get(stored.stream_id)
                     if order is None or OrdStatus(order.status) in DONE_STATUSES:
                         continue  # another venue's, or over already (a resend would be pointless)
-                    message = message_for(stored.event, order)
+                    event = stored.event
+                    if switches is not None and stored.event_type in SENDING_EVENTS:
+                        halt = switches.halting(order.account_id, trader_of(stored.actor), link.name)
+                        if halt is not None and self._withhold(event, order, halt):
+                            continue
+                    if isinstance(event, ev.OrderCancelRequested):
+                        if order.id in self.withheld:
+                            continue  # never sent: its cancel is answered here already
+                        if self._mass_commands.get(link.name) == stored.command_id and self.mass_cancel:
+                            mass.append((order.id, event.orig_cl_ord_id, event.cl_ord_id))
+                            continue
+                    message = message_for(event, order)
                     if message is not None:
                         link.send(message)
+                if mass and self.mass_cancel is not None:
+                    self.mass_cancel(link.name, mass)
 
         return route
+
+    def _note_mass_cancels(self, venue: str, batch: list[store.StoredEvent]) -> None:
+        """A firm switch, or one on this venue, cancels everything of ours there: its cancel
+        requests (same command) go as one OrderMassCancelRequest."""
+        for stored in batch:
+            if stored.event_type == "KillSwitchEngaged":
+                event = stored.event
+                if event.scope == "firm" or (event.scope == "venue" and event.target == venue):  # type: ignore[union-attr]
+                    self._mass_commands[venue] = stored.command_id
+
+    def _withhold(self, event: ev.Event, order: Order, halt: Switch) -> bool:
+        """Keep a halted order or replace from the venue, answering it as the venue would."""
+        if self.answer is None:
+            return False
+        why = f"not sent to {order.venue}: {halt.scope.value} kill switch engaged ({halt.reason})"
+        now = time.time_ns()
+        if isinstance(event, ev.OrderAccepted):
+            if order.pending_kind != RequestKind.CANCEL.value:
+                return False  # no cancel recorded for it (a replace pending): it goes, then is canceled
+            self.withheld.add(order.id)
+            self.answer(cmd.ApplyExecutionReport(
+                command_id=f"withheld:{order.id}:{now}", received_at_ns=now, actor=f"venue:{order.venue}",
+                order_id=order.id, exec_id=f"{order.venue}:withheld:{order.id}", exec_type=ExecType.CANCELED,
+                cl_ord_id=order.pending_cl_ord_id, text=why, cum_qty=Decimal(0), ord_status=OrdStatus.CANCELED,
+            ))  # fmt: skip
+            log.warning("order %s %s", order.id, why)
+            return True
+        if isinstance(event, ev.OrderReplaceRequested):
+            self.answer(cmd.ApplyCancelReject(
+                command_id=f"withheld:{event.cl_ord_id}:{now}", received_at_ns=now, actor=f"venue:{order.venue}",
+                order_id=order.id, cl_ord_id=event.cl_ord_id, reason="other", text=why,
+                response_to=RequestKind.REPLACE,
+            ))  # fmt: skip
+            log.warning("replace %s of order %s %s", event.cl_ord_id, order.id, why)
+            return True
+        return False
+
+
+def engaged_switches() -> KillSwitches:
+    return KillSwitches(tuple(
+        Switch(Scope(row.scope), row.target or None, row.engaged_by, row.engage_reason, 0)
+        for row in KillSwitch.objects.filter(engaged=True)
+    ))  # fmt: skip
 
 
 def order_ref(order: Order) -> OrderRef:

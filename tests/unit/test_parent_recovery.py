@@ -99,6 +99,10 @@ class Venue:
 
     # -- what the OMS sent, in order --------------------------------------------------------
     def work(self, message: tuple) -> None:
+        if message[0] == "resync":  # one order's resends and its question, worked in order
+            for part in message[1]:
+                self.work(part)
+            return
         kind, child_id, cl_ord_id, *rest = message
         order = self.orders.get(child_id)
         if kind == "status":
@@ -299,21 +303,30 @@ class ParentRecovery(RuleBasedStateMachine):
         """For every child, as resync.py does: send again what it waits for (the order itself if
         never acknowledged and not being canceled, then its pending request), then ask, saying
         what went before the question; ended ones: just ask. (The inbox is in order: a resend
-        never overtakes what the tailer sent, as resync.py waits for the tailer.)"""
+        never overtakes what the tailer sent, as resync.py waits for the tailer.)
+
+        An order's resends and its question are one inbox entry, lost or worked together, as on
+        the line: FIX loses only what the connector gap-fills as stale (older than 30 s,
+        venues/connector/application.py `toApp`), and resync.py sends them in one step,
+        microseconds apart. reconcile's "never reached the venue" rests on the answer reflecting
+        the resend: a resend lost alone would let a later resync's copy reach the venue after
+        the OMS had rejected the order."""
         for child in self.children:
             pending, asked_after = child.pending, None
+            burst: list[tuple] = []
             cancel_pending = pending is not None and pending.kind is RequestKind.CANCEL
             if not child.is_done and not child.acknowledged and not cancel_pending:
-                self.venue.inbox.append(("new", child.order_id, child.cl_ord_id, child.quantity, child.limit_price))
+                burst.append(("new", child.order_id, child.cl_ord_id, child.quantity, child.limit_price))
                 asked_after = child.cl_ord_id
             if not child.is_done and pending is not None:
                 if pending.kind is RequestKind.CANCEL:
-                    self.venue.inbox.append(("cancel", child.order_id, pending.cl_ord_id))
+                    burst.append(("cancel", child.order_id, pending.cl_ord_id))
                 else:
-                    self.venue.inbox.append(("replace", child.order_id, pending.cl_ord_id, pending.quantity,
-                                             pending.limit_price))  # fmt: skip
+                    burst.append(("replace", child.order_id, pending.cl_ord_id, pending.quantity,
+                                  pending.limit_price))  # fmt: skip
                 asked_after = pending.cl_ord_id
-            self.venue.inbox.append(("status", child.order_id, child.cl_ord_id, asked_after))
+            burst.append(("status", child.order_id, child.cl_ord_id, asked_after))
+            self.venue.inbox.append(("resync", burst))
 
     @rule()
     def settle(self):

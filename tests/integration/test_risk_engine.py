@@ -18,7 +18,7 @@ from venue_stack import Connector, Simulator, committed, status_is, wait_order
 
 from orders import bus, venue_feed
 from orders.domain import commands as cmd
-from orders.domain.values import OrderType, Side, TimeInForce
+from orders.domain.values import OrderType, Side, Strategy, TimeInForce
 from orders.engine.reference import RELOAD_MIN_SECONDS
 from orders.models import Event, Order
 from venues.models import Venue
@@ -181,7 +181,7 @@ def test_a_limit_change_is_recorded_with_old_and_new_values_who_and_why(engine_p
 
 
 @pytest.fixture(scope="module")
-def venues(engine_process, django_db_blocker):
+def stack(engine_process, django_db_blocker):
     """Two quiet simulated venues (no market makers: resting orders stay) and the connector."""
     with django_db_blocker.unblock():
         simulators = [Simulator("KSA", "--no-liquidity"), Simulator("KSB", "--no-liquidity")]
@@ -194,7 +194,7 @@ def venues(engine_process, django_db_blocker):
         connector.start()
         connector.wait_logged_on()
         try:
-            yield simulators
+            yield simulators, connector
         finally:
             connector.stop()
             for sim in simulators:
@@ -203,6 +203,11 @@ def venues(engine_process, django_db_blocker):
 
 
 VENUE_SYMBOL = "MSFT"  # the simulators list the demo instruments only; HELD quotes its reference
+
+
+@pytest.fixture
+def venues(stack) -> list[Simulator]:
+    return stack[0]
 
 
 def live_at(venues: list[Simulator], account: str, symbol: str, count: int) -> list[int]:
@@ -314,3 +319,85 @@ def test_the_duplicate_order_check_with_its_real_default(engine_process):
     finally:
         engine_process.stop()
         engine_process.start()
+
+
+def test_a_venue_switch_halts_that_venue_only_and_parents_route_around_it(venues):
+    account = new_account()
+    halted, open_venue = venues[0].name, venues[1].name
+    ids = live_at(venues, account, VENUE_SYMBOL, 4)
+    at_halted = list(Order.objects.filter(id__in=ids, venue=halted).values_list("id", flat=True))
+    at_open = list(Order.objects.filter(id__in=ids, venue=open_venue).values_list("id", flat=True))
+    try:
+        assert engage("venue", halted)["outcome"] == "accepted"
+        wait_all(at_halted, "canceled")
+        assert set(Order.objects.filter(id__in=at_open).values_list("status", flat=True)) == {"new"}
+        assert order(account, VENUE_SYMBOL, venue=halted)["reason"] == "kill_switch"
+        assert order(account, VENUE_SYMBOL, venue=open_venue)["outcome"] == "accepted"
+        parent = send(cmd.SubmitOrder(
+            *stamp(), account=account, cl_ord_id=new_cl_ord_id("P"), symbol=VENUE_SYMBOL, side=Side.BUY,
+            quantity=Decimal(20), order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
+            limit_price=Decimal("95.00"), strategy=Strategy.SLICES, slices=2, venues=(halted, open_venue),
+        ))  # fmt: skip
+        assert parent["outcome"] == "accepted", parent
+        children = Order.objects.filter(parent_id=parent["order_id"])
+        assert set(children.values_list("venue", flat=True)) == {open_venue}
+    finally:
+        release("venue", halted)
+
+
+def test_a_parent_in_scope_ends_canceled_with_its_children(venues):
+    account = new_account()
+    parent = send(cmd.SubmitOrder(
+        *stamp(), account=account, cl_ord_id=new_cl_ord_id("P"), symbol=VENUE_SYMBOL, side=Side.BUY,
+        quantity=Decimal(40), order_type=OrderType.LIMIT, time_in_force=TimeInForce.DAY,
+        limit_price=Decimal("95.00"), strategy=Strategy.SLICES, slices=4, venues=tuple(v.name for v in venues),
+    ))  # fmt: skip
+    assert parent["outcome"] == "accepted", parent
+    children = list(Order.objects.filter(parent_id=parent["order_id"]).values_list("id", flat=True))
+    assert len(children) == 4
+    for child in children:
+        wait_order(child, status_is("new"))
+    try:
+        engaged = engage("account", account)
+        assert "1 live order" in engaged["text"], engaged  # the parent counts once
+        wait_all(children, "canceled")
+        wait_order(parent["order_id"], status_is("canceled"))
+    finally:
+        release("account", account)
+
+
+def test_a_trader_switch_halts_that_traders_orders_only(venues):
+    account = new_account()
+    mine = order(account, VENUE_SYMBOL, price="95.00", venue=venues[0].name, actor="user:alice")
+    theirs = order(account, VENUE_SYMBOL, price="95.00", venue=venues[0].name, actor="user:bob")
+    wait_order(mine["order_id"], status_is("new"))
+    wait_order(theirs["order_id"], status_is("new"))
+    try:
+        assert engage("trader", "alice")["outcome"] == "accepted"
+        wait_order(mine["order_id"], status_is("canceled"))
+        assert order(account, VENUE_SYMBOL, price="95.00", actor="user:alice")["reason"] == "kill_switch"
+        assert Order.objects.get(id=theirs["order_id"]).status == "new"
+        assert order(account, VENUE_SYMBOL, price="95.00", venue=venues[0].name, actor="user:bob")["outcome"] == (
+            "accepted"
+        )
+    finally:
+        release("trader", "alice")
+
+
+def test_an_order_accepted_but_not_yet_sent_is_canceled_locally_never_sent(stack):
+    """The connector dies (no word to anyone) right after the engine took two orders; the switch is
+    engaged before it is back. Coming back, it finds them halted: they never reach the venue."""
+    venues, connector = stack
+    account = new_account()
+    connector.kill()  # the engine still believes the sessions up for 3 s
+    ids = [order(account, VENUE_SYMBOL, price="95.00", venue=venues[0].name)["order_id"] for _ in range(2)]
+    try:
+        assert engage("account", account)["outcome"] == "accepted"
+        connector.start()
+        connector.wait_logged_on()
+        wait_all(ids, "canceled")
+        canceled = Event.objects.filter(stream_id__in=ids, event_type="OrderCanceled")
+        assert all("withheld" in e.payload["exec_id"] for e in canceled)
+        assert not Event.objects.filter(stream_id__in=ids, event_type="OrderAcknowledged").exists()
+    finally:
+        release("account", account)

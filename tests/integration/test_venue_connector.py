@@ -61,6 +61,8 @@ def stack(engine_process, django_db_blocker, tmp_path_factory):
             )
         # An instrument the OMS knows and the running venues have never heard of.
         Instrument.objects.get_or_create(symbol="ZNEW", defaults={"tick_size": "0.01", "lot_size": "1"})
+        # Its reference, as the pre-trade checks need one: a last trade quoted on HELD (logged on).
+        venue_feed.publish_book("HELD", "ZNEW", [], [], last=Decimal(10))
         connector = Connector([s.name for s in simulators], resync_seconds=3)
         connector.start()
         connector.wait_logged_on()

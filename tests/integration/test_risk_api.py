@@ -313,3 +313,74 @@ def test_cli_needs_a_reason_and_runs_as_its_own_process(risk_data):
     assert status.returncode == 0, status.stderr
     refused = manage("kill_switch", "release", "--reason", "x", "--as", "compliance")
     assert refused.returncode == 3 and "only the risk role" in refused.stderr
+
+
+# -- admin ----------------------------------------------------------------------------------------
+
+
+def admin_client(username: str):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(get_user_model().objects.get(username=username))
+    return client
+
+
+LIMITS_FORM = {name: "" for name in ("max_order_qty", "max_order_notional", "max_position_qty",
+                                     "max_gross_notional", "credit_limit", "max_messages_per_second")}  # fmt: skip
+
+
+def test_admin_limit_change_goes_through_the_engine_with_its_reason(risk_data):
+    from risk.models import AccountLimits
+
+    client = admin_client("risk")
+    row = AccountLimits.objects.filter(account_id=OTHER_ACCOUNT).first()
+    url = f"/admin/risk/accountlimits/{row.pk}/change/" if row else "/admin/risk/accountlimits/add/"
+    body = {**LIMITS_FORM, "account": OTHER_ACCOUNT, "max_order_notional": "12345", "reason": "admin change"}
+    without_reason = client.post(url, {**body, "reason": ""})
+    assert without_reason.status_code == 200 and b"This field is required" in without_reason.content
+    response = client.post(url, body)
+    assert response.status_code == 302, response.content[:2000]
+    assert AccountLimits.objects.get(account_id=OTHER_ACCOUNT).max_order_notional == 12345
+    event = Event.objects.filter(event_type="RiskLimitsChanged", payload__account=OTHER_ACCOUNT).latest("position")
+    assert event.actor == "user:risk" and event.payload["reason"] == "admin change"
+
+
+def test_admin_refuses_changes_to_compliance(risk_data):
+    client = admin_client("compliance")
+    assert client.get("/admin/risk/accountlimits/add/").status_code == 403
+    assert client.get("/admin/risk/killswitch/").status_code == 200
+
+
+def test_admin_engages_after_a_confirmation_naming_the_scope_then_releases(risk_data):
+    client = admin_client("risk")
+    form = {"scope": "account", "target": SWITCH_ACCOUNT, "reason": "admin drill"}
+    confirm = client.post("/admin/risk/killswitch/engage/", form)
+    assert confirm.status_code == 200 and f"the account {SWITCH_ACCOUNT} kill switch" in confirm.content.decode()
+    assert (
+        not services.kill_switch_get("account", SWITCH_ACCOUNT)
+        or not services.kill_switch_get("account", SWITCH_ACCOUNT).engaged
+    )
+    engaged = client.post("/admin/risk/killswitch/engage/", {**form, "confirmed": "True"})
+    assert engaged.status_code == 302
+    switch = services.kill_switch_get("account", SWITCH_ACCOUNT)
+    assert switch.engaged and switch.engaged_by == "user:risk"
+    listing = client.get("/admin/risk/killswitch/").content.decode()
+    assert SWITCH_ACCOUNT in listing and "Engage a kill switch" in listing
+    released = client.post("/admin/risk/killswitch/release/", {**form, "reason": "over", "confirmed": "True"})
+    assert released.status_code == 302
+    assert not services.kill_switch_get("account", SWITCH_ACCOUNT).engaged
+
+
+def test_admin_instrument_control_change_is_audited(risk_data):
+    client = admin_client("risk")
+    instrument = Instrument.objects.get(symbol=SYMBOL)
+    url = f"/admin/orders/instrument/{instrument.pk}/change/"
+    body = {"restricted": "", "price_band_pct": "3", "max_reference_age_s": "", "reason": ""}
+    assert b"a reason is required" in client.post(url, body).content
+    response = client.post(url, {**body, "reason": "tighter band"})
+    assert response.status_code == 302, response.content[:2000]
+    assert Instrument.objects.get(symbol=SYMBOL).price_band_pct == 3
+    event = Event.objects.filter(event_type="InstrumentRiskChanged", payload__symbol=SYMBOL).latest("position")
+    assert event.payload["reason"] == "tighter band"
+    assert Instrument.objects.get(symbol=SYMBOL).description == instrument.description  # risk: controls only

@@ -80,6 +80,7 @@ class OrderSerializer(serializers.Serializer):
     leaves_qty = CompactDecimalField(**SHOWN_PX)
     avg_px = CompactDecimalField(**SHOWN_PX)
     reject_reason = serializers.CharField(read_only=True)
+    reject_text = serializers.SerializerMethodField(help_text="A rejection said for people: the limit and the figures.")
     text = serializers.CharField(read_only=True)
     pending = serializers.SerializerMethodField()
     anomalies = serializers.IntegerField(read_only=True)
@@ -87,6 +88,9 @@ class OrderSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     version = serializers.IntegerField(read_only=True)
+
+    def get_reject_text(self, order: Order) -> str:
+        return order.text if order.status == OrdStatus.REJECTED else ""
 
     def get_pending(self, order: Order) -> dict | None:
         if not order.pending_kind:

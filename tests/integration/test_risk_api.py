@@ -241,6 +241,7 @@ def test_trader_engages_own_account_which_halts_it_and_only_risk_releases(trader
 
     refused = submit(trader_api, SWITCH_ACCOUNT)
     assert refused["status"] == "rejected" and refused["reject_reason"] == "kill_switch"
+    assert "kill switch" in refused["reject_text"], refused
     listed = trader_api.get("/api/v1/kill-switch/").json()
     assert {"scope": "account", "target": SWITCH_ACCOUNT} in [
         {"scope": s["scope"], "target": s["target"]} for s in listed

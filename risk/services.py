@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
 from orders import bus, references
@@ -277,6 +278,9 @@ def kill_switch_engage(*, user: User, scope: str, target: str | None, reason: st
         raise NotAllowed(
             "only the risk role may engage this kill switch; a trader may engage one for an account granted to them"
         )
+    if scope == Scope.TRADER and not get_user_model().objects.filter(username=target).exists():
+        # The engine cannot know users; a misspelt name would halt nobody.
+        raise Refused("target", "unknown_trader", f"no user {target!r}")
     command = cmd.EngageKillSwitch(
         command_id=bus.new_command_id(),
         received_at_ns=time.time_ns(),

@@ -272,6 +272,7 @@ def test_engage_beyond_the_role_is_403(risk_data, who, scope, target):
     ({"scope": "venue", "target": "NOWHERE", "reason": "x"}, "target"),
     ({"scope": "account", "target": "NO-SUCH", "reason": "x"}, "target"),
     ({"scope": "account", "target": SWITCH_ACCOUNT}, "reason"),
+    ({"scope": "trader", "target": "nobody-by-that-name", "reason": "x"}, "target"),
 ])  # fmt: skip
 def test_bad_engage_is_400_naming_the_field(risk_api, body, field):
     response = risk_api.post("/api/v1/kill-switch/engage/", body, format="json")

@@ -22,6 +22,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from oms_project.rest import SafeJSONParser
 from orders import bus, venue_feed
+from risk import services as risk_services
 from venues.models import Venue
 
 log = logging.getLogger("oms.api")
@@ -92,10 +93,25 @@ def _venue_health() -> dict[str, str]:
     return {f"venue:{name}": venue_feed.refusal(name, states[name]) or "ok" for name in names}
 
 
+def warnings() -> list[str]:
+    """Engaged kill switches and missing or stale reference prices: news, not failures."""
+    try:
+        return risk_services.risk_warnings_list()
+    except Exception as exc:  # a failing store is already a failing component above
+        return [f"risk warnings unavailable: {exc}"]
+
+
+HEALTH_FIELDS = {
+    "status": serializers.CharField(),
+    "components": serializers.DictField(),
+    "warnings": serializers.ListField(child=serializers.CharField()),
+}
+
+
 @extend_schema(
     responses={
-        200: inline_serializer("Health", {"status": serializers.CharField(), "components": serializers.DictField()}),
-        503: inline_serializer("Unhealthy", {"status": serializers.CharField(), "components": serializers.DictField()}),
+        200: inline_serializer("Health", HEALTH_FIELDS),
+        503: inline_serializer("Unhealthy", HEALTH_FIELDS),
     },
     auth=[],
 )
@@ -103,11 +119,12 @@ def _venue_health() -> dict[str, str]:
 @authentication_classes([])
 @permission_classes([AllowAny])
 def health(request: Request) -> Response:
-    """Each component with "ok" or what is wrong; HTTP 200 only when all are ok."""
+    """Each component with "ok" or what is wrong; HTTP 200 only when all are ok. `warnings` name
+    engaged kill switches and missing or stale reference prices, without failing the check."""
     components = component_health()
     healthy = all(value == "ok" for value in components.values())
     response = Response(
-        {"status": "ok" if healthy else "degraded", "components": components},
+        {"status": "ok" if healthy else "degraded", "components": components, "warnings": warnings()},
         status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
     )
     if not healthy:

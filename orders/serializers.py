@@ -6,11 +6,13 @@ import re
 from decimal import Decimal
 
 from django.db import models
+from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
 from orders import services
 from orders.domain.values import OrderType, OrdStatus, Side, Strategy, TimeInForce
 from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
+from risk.configuration import instrument_risk
 
 # FIX ClOrdID (11) is a string; printable ASCII without spaces keeps it safe on every wire.
 CL_ORD_ID = re.compile(r"[\x21-\x7e]{1,64}")
@@ -78,6 +80,7 @@ class OrderSerializer(serializers.Serializer):
     leaves_qty = CompactDecimalField(**SHOWN_PX)
     avg_px = CompactDecimalField(**SHOWN_PX)
     reject_reason = serializers.CharField(read_only=True)
+    reject_text = serializers.SerializerMethodField(help_text="A rejection said for people: the limit and the figures.")
     text = serializers.CharField(read_only=True)
     pending = serializers.SerializerMethodField()
     anomalies = serializers.IntegerField(read_only=True)
@@ -85,6 +88,9 @@ class OrderSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
     version = serializers.IntegerField(read_only=True)
+
+    def get_reject_text(self, order: Order) -> str:
+        return order.text if order.status == OrdStatus.REJECTED else ""
 
     def get_pending(self, order: Order) -> dict | None:
         if not order.pending_kind:
@@ -295,6 +301,33 @@ class InstrumentSerializer(ModelSerializer):
     reference_source = serializers.SerializerMethodField()
     reference_price_at = serializers.SerializerMethodField()
     reference_age_s = serializers.SerializerMethodField()
+    price_band_pct = serializers.SerializerMethodField(
+        help_text="Effective: the instrument's own band, else its asset class's (percent from the reference)."
+    )
+    max_reference_age_s = serializers.SerializerMethodField(
+        help_text="Effective: an older reference rejects orders (stale_reference)."
+    )
+    risk_overrides = serializers.SerializerMethodField(
+        help_text="The instrument's own settings (null: the asset class default), as PATCH sets them."
+    )
+
+    def get_price_band_pct(self, instrument: Instrument) -> str:
+        return _compact.to_representation(instrument_risk(instrument).price_band_pct)
+
+    def get_max_reference_age_s(self, instrument: Instrument) -> str:
+        return _compact.to_representation(instrument_risk(instrument).max_reference_age_s)
+
+    @extend_schema_field(
+        inline_serializer("InstrumentRiskOverrides", {
+            "price_band_pct": serializers.CharField(allow_null=True),
+            "max_reference_age_s": serializers.CharField(allow_null=True),
+        })
+    )  # fmt: skip
+    def get_risk_overrides(self, instrument: Instrument) -> dict:
+        return {
+            "price_band_pct": _compact.to_representation(instrument.price_band_pct),
+            "max_reference_age_s": _compact.to_representation(instrument.max_reference_age_s),
+        }
 
     def _quote(self, instrument: Instrument) -> dict:
         return self.context.get("references", {}).get(instrument.symbol) or {}
@@ -338,6 +371,10 @@ class InstrumentSerializer(ModelSerializer):
             "reference_source",
             "reference_price_at",
             "reference_age_s",
+            "price_band_pct",
+            "max_reference_age_s",
+            "restricted",
+            "risk_overrides",
         ]
         read_only_fields = fields
 

@@ -26,6 +26,9 @@ from orders.serializers import (
     PositionSerializer,
     ReplaceSerializer,
 )
+from risk import services as risk_services
+from risk.serializers import InstrumentRiskChangeSerializer
+from risk.views import refusal as risk_refusal
 
 ID_PATTERN = r"[0-9]{1,18}"  # fits a bigint; longer ids are simply not found
 
@@ -219,6 +222,8 @@ class PositionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Instruments with the market as the engine holds it; the risk role changes their controls."""
+
     serializer_class = InstrumentSerializer
     queryset = Instrument.objects.all()
     lookup_field = "symbol"
@@ -232,6 +237,34 @@ class InstrumentViewSet(viewsets.ReadOnlyModelViewSet):
         except redis.RedisError:
             context["references"] = {}  # shown as no reference: the engine cannot be asked either
         return context
+
+    @extend_schema(
+        request=InstrumentRiskChangeSerializer,
+        responses={
+            200: InstrumentSerializer,
+            400: OpenApiResponse(description="Bad input or refused by the engine; the body names the field"),
+            403: OpenApiResponse(description="Only the risk role may change instrument controls"),
+            503: OpenApiResponse(description="Engine unavailable"),
+        },
+    )
+    def partial_update(self, request: Request, symbol: str) -> Response:
+        """Change the instrument's price band, max reference age or restricted flag (risk role; audited)."""
+        if not risk_services.may_manage_risk(request.user):
+            raise PermissionDenied("only the risk role may change instrument risk controls")
+        instrument = self.get_object()
+        incoming = InstrumentRiskChangeSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        changes = dict(incoming.validated_data)
+        reason = changes.pop("reason")
+        try:
+            answer = risk_services.instrument_risk_change(
+                user=request.user, symbol=instrument.symbol, changes=changes, reason=reason
+            )
+        except risk_services.Refused as refused:
+            return risk_refusal(refused)
+        instrument.refresh_from_db()
+        body = self.get_serializer(instrument).data
+        return Response({**body, "detail": answer.text})
 
 
 class AccountViewSet(viewsets.ReadOnlyModelViewSet):

@@ -125,6 +125,17 @@ class System:
             assert time.monotonic() < deadline, f"order {order_id} stuck: {order}"
             time.sleep(0.2)
 
+    def reference(self, symbol: str, token: str, timeout: float = 30) -> Decimal:
+        """The engine's reference price of `symbol`, once the venues' market data has given it one."""
+        deadline = time.monotonic() + timeout
+        while True:
+            status, instrument = self.request("GET", f"/api/v1/instruments/{symbol}/", token=token)
+            assert status == 200, instrument
+            if instrument["reference_price"] is not None:
+                return Decimal(instrument["reference_price"])
+            assert time.monotonic() < deadline, f"no reference price for {symbol}: {instrument}"
+            time.sleep(0.2)
+
     def token(self, username: str, password: str) -> str:
         status, body = self.request("POST", "/api/v1/auth/token/", {"username": username, "password": password})
         assert status == 200, body
@@ -153,12 +164,66 @@ def embedded_status() -> str:
     ).stdout
 
 
+def check_risk_and_the_kill_switch(system: System, trader: str, order: dict, reference: Decimal) -> None:
+    """The issue's "done means": a fat finger refused with its reference, a position limit named with
+    its usage, and the risk user's firm kill switch canceling every live order at both venues."""
+    base = order["cl_ord_id"]
+    fat = {
+        **order,
+        "cl_ord_id": f"{base}-FAT",
+        "limit_price": str((reference * Decimal("1.5")).quantize(Decimal("0.01"))),
+    }
+    status, refused = system.request("POST", "/api/v1/orders/", fat, trader)
+    assert status == 201 and (refused["status"], refused["reject_reason"]) == ("rejected", "price_band"), refused
+    assert "reference" in refused["reject_text"], refused
+
+    # Two orders that fit the position limit (20,000 AAPL for DESK-EQ, pending counted), then one past it.
+    # The usage the engine checks against is on the API: an earlier run's orders may still count.
+    status, usage = system.request("GET", "/api/v1/risk/usage/?account=DESK-EQ", token=trader)
+    assert status == 200, usage
+    aapl = next((s for s in usage[0]["symbols"] if s["symbol"] == "AAPL"), None)
+    headroom = Decimal(aapl["position_headroom_buy"]) if aapl else Decimal(20000)
+    size = str(min(Decimal(9000), headroom // 2))
+    live = []
+    for n, venue in enumerate(("SIMA", "SIMB")):
+        body = {**order, "cl_ord_id": f"{base}-L{n}", "quantity": size, "venue": venue}
+        status, placed = system.request("POST", "/api/v1/orders/", body, trader)
+        assert status == 201 and placed["status"] == "pending_new", placed
+        live.append(system.wait_order(placed["id"], trader, lambda o: o["status"] == "new"))
+    status, past = system.request("POST", "/api/v1/orders/", {**order, "cl_ord_id": f"{base}-PL", "quantity": size},
+                                  trader)  # fmt: skip
+    assert status == 201 and past["reject_reason"] == "position_limit", past
+    assert "20000" in past["reject_text"] and "pending" in past["reject_text"], past
+
+    risk = system.token("risk", "risk")
+    status, _ = system.request("POST", "/api/v1/kill-switch/engage/", {"scope": "firm", "reason": "e2e"}, trader)
+    assert status == 403  # a trader engages only for an account of theirs
+    status, engaged = system.request("POST", "/api/v1/kill-switch/engage/", {"scope": "firm", "reason": "e2e"}, risk)
+    assert status == 201, engaged
+    try:
+        for placed in live:
+            system.wait_order(placed["id"], trader, lambda o: o["status"] == "canceled", timeout=10)
+        status, halted = system.request("POST", "/api/v1/orders/", {**order, "cl_ord_id": f"{base}-KS"}, trader)
+        assert status == 201 and halted["reject_reason"] == "kill_switch", halted
+        status, health = system.request("GET", "/api/v1/health/")
+        assert any("kill switch" in w for w in health["warnings"]), health
+    finally:
+        status, released = system.request("POST", "/api/v1/kill-switch/release/", {"scope": "firm", "reason": "e2e"},
+                                          risk)  # fmt: skip
+        assert status == 200, released
+    status, again = system.request("POST", "/api/v1/orders/", {**order, "cl_ord_id": f"{base}-AGAIN"}, trader)
+    assert status == 201 and again["status"] == "pending_new", again
+    system.request("POST", f"/api/v1/orders/{again['id']}/cancel/", {}, trader)
+
+
 def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
     system = System()
     system.start()
     try:
         trader = system.token("trader", "trader")
         cl_ord_id = f"E2E-{uuid.uuid4().hex[:10]}"
+        reference = system.reference("AAPL", trader)
+        resting = str((reference * Decimal("0.95")).quantize(Decimal("0.01")))  # in the band, under the market
         order = {
             "account": "DESK-EQ",
             "cl_ord_id": cl_ord_id,
@@ -166,7 +231,7 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
             "side": "buy",
             "quantity": "100",
             "order_type": "limit",
-            "limit_price": "100.00",  # far under the market: it rests at the venue
+            "limit_price": resting,  # under the market: it rests at the venue
             "time_in_force": "day",
         }
         status, created = system.request("POST", "/api/v1/orders/", order, trader)
@@ -220,6 +285,8 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
         done = system.wait_order(parent["id"], trader, lambda o: o["leaves_qty"] == "0")
         status, children = system.request("GET", f"/api/v1/orders/?parent={parent['id']}", token=trader)
         assert Decimal(done["cum_qty"]) == sum(Decimal(c["cum_qty"]) for c in children["results"]) > 0
+
+        check_risk_and_the_kill_switch(system, trader, order, reference)
 
         system.manage(
             "shell",

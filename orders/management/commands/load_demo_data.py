@@ -29,8 +29,8 @@ INSTRUMENTS = [
 # account -> (max order qty, max order notional, max position qty per symbol, max gross notional,
 # credit limit, max messages per second). Set once: later changes are the risk officer's, audited.
 LIMITS = {
-    "DESK-EQ": ("50000", "5000000", "100000", "50000000", "15000000", "200"),
-    "DESK-ARB": ("50000", "5000000", "100000", "50000000", "15000000", "200"),
+    "DESK-EQ": ("10000", "5000000", "20000", "50000000", "15000000", "200"),
+    "DESK-ARB": ("10000", "5000000", "20000", "50000000", "15000000", "200"),
     "CLIENT-1": ("10000", "1000000", "20000", "10000000", "3000000", "50"),
 }
 # The two simulated exchanges `make run` starts (Procfile), and our FIX sessions to them:

@@ -38,11 +38,15 @@ class MarketInputs:
         self.sessions: dict[str, SessionInput] = {}
         self.books: dict[str, dict[str, BookInput]] = {}  # symbol -> venue -> its book
         self._feed_id = "0-0"
+        # symbol -> (its reference, until when it holds): worked out once, not per order; dropped
+        # when a book of the symbol or any session changes, or a session it counted on ages out
+        self._references: dict[str, tuple[Reference, int]] = {}
 
     def start(self) -> None:
         """Everything the feed's keys hold now, then the stream from just before they were read."""
         self.sessions.clear()
         self.books.clear()
+        self._references.clear()
         self._feed_id, sessions, books = venue_feed.snapshot()
         for payload in sessions:
             self.apply("session", payload)
@@ -65,6 +69,7 @@ class MarketInputs:
                 known = self.sessions.get(payload["venue"])
                 if known is None or known.at_ns <= update.at_ns:
                     self.sessions[payload["venue"]] = update
+                    self._references.clear()
             elif kind == "book":
                 last = payload.get("last")
                 book = BookInput(venue_feed.book_from_payload(payload), None if last is None else Decimal(last),
@@ -73,6 +78,7 @@ class MarketInputs:
                 known_book = venues.get(payload["venue"])
                 if known_book is None or known_book.at_ns <= book.at_ns:
                     venues[payload["venue"]] = book
+                    self._references.pop(payload["symbol"], None)
         except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
             log.error("ignoring a malformed venue feed update (%s): %r", exc, payload)
 
@@ -82,10 +88,14 @@ class MarketInputs:
         changes, so while its session is up (the connector says so every second) a quiet book is
         still true: it counts as of the session's last word. With no venue up, the books count as
         of their last update and soon read as stale: fail closed."""
+        cached = self._references.get(symbol)
+        if cached is not None and now_ns <= cached[1]:
+            return cached[0]
         books = self.books.get(symbol)
         if not books:
             return NO_REFERENCE
         live = []
+        holds_until = now_ns + SESSION_MAX_AGE_NS
         for venue, found in books.items():
             session = self.sessions.get(venue)
             if (
@@ -94,13 +104,16 @@ class MarketInputs:
                 and (now_ns - session.at_ns <= SESSION_MAX_AGE_NS)
             ):
                 live.append((found, max(found.at_ns, session.at_ns)))
+                holds_until = min(holds_until, session.at_ns + SESSION_MAX_AGE_NS)
         inputs = live or [(found, found.at_ns) for found in books.values()]
         trades = [(b.last, at) for b, at in inputs if b.last is not None]
-        return reference_of(
+        reference = reference_of(
             ((b.book.bids[0].price if b.book.bids else None, b.book.asks[0].price if b.book.asks else None, at)
              for b, at in inputs),
             max(trades, key=lambda t: t[1]) if trades else None,
         )  # fmt: skip
+        self._references[symbol] = (reference, holds_until)
+        return reference
 
     def symbols(self) -> list[str]:
         return list(self.books)

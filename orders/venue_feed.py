@@ -45,8 +45,11 @@ def feed_stream() -> str:
     return bus.key(FEED_STREAM)
 
 
-def publish(venue: str, state: str, detail: str = "") -> None:
-    payload = json.dumps({"venue": venue, "state": state, "detail": detail, "at_ns": time.time_ns()})
+def publish(venue: str, state: str, detail: str = "", since_ns: int | None = None) -> None:
+    """`since_ns`: when the session logged on; the books it sent before are the last session's."""
+    payload = json.dumps(
+        {"venue": venue, "state": state, "detail": detail, "at_ns": time.time_ns(), "since_ns": since_ns}
+    )
     pipe = bus.client().pipeline(transaction=False)
     pipe.set(_key(venue), payload, ex=SESSION_TTL_SECONDS)
     pipe.xadd(feed_stream(), {"session": payload}, maxlen=FEED_MAXLEN, approximate=True)

@@ -11,13 +11,18 @@ saw. An accepted order records the reference it was measured against (`RiskCheck
 from __future__ import annotations
 
 from collections.abc import Collection
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from orders.domain import commands as cmd
 from orders.domain import events as ev
 from orders.domain.state import OrderState
 from risk.domain import (
+    NO_ACCOUNT_USAGE,
+    NO_EXPOSURE,
+    NO_REFERENCE,
     Denial,
+    InstrumentRisk,
     RiskContext,
     RiskTicket,
     accepted_record,
@@ -77,9 +82,28 @@ def check_replace(state: EngineState, inputs: Inputs, order: OrderState, command
 
 
 def check_cancel(state: EngineState, inputs: Inputs, order: OrderState, command: cmd.CancelOrder) -> Denial | None:
-    """Only the message rate: taking risk off is always allowed, kill switch or not."""
+    """Only the message rate: taking risk off is always allowed, kill switch or not, and whatever
+    became of the instrument meanwhile (so the context holds only what the rate check reads)."""
     ticket = cancel_ticket(order, trader_of(command.actor))
-    return run_checks(ticket, _context(state, inputs, ticket, command.received_at_ns))
+    now_ns = command.received_at_ns
+    context = RiskContext(
+        limits=inputs.reference.limits_for(order.account, order.symbol),
+        instrument=CANCEL_INSTRUMENT,
+        reference=NO_REFERENCE,
+        now_ns=now_ns,
+        exposure=NO_EXPOSURE,
+        account_usage=NO_ACCOUNT_USAGE,
+        margin_rate=Decimal(0),
+        messages_in_window=state.messages.count(order.account, now_ns),
+        identical_recent=0,
+        own_resting=(),
+        kill_switch=None,
+    )
+    return run_checks(ticket, context)
+
+
+# What a cancel's context holds for the checks it does not run: nothing a cancel could fail on.
+CANCEL_INSTRUMENT = InstrumentRisk("", price_band_pct=Decimal(100), max_reference_age_s=Decimal(0))
 
 
 def _context(

@@ -100,13 +100,20 @@ def _(command: cmd.CancelOrder, state: OrderState | None, new_order_id: int | No
     if _repeats_pending(state, command.cl_ord_id):
         return []
     refusal = _request_refusal(state, "cancel")
+    details: tuple[tuple[str, str], ...] = ()
     if refusal is None and denial is not None:  # the message rate: a cancel passes every other check
-        refusal = denial.reason, denial.text
+        refusal, details = (denial.reason, denial.text), denial.details
     if refusal is not None:
         reason, text = refusal
         return [
             ev.OrderCancelRejected(
-                state.order_id, command.received_at_ns, command.cl_ord_id, command.orig_cl_ord_id, reason, text
+                state.order_id,
+                command.received_at_ns,
+                command.cl_ord_id,
+                command.orig_cl_ord_id,
+                reason,
+                text,
+                details,
             )
         ]
     # 41 OrigClOrdID as the venue knows the order: the engine's current ClOrdID, not what the
@@ -122,10 +129,16 @@ def _(command: cmd.ReplaceOrder, state: OrderState | None, new_order_id: int | N
     quantity = command.quantity if command.quantity is not None else state.quantity
     limit_price = command.limit_price if command.limit_price is not None else state.limit_price
 
-    def refused(reason: str, text: str) -> list:
+    def refused(reason: str, text: str, details: tuple[tuple[str, str], ...] = ()) -> list:
         return [
             ev.OrderReplaceRejected(
-                state.order_id, command.received_at_ns, command.cl_ord_id, command.orig_cl_ord_id, reason, text
+                state.order_id,
+                command.received_at_ns,
+                command.cl_ord_id,
+                command.orig_cl_ord_id,
+                reason,
+                text,
+                details,
             )
         ]
 
@@ -133,7 +146,7 @@ def _(command: cmd.ReplaceOrder, state: OrderState | None, new_order_id: int | N
     if refusal is not None:
         return refused(*refusal)
     if denial is not None:
-        return refused(denial.reason, denial.text)
+        return refused(denial.reason, denial.text, denial.details)
     if quantity < state.cum_qty:
         return refused("quantity_below_cum_qty", f"quantity {quantity} is below the {state.cum_qty} already filled")
     if state.order_type is OrderType.MARKET and command.limit_price is not None:

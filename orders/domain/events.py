@@ -125,6 +125,8 @@ class OrderCancelRejected:
 
     It resolves the pending cancel only when `cl_ord_id` is that request's ClOrdID; a
     refusal of some other request (a second cancel while one is pending) changes nothing.
+    `details`: what the pre-trade check that refused it saw (the message rate), as on
+    OrderRejected; empty for other refusals. (v1 had none.)
     """
 
     order_id: int
@@ -133,6 +135,7 @@ class OrderCancelRejected:
     orig_cl_ord_id: str
     reason: str
     text: str
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +159,8 @@ class OrderReplaceRequested:
 
 @dataclass(frozen=True, slots=True)
 class OrderReplaceRejected:
-    """A replace refused, by the OMS or the venue; resolves the pending replace as above."""
+    """A replace refused, by the OMS or the venue; resolves the pending replace as above.
+    `details`: what the pre-trade check that refused it saw, as on OrderRejected. (v1 had none.)"""
 
     order_id: int
     at_ns: int
@@ -164,6 +168,7 @@ class OrderReplaceRejected:
     orig_cl_ord_id: str
     reason: str
     text: str
+    details: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,8 @@ SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
     "OrderAccepted": 3,
     "OrderAcknowledged": 2,
     "OrderRejected": 2,
+    "OrderCancelRejected": 2,
+    "OrderReplaceRejected": 2,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -45,7 +47,8 @@ def _accepted_v2_to_v3(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "risk": None}
 
 
-def _rejected_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+def _no_details(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 refusals did not record what the pre-trade check saw
     return {**payload, "details": []}
 
 
@@ -54,7 +57,9 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderAccepted", 1): _accepted_v1_to_v2,
     ("OrderAcknowledged", 1): _acknowledged_v1_to_v2,
     ("OrderAccepted", 2): _accepted_v2_to_v3,
-    ("OrderRejected", 1): _rejected_v1_to_v2,
+    ("OrderRejected", 1): _no_details,
+    ("OrderCancelRejected", 1): _no_details,
+    ("OrderReplaceRejected", 1): _no_details,
 }
 
 

@@ -24,6 +24,7 @@ from orders.engine.state import EngineState
 from risk import configuration
 from risk.domain import Scope, Switch
 from risk.domain import events as risk_ev
+from risk.domain.limits import SYMBOL_LIMITS
 
 STREAM = risk_ev.RISK_STREAM_ID
 
@@ -80,6 +81,8 @@ def change_limits(state: EngineState, inputs: Inputs, command: cmd.ChangeRiskLim
     try:
         for name, value in command.changes:
             new = configuration.parse_limit(name, value)
+            if command.symbol is not None and name not in SYMBOL_LIMITS:
+                raise configuration.InvalidChange(f"{name} holds for the whole account, not per symbol")
             if new != current[name]:
                 changes.append(
                     risk_ev.SettingChange(name, configuration.text_of(current[name]), configuration.text_of(new))
@@ -136,6 +139,10 @@ def sweep(state: EngineState, inputs: Inputs, events: list[Any], at_ns: int) -> 
             if getattr(event, "order_id", None) == order_id:
                 order = apply(order, event)
         if order.parent_id is not None or order.is_done or order.pending is not None:
+            continue
+        if any(isinstance(e, ev.OrderCancelRejected) and e.order_id == order_id for e in events):
+            # The venue refused its cancel (it says the order is unknown, say): asking again at once
+            # would only loop at round-trip speed. The refusal is on the order for a person.
             continue
         switch = _halting(state, order)
         if switch is not None:

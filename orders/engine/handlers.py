@@ -48,7 +48,10 @@ def submit(state: EngineState, inputs: Inputs, command: cmd.SubmitOrder) -> Deci
         return Outcome("expired", text="the command expired before the engine took it"), []
     order_id = state.last_order_id + 1
     if command.strategy is not None:
-        denial, record = gate.check_submit(state, inputs, command, None)
+        # A direct parent names its venue: a switch on that venue halts it. The others may go
+        # anywhere the router finds open (halted venues left out).
+        direct = command.venue if command.strategy is Strategy.DIRECT else None
+        denial, record = gate.check_submit(state, inputs, command, direct)
         return _submit_parent(state, inputs, command, order_id, denial, record)
     venue = command.venue or inputs.reference.default_venue
     denial, record = gate.check_submit(state, inputs, command, venue)
@@ -192,6 +195,8 @@ def _reroute(
         return []
     if len(parent.children) >= MAX_CHILDREN:
         return []  # a venue that keeps losing orders does not get to multiply them
+    if state.kill_switches.halting(parent.account, state.traders.get(parent.order_id), None) is not None:
+        return []  # halted: nothing new goes out for it (the switch's cancel follows, controls.sweep)
     current = parent
     for event in rolled:
         current = apply(current, event)

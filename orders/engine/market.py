@@ -24,6 +24,7 @@ class SessionInput:
     state: str
     detail: str
     at_ns: int
+    since_ns: int | None = None  # logged on then: a book from before is the last session's, stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +66,8 @@ class MarketInputs:
     def apply(self, kind: str, payload: dict[str, Any]) -> None:
         try:
             if kind == "session":
-                update = SessionInput(payload["state"], payload.get("detail", ""), payload["at_ns"])
+                update = SessionInput(payload["state"], payload.get("detail", ""), payload["at_ns"],
+                                      payload.get("since_ns"))  # fmt: skip
                 known = self.sessions.get(payload["venue"])
                 if known is None or known.at_ns <= update.at_ns:
                     self.sessions[payload["venue"]] = update
@@ -85,9 +87,11 @@ class MarketInputs:
     def reference(self, symbol: str, now_ns: int) -> Reference:
         """What the price checks measure `symbol` against at `now_ns` (risk/domain/reference.py),
         from the books of the venues whose session is up. A venue sends its book whenever it
-        changes, so while its session is up (the connector says so every second) a quiet book is
-        still true: it counts as of the session's last word. With no venue up, the books count as
-        of their last update and soon read as stale: fail closed."""
+        changes, so while its session is up (the connector says so every second) a quiet book it
+        sent in this session is still true: it counts as of the session's last word. A book from
+        before the session's logon (the venue was down; its market data may have been refused)
+        counts as of its own time, as do all books when no venue is up: they soon read as stale,
+        and the checks fail closed."""
         cached = self._references.get(symbol)
         if cached is not None and now_ns <= cached[1]:
             return cached[0]

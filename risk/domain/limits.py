@@ -28,16 +28,22 @@ class Limits:
     max_messages_per_second: Decimal | None = None  # submits, replaces and cancels together
 
     def merged(self, override: Limits) -> Limits:
-        """These limits with every limit `override` sets in its place."""
+        """These limits with every per-symbol limit `override` sets in its place. The account-wide
+        ones (gross notional, credit, message rate) are the account's whatever the symbol: an
+        override must not lift the account's cap for orders in one symbol."""
         return Limits(
             *(
-                getattr(override, f.name) if getattr(override, f.name) is not None else getattr(self, f.name)
+                getattr(override, f.name)
+                if f.name in SYMBOL_LIMITS and getattr(override, f.name) is not None
+                else getattr(self, f.name)
                 for f in fields(self)
             )
         )
 
 
 NO_LIMITS = Limits()
+# The limits an account may set per symbol; the others hold across its symbols.
+SYMBOL_LIMITS = frozenset({"max_order_qty", "max_order_notional", "max_position_qty"})
 
 
 @dataclass(frozen=True, slots=True)

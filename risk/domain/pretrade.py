@@ -10,8 +10,9 @@ answers the first denial, so when two would fail the earlier one is reported:
 (the reasons that need no figures first, then the order alone, then the order against what
 the account holds, then its message flow). A submit goes through all of them; a replace that
 adds risk through all but `duplicate_order` (it is not a new order), checked on what it adds;
-a cancel, and a replace that only reduces (no larger quantity, a price no more aggressive), only
-through `rate_limit`: taking risk off must always be possible, kill switch or not.
+a cancel, and a replace that only reduces (no larger quantity, a price no more aggressive, no
+notional added), only through `rate_limit`: taking risk off must always be possible, kill switch
+or not.
 
 A denial's `text` names the limit and the figures, for the trader; its `details` carry the
 inputs the check saw, as plain decimal strings, for the audit. Everything is Decimal and exact:
@@ -186,7 +187,7 @@ def check_price_band(ticket: RiskTicket, ctx: RiskContext) -> Denial | None:
             (("reference_source", reference.source),),
         )
     instrument = ctx.instrument
-    age_ns = None if reference.at_ns is None else ctx.now_ns - reference.at_ns
+    age_ns = reference.age_ns(ctx.now_ns)
     if age_ns is None or age_ns > instrument.max_reference_age_ns:
         age_ms = "unknown" if age_ns is None else _plain(age_ns // NS_PER_MS)
         return Denial(
@@ -461,18 +462,22 @@ def replace_ticket(
     """What a replace of `order` adds. `new_qty`/`new_price`: as the ReplaceOrder asks (None:
     unchanged), the quantity being the new total with the fills. It adds the quantity increase
     (zero when not larger) and, for a limit order, the pending notional at the larger of the
-    open quantities and prices, as `RiskUsage` counts a pending replace. No larger quantity and
-    a price no more aggressive: it only reduces, and only the rate limit applies."""
+    open quantities and prices, as `RiskUsage` counts a pending replace. No larger quantity, a
+    price no more aggressive and no notional added: it only reduces, and only the rate limit
+    applies."""
     quantity = order.quantity if new_qty is None else new_qty
     price = order.limit_price if new_price is None else new_price
     increase = max(quantity - order.quantity, ZERO)
     added_notional = None
-    aggressive = False
+    aggressive = adds_notional = False
     if order.order_type is OrderType.LIMIT and price is not None and order.limit_price is not None:
         aggressive = _more_aggressive(order.side, price, order.limit_price)
         old_open = order.leaves_qty
         new_open = max(quantity - order.cum_qty, ZERO)
         added_notional = max(old_open, new_open) * max(price, order.limit_price) - old_open * order.limit_price
+        # A sell raised in price is no more aggressive, yet once applied its open quantity counts
+        # at the higher price: more notional, so the notional checks (and the band) apply to it.
+        adds_notional = new_open * price > old_open * order.limit_price
     return RiskTicket(
         order.account,
         trader,
@@ -485,7 +490,7 @@ def replace_ticket(
         TicketKind.REPLACE,
         order_quantity=quantity,
         added_notional=added_notional,
-        adds_risk=increase > 0 or aggressive,
+        adds_risk=increase > 0 or aggressive or adds_notional,
     )
 
 

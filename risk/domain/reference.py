@@ -30,7 +30,9 @@ class Reference(NamedTuple):  # a NamedTuple: rebuilt on every quote, and cheap 
     last: Decimal | None = None
 
     def age_ns(self, now_ns: int) -> int | None:
-        return None if self.at_ns is None else now_ns - self.at_ns
+        """None without a price. Never negative: a book newer than the order's own time (it was
+        stamped at the edge, before the engine read the feed) is as fresh as can be."""
+        return None if self.at_ns is None else max(0, now_ns - self.at_ns)
 
 
 NO_REFERENCE = Reference(None, None, "none")

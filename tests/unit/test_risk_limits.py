@@ -511,8 +511,7 @@ def test_a_higher_buy_price_adds_what_is_open_valued_higher():
     [
         (Side.BUY, D("80"), None),  # smaller
         (Side.BUY, None, D("99.00")),  # a lower buy
-        (Side.SELL, None, D("101.00")),  # a higher sell
-        (Side.SELL, D("60"), D("100.50")),
+        (Side.SELL, D("60"), D("100.50")),  # a higher sell, but smaller: less notional
     ],
 )
 def test_a_replace_that_only_reduces_passes_everything_but_the_rate_limit(side, quantity, price):
@@ -523,6 +522,18 @@ def test_a_replace_that_only_reduces_passes_everything_but_the_rate_limit(side, 
     assert not ticket.adds_risk
     assert run_checks(ticket, context(**everything_broken)) is None
     assert run_checks(ticket, context(**broken("rate_limit"))).reason == "rate_limit"
+
+
+def test_a_higher_sell_price_adds_notional_so_the_notional_checks_and_the_band_apply():
+    # 100 @ 100.00 -> 100 @ 150.00: no more aggressive, yet it would count at 15,000, not 10,000
+    order = new_order(Side.SELL).order
+    ticket = replace_ticket(order, None, D("150.00"))
+
+    assert ticket.adds_risk
+    assert run_checks(ticket, context()).reason == "price_band"
+    within_band = replace_ticket(order, None, D("101.00"))
+    notional = context(limits=Limits(max_order_notional=D("10099")))
+    assert run_checks(within_band, notional).reason == "max_order_notional"  # 100 x 101.00 = 10,100
 
 
 def test_a_more_aggressive_sell_price_adds_risk():
@@ -640,6 +651,14 @@ def test_a_symbols_overrides_win_over_the_accounts_limits():
 
     assert account.for_symbol("TSLA") == Limits(max_order_qty=D("10"), credit_limit=D("5000"))
     assert account.for_symbol("AAPL") == account.limits
+
+
+def test_a_symbol_cannot_lift_the_accounts_own_caps():
+    lifted = Limits(max_gross_notional=D("9e9"), credit_limit=D("9e9"), max_messages_per_second=D("9e9"))
+    account = AccountLimits(ACCOUNT, Limits(max_gross_notional=D("1000"), credit_limit=D("500"),
+                                            max_messages_per_second=D("10")), {"TSLA": lifted})  # fmt: skip
+
+    assert account.for_symbol("TSLA") == account.limits
 
 
 def test_the_message_window_counts_the_last_second_only():

@@ -38,6 +38,7 @@ class Health:
             if link.retired.is_set() and not self.stopped.is_set():
                 continue
             try:
-                venue_feed.publish(link.name, link.state, link.detail)
+                since = link.logged_on_ns if link.state == venue_feed.LOGGED_ON else None
+                venue_feed.publish(link.name, link.state, link.detail, since_ns=since)
             except Exception as exc:
                 log.error("cannot publish %s's session state: %s", link.name, exc)

@@ -4,6 +4,7 @@ to show about it, and the one way to send on it (wait while it is down)."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime
 
 import quickfix as fix
@@ -29,6 +30,7 @@ class VenueLink:
         self.down_reason = f"cannot connect to {venue.host}:{venue.port}"
         self.resync_lock = threading.Lock()
         self.logged_on_at = datetime.min.replace(tzinfo=UTC)  # when this session last logged on
+        self.logged_on_ns: int | None = None  # the same, exact: books older than it are the last session's
         self.reset_next_logon = False  # the next Logon carries 141=Y (see ConnectorApplication.toAdmin)
         self.sent = 0
         self.received = 0
@@ -38,6 +40,7 @@ class VenueLink:
         # Before `up`: nothing is sent on this logon earlier. To the second, as coarse as any
         # SendingTime (a message of the last moments before it is only sent again: harmless).
         self.logged_on_at = datetime.now(UTC).replace(microsecond=0)
+        self.logged_on_ns = time.time_ns()
         self.up.set()
 
     def went_down(self, detail: str) -> None:

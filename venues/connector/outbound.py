@@ -51,7 +51,7 @@ class Outbound:
         self.mass_cancel = mass_cancel
         self.answer = answer  # hands a command to the engine, as the venue's reports go (inbound.py)
         self.withheld: set[int] = set()  # orders a kill switch kept from their venue
-        # per venue: the engage command whose cancel requests went as a mass cancel
+        # per venue: the engage command whose cancel requests went as one mass cancel
         self._mass_commands: dict[str, str] = {}
         self.tailers = {link.name: LogTailer(f"venue:{link.name}", self._router(link)) for link in links}
 
@@ -71,14 +71,15 @@ class Outbound:
             # The switches first, then the orders: a switch read engaged was committed with its
             # cancel requests, so the rows read next show them.
             switches = engaged_switches() if any(s.event_type in SENDING_EVENTS for s in wanted) else None
-            self._note_mass_cancels(link.name, wanted)
             # Under the resync's lock: a resync reads an order and sends what it waits for as one
             # step, so a cancel of ours never slips in between (ahead of the order it cancels).
             with link.resync_lock:
                 ids = {s.stream_id for s in wanted if s.event_type != "KillSwitchEngaged"}
                 rows = Order.objects.filter(id__in=ids, venue=link.name).in_bulk()
-                mass: list[tuple[int, str, str]] = []
                 for stored in wanted:
+                    if stored.event_type == "KillSwitchEngaged":
+                        self._mass_cancel_for(link, stored)  # here, in log order: before anything later
+                        continue
                     order = rows.get(stored.stream_id)
                     if order is None or OrdStatus(order.status) in DONE_STATUSES:
                         continue  # another venue's, or over already (a resend would be pointless)
@@ -87,28 +88,34 @@ class Outbound:
                         halt = switches.halting(order.account_id, trader_of(stored.actor), link.name)
                         if halt is not None and self._withhold(event, order, halt):
                             continue
-                    if isinstance(event, ev.OrderCancelRequested):
-                        if order.id in self.withheld:
-                            continue  # never sent: its cancel is answered here already
-                        if self._mass_commands.get(link.name) == stored.command_id and self.mass_cancel:
-                            mass.append((order.id, event.orig_cl_ord_id, event.cl_ord_id))
-                            continue
+                    if isinstance(event, ev.OrderCancelRequested) and (
+                        order.id in self.withheld  # never sent: its cancel is answered here already
+                        or self._mass_commands.get(link.name) == stored.command_id  # in the mass cancel
+                    ):
+                        continue
                     message = message_for(event, order)
                     if message is not None:
                         link.send(message)
-                if mass and self.mass_cancel is not None:
-                    self.mass_cancel(link.name, mass)
 
         return route
 
-    def _note_mass_cancels(self, venue: str, batch: list[store.StoredEvent]) -> None:
-        """A firm switch, or one on this venue, cancels everything of ours there: its cancel
-        requests (same command) go as one OrderMassCancelRequest."""
-        for stored in batch:
-            if stored.event_type == "KillSwitchEngaged":
-                event = stored.event
-                if event.scope == "firm" or (event.scope == "venue" and event.target == venue):  # type: ignore[union-attr]
-                    self._mass_commands[venue] = stored.command_id
+    def _mass_cancel_for(self, link: VenueLink, stored: store.StoredEvent) -> None:
+        """A firm switch, or one on this venue, cancels everything of ours there: one
+        OrderMassCancelRequest for every order with a cancel pending at the venue (the engage's,
+        committed with it, wherever they fall in the tailer's batches; and any other pending
+        cancel, which the mass cancel answers too). Its own cancel requests are then not sent."""
+        event = stored.event
+        if self.mass_cancel is None or not (
+            event.scope == "firm" or (event.scope == "venue" and event.target == link.name)  # type: ignore[union-attr]
+        ):
+            return
+        self._mass_commands[link.name] = stored.command_id
+        pending = Order.objects.filter(venue=link.name, pending_kind=RequestKind.CANCEL.value).exclude(
+            status__in=[s.value for s in DONE_STATUSES]
+        )
+        targets = [(o.id, o.cl_ord_id, o.pending_cl_ord_id) for o in pending if o.id not in self.withheld]
+        if targets:
+            self.mass_cancel(link.name, targets)
 
     def _withhold(self, event: ev.Event, order: Order, halt: Switch) -> bool:
         """Keep a halted order or replace from the venue, answering it as the venue would."""
@@ -117,13 +124,16 @@ class Outbound:
         why = f"not sent to {order.venue}: {halt.scope.value} kill switch engaged ({halt.reason})"
         now = time.time_ns()
         if isinstance(event, ev.OrderAccepted):
-            if order.pending_kind != RequestKind.CANCEL.value:
-                return False  # no cancel recorded for it (a replace pending): it goes, then is canceled
             self.withheld.add(order.id)
+            # Its pending cancel (the engage's) is answered; without one (a replace was pending at
+            # the engage, or a child re-routed after it) the order is refused, as a venue would.
+            canceled = order.pending_kind == RequestKind.CANCEL.value
             self.answer(cmd.ApplyExecutionReport(
                 command_id=f"withheld:{order.id}:{now}", received_at_ns=now, actor=f"venue:{order.venue}",
-                order_id=order.id, exec_id=f"{order.venue}:withheld:{order.id}", exec_type=ExecType.CANCELED,
-                cl_ord_id=order.pending_cl_ord_id, text=why, cum_qty=Decimal(0), ord_status=OrdStatus.CANCELED,
+                order_id=order.id, exec_id=f"{order.venue}:withheld:{order.id}",
+                exec_type=ExecType.CANCELED if canceled else ExecType.REJECTED,
+                cl_ord_id=order.pending_cl_ord_id if canceled else order.cl_ord_id, text=why, cum_qty=Decimal(0),
+                ord_status=OrdStatus.CANCELED if canceled else OrdStatus.REJECTED,
             ))  # fmt: skip
             log.warning("order %s %s", order.id, why)
             return True

@@ -32,9 +32,10 @@ import quickfix as fix
 from orders import store
 from orders.domain import events as ev
 from orders.domain.values import DONE_STATUSES, LIVE_STATUSES, OrderType, OrdStatus, Side, TimeInForce
-from orders.models import Order
+from orders.models import Event, Order
+from risk.domain import KillSwitches, trader_of
 from venues.connector.link import VenueLink
-from venues.connector.outbound import order_ref
+from venues.connector.outbound import engaged_switches, order_ref
 from venues.fix.orders import OrderRef, cancel_request, new_order_single, replace_request, status_request
 
 log = logging.getLogger("oms.connector")
@@ -114,6 +115,7 @@ class Resync:
         """A status request (35=H) for each of `order_ids` not over yet (`ended_too`: over or not);
         with `resend`, first what each still waits for, and the question says what went before it
         (790), so the engine may conclude from the answer."""
+        switches = engaged_switches() if resend else None
         with link.resync_lock:
             for order in Order.objects.filter(id__in=list(order_ids), venue=link.name).order_by("id"):
                 if OrdStatus(order.status) in DONE_STATUSES and not ended_too:
@@ -121,10 +123,24 @@ class Resync:
                 ref = order_ref(order)
                 asked_after = None
                 if resend:
-                    for cl_ord_id, message in still_owed(order, ref):
+                    owed = still_owed(order, ref)
+                    if switches is not None and switches.engaged() and _halted(switches, order, link.name):
+                        # A kill switch halts it: nothing that adds risk goes again, only its cancel.
+                        owed = [(c, m) for c, m in owed if c == order.pending_cl_ord_id and _is_cancel(order)]
+                    for cl_ord_id, message in owed:
                         link.send(message)
                         asked_after = cl_ord_id
                 link.send(status_request(ref, asked_after=asked_after))
+
+
+def _halted(switches: KillSwitches, order: Order, venue: str) -> bool:
+    first = Event.objects.filter(stream_type="order", stream_id=order.id, stream_version=1).first()
+    trader = trader_of(first.actor) if first is not None else None
+    return switches.halting(order.account_id, trader, venue) is not None
+
+
+def _is_cancel(order: Order) -> bool:
+    return order.status == OrdStatus.PENDING_CANCEL.value
 
 
 def still_owed(order: Order, ref: OrderRef) -> list[tuple[str, fix.Message]]:

@@ -38,8 +38,9 @@ def engage(state: EngineState, inputs: Inputs, command: cmd.EngageKillSwitch) ->
     switch = Switch(scope, target, command.actor, command.reason, command.received_at_ns)
     cancels: list[Any] = []
     asked = 0
-    for order in list(state.orders.values()):
-        if order.parent_id is None and not order.is_done and _in_scope(switch, order, state):
+    for order_id in sorted(state.live):  # in order: the same cancel ClOrdIDs live and on replay
+        order = state.orders[order_id]
+        if _in_scope(switch, order, state):
             events = _cancel(state, inputs, order, command.received_at_ns, f"KS{state.risk_version + 1}")
             asked += bool(events)
             cancels += events

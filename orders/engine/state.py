@@ -45,6 +45,7 @@ class EngineState:
     duplicates: DuplicateWindow = field(default_factory=DuplicateWindow)
     kill_switches: KillSwitches = field(default_factory=KillSwitches)
     traders: dict[int, str | None] = field(default_factory=dict)  # top-level order -> who sent it
+    live: set[int] = field(default_factory=set)  # top-level orders not done: what a kill switch sweeps
     risk_version: int = 0  # events on the risk stream
     _last_command: str = ""
 
@@ -73,6 +74,11 @@ class EngineState:
                 event.account, event.symbol, event.side, event.quantity, event.limit_price, event.at_ns
             )
         self.usage.update(before, after, valued_at)
+        if after.parent_id is None:
+            if after.is_done:
+                self.live.discard(after.order_id)
+            else:
+                self.live.add(after.order_id)
         if command_id != self._last_command:
             self._last_command = command_id
             if isinstance(event, CLIENT_MESSAGE_EVENTS) and after.parent_id is None and actor.startswith(CLIENT_ACTORS):

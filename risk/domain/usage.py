@@ -156,11 +156,12 @@ class RiskUsage:
     engine (one writer); not thread safe. Reads allocate nothing: they answer the stored
     immutable records, which an update replaces."""
 
-    __slots__ = ("_accounts", "_exposures", "_margin_rate", "_resting", "_valued_at")
+    __slots__ = ("_accounts", "_exposures", "_margin_rate", "_resting", "_symbols_of", "_valued_at")
 
     def __init__(self, margin_rates: MarginRates | None = None) -> None:
         self._margin_rate = _rate_lookup(margin_rates)
         self._exposures: dict[tuple[str, str], Exposure] = {}
+        self._symbols_of: dict[str, set[str]] = {}  # account -> the symbols it has figures in
         self._accounts: dict[str, AccountUsage] = {}
         # (account, symbol, is a buy) -> order id -> the order as it rests: split by side, so the
         # self-trade check of an order reads only the side it could cross.
@@ -203,6 +204,8 @@ class RiskUsage:
         else:
             changed = Exposure(position, filled_notional, e.pending_buy, e.pending_sell + (new[2] - old[2]),
                                e.pending_buy_notional, e.pending_sell_notional + (new[3] - old[3]))  # fmt: skip
+        if key not in self._exposures:
+            self._symbols_of.setdefault(account, set()).add(symbol)
         self._exposures[key] = changed
         gross_change = changed.gross_notional - e.gross_notional
         if gross_change:
@@ -241,10 +244,9 @@ class RiskUsage:
         return self._accounts.get(account, NO_ACCOUNT_USAGE)
 
     def symbols(self, account: str) -> Iterator[tuple[str, Exposure]]:
-        """Every symbol the account has figures in (for the usage API)."""
-        for (owner, symbol), exposure in self._exposures.items():
-            if owner == account:
-                yield symbol, exposure
+        """Every symbol the account has figures in (for the usage API), without a scan of all."""
+        for symbol in self._symbols_of.get(account, ()):
+            yield symbol, self._exposures[(account, symbol)]
 
     def valued_at(self, order_id: int) -> Decimal | None:
         return self._valued_at.get(order_id)
@@ -305,6 +307,7 @@ def recompute(
     credit: dict[str, Decimal] = {}
     for (account, symbol), exposure in sums.items():
         usage._exposures[(account, symbol)] = exposure
+        usage._symbols_of.setdefault(account, set()).add(symbol)
         gross[account] = gross.get(account, ZERO) + exposure.gross_notional
         credit[account] = credit.get(account, ZERO) + exposure.gross_notional * usage._margin_rate(symbol)
     usage._accounts = {account: AccountUsage(gross[account], credit[account]) for account in gross}

@@ -335,6 +335,24 @@ class Drill:
         if answer["outcome"] != "accepted":
             raise DrillError(f"the engage was not accepted: {answer['outcome']} {answer['reason']}: {answer['text']}")
         self.out(f"  {answer['text']}")
+        first = self.wait_canceled()
+        per_order = [at_ns - engaged_ns for at_ns, _ in first.values()]
+        asked = re.search(r"; (\d+) live order", answer["text"])
+        return DrillResult(
+            orders=len(ids),
+            asked=int(asked.group(1)) if asked else None,
+            engage_answer_s=engage_answer_s,
+            last_cancel_s=max(per_order) / 1e9,
+            per_order_s=[ns / 1e9 for ns in per_order],
+            canceled_by=dict(Counter(actor for _, actor in first.values())),
+            sent=sent.count(set(ids)),
+            other_live=other_live,
+        )
+
+    def wait_canceled(self) -> dict[int, tuple[int, str]]:
+        """Wait until every drill order is canceled; order id -> (when its OrderCanceled was
+        committed, UTC ns; the event's actor)."""
+        ids = self.order_ids
         deadline = time.monotonic() + self.timeout
         while (done := Order.objects.filter(id__in=ids, status=OrdStatus.CANCELED).count()) < len(ids):
             if time.monotonic() > deadline:
@@ -342,26 +360,12 @@ class Drill:
                 raise DrillError(f"{len(ids) - done} drill order(s) not canceled within {self.timeout:g} s, e.g. "
                                  + ", ".join(f"{o.id} {o.status} at {o.venue}" for o in left[:5]))  # fmt: skip
             time.sleep(0.02)
-        canceled = list(
-            Event.objects.filter(stream_type=ORDER_STREAM, stream_id__in=ids, event_type="OrderCanceled").values_list(
-                "stream_id", "recorded_at_ns", "actor"
-            )
-        )
-        first = {}  # an order is canceled once; keep the first should a report come twice
-        for order_id, at_ns, actor in sorted(canceled, key=lambda c: c[1]):
+        canceled = Event.objects.filter(stream_type=ORDER_STREAM, stream_id__in=ids, event_type="OrderCanceled")
+        first: dict[int, tuple[int, str]] = {}  # a report that came twice counts once, the first
+        for order_id, at_ns, actor in sorted(canceled.values_list("stream_id", "recorded_at_ns", "actor"),
+                                             key=lambda c: c[1]):  # fmt: skip
             first.setdefault(order_id, (at_ns, actor))
-        per_order = [(at_ns - engaged_ns) / 1e9 for at_ns, _ in first.values()]
-        asked = re.search(r"; (\d+) live order", answer["text"])
-        return DrillResult(
-            orders=len(ids),
-            asked=int(asked.group(1)) if asked else None,
-            engage_answer_s=engage_answer_s,
-            last_cancel_s=max(per_order),
-            per_order_s=per_order,
-            canceled_by=dict(Counter(actor for _, actor in first.values())),
-            sent=sent.count(set(ids)),
-            other_live=other_live,
-        )
+        return first
 
     def release(self, reason: str = "drill over") -> bool:
         """True when this released the firm switch (False: it was not engaged)."""

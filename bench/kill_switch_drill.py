@@ -41,7 +41,8 @@ def wait_references(timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
         published = references.read()
-        if all((published.get(s) or {}).get("reference") for s in SYMBOLS):
+        fresh = [s for s in SYMBOLS if (q := published.get(s) or {}).get("reference") and (q["age_s"] or 99) < 5]
+        if len(fresh) == len(SYMBOLS):  # an earlier run's references linger: wait for this run's venues
             return
         assert time.monotonic() < deadline, "no reference prices from the venues' books"
         time.sleep(0.2)

@@ -82,7 +82,10 @@ def drain(engine: EngineProcess, total: int) -> tuple[float, dict[str, int]]:
         for answer in answers:
             key = answer["outcome"] if answer["outcome"] == "accepted" else f"{answer['outcome']} {answer['reason']}"
             outcomes[key] = outcomes.get(key, 0) + 1
-        reject_at_venue([a["order_id"] for a in answers if a["outcome"] == "accepted"])
+        # Every live order of the account, not only this run's: an aborted run's too.
+        reject_at_venue(
+            list(Order.objects.filter(account_id=ACCOUNT, status="pending_new").values_list("id", flat=True))
+        )
     return total / elapsed, outcomes
 
 

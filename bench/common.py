@@ -40,7 +40,10 @@ def summary_ms(latencies: list[float]) -> str:
 
 
 class EngineProcess:
-    def __init__(self) -> None:
+    """`manage.py run_engine` (or `command`, a script that runs it) until it reports live."""
+
+    def __init__(self, *command: str) -> None:
+        self.command = command or ("manage.py", "run_engine")
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> EngineProcess:
@@ -48,7 +51,7 @@ class EngineProcess:
 
         log = open(BASE_DIR / "var" / "bench-engine.log", "a")
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "run_engine"],
+            [sys.executable, *self.command],
             cwd=BASE_DIR,
             stdout=log,
             stderr=log,

@@ -1,4 +1,7 @@
-"""`make bench`: every benchmark, each printing its figures beside its same-run baselines."""
+"""`make bench`: every benchmark, each printing its figures beside its same-run baselines.
+
+A bench that fails does not stop the others (they are independent); the run fails at the end,
+naming the ones that did."""
 
 from __future__ import annotations
 
@@ -7,7 +10,12 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+BENCHES = ("order_path.py", "replay.py", "venue_roundtrip.py", "risk_checks.py", "risk_gate.py", "kill_switch_drill.py")
 
-for script in ("order_path.py", "replay.py", "venue_roundtrip.py", "risk_checks.py"):
+failed = []
+for script in BENCHES:
     print(f"\n=== {script} ===", flush=True)
-    subprocess.run([sys.executable, str(HERE / script)], cwd=HERE, check=True)
+    if subprocess.run([sys.executable, str(HERE / script)], cwd=HERE).returncode != 0:
+        failed.append(script)
+if failed:
+    sys.exit(f"\nfailed: {', '.join(failed)}")

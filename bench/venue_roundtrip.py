@@ -149,6 +149,9 @@ def oms_round_trips(n: int) -> tuple[list[float], list[float]]:
         assert response.status_code == 201, response.content
         order_id = response.json()["id"]
         while not Order.objects.filter(id=order_id, acknowledged=True).exists():
+            # A rejected order is never acknowledged: fail rather than wait for ever.
+            rejected = Order.objects.filter(id=order_id, status="rejected").values_list("text", flat=True).first()
+            assert rejected is None, f"order rejected: {rejected}"
             time.sleep(0.0002)
         latencies.append(time.perf_counter() - started)
     return latencies, answered

@@ -121,6 +121,31 @@ def send(command: cmd.Command, timeout: float | None = None) -> dict[str, Any]:
     return json.loads(answer[1])
 
 
+def send_many(commands: list[cmd.Command], timeout: float | None = None) -> list[dict[str, Any]]:
+    """`send` for many commands at once: all put on the bus in one round trip, then each answer
+    awaited, in order. The engine takes them in as few batches as it can (a drill, a bench).
+
+    Raises EngineUnavailable when an answer does not come within `timeout` seconds."""
+    timeout = settings.OMS_ENGINE_REPLY_TIMEOUT if timeout is None else timeout
+    r = client()
+    replies = [key(f"reply:{command.command_id}") for command in commands]
+    try:
+        pipe = r.pipeline(transaction=False)
+        for command, reply_to in zip(commands, replies, strict=True):
+            pipe.xadd(commands_stream(), {"c": encode(command, reply_to)})
+        pipe.execute()
+        deadline = time.monotonic() + timeout
+        answers = []
+        for reply_to in replies:
+            answer = r.blpop([reply_to], timeout=max(0.01, deadline - time.monotonic()))
+            if answer is None:
+                raise EngineUnavailable(f"no answer from the engine within {timeout:g}s")
+            answers.append(json.loads(answer[1]))
+    except redis.RedisError as exc:
+        raise EngineUnavailable(f"command bus unreachable: {exc}") from exc
+    return answers
+
+
 def engine_health() -> dict[str, Any] | None:
     raw = client().get(key("engine:health"))
     return json.loads(raw) if raw else None

@@ -115,9 +115,9 @@ def committed(sql: str, *params) -> None:
         conn.execute(sql, params)
 
 
-def manage(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def manage(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """A management command against the test database and bus, as an operator runs it."""
-    env = {**os.environ, "DATABASE_URL": engine_database_url()}
+    env = {**os.environ, "DATABASE_URL": engine_database_url(), **(env or {})}
     return subprocess.run([sys.executable, "manage.py", *args], cwd=BASE_DIR, env=env, capture_output=True, text=True,
                           timeout=timeout)  # fmt: skip
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
+from decimal import Decimal
 
 import quickfix as fix
 from common import BASE_DIR, EngineProcess, prepare_database, row, summary_ms
@@ -25,8 +26,8 @@ from django.contrib.auth import get_user_model
 from order_path import connect
 from rest_framework.test import APIClient
 
-from orders import venue_feed
-from orders.models import Order
+from orders import references, venue_feed
+from orders.models import Account, Order
 from venues.fix.config import SessionSpec, session_settings, settings_text
 from venues.models import Venue
 
@@ -34,6 +35,7 @@ from venues.models import Venue
 # next run's connector (the simulator has forgotten them) while it measures.
 VENUE = f"BENCH{int(time.time()) % 100_000}"
 VAR = BASE_DIR / "var" / "bench"
+ACCOUNT = "BENCH-RT"
 
 
 def free_port() -> int:
@@ -135,14 +137,33 @@ def commit_latencies(n: int) -> list[float]:
     return latencies
 
 
+def resting_price() -> Decimal:
+    """5% under the engine's reference for AAPL (inside the price band): an order that rests."""
+    deadline = time.monotonic() + 60
+    while not (reference := _fresh(references.read().get("AAPL", {}))):
+        assert time.monotonic() < deadline, "no reference price for AAPL from the venue's market data"
+        time.sleep(0.1)
+    return (Decimal(reference) * Decimal("0.95")).quantize(Decimal("0.01"))
+
+
+def _fresh(quote: dict) -> str | None:
+    return quote.get("reference") if quote.get("age_s") is not None and quote["age_s"] < 5 else None
+
+
 def oms_round_trips(n: int) -> tuple[list[float], list[float]]:
-    """(round trips, of which the REST answer: the order committed as pending_new)."""
+    """(round trips, of which the REST answer: the order committed as pending_new). The bench's own
+    account has no limits, and the prices step by a tick: the orders pass the checks by running
+    every one of them, not by a duplicate-order or position limit stopping them."""
+    trader = get_user_model().objects.get(username="trader")
+    Account.objects.get_or_create(code=ACCOUNT, defaults={"name": "venue round trip bench"})[0].users.add(trader)
     client = APIClient()
-    client.force_authenticate(get_user_model().objects.get(username="trader"))
+    client.force_authenticate(trader)
+    price = resting_price()
     latencies, answered = [], []
-    for _ in range(n):
-        body = {"account": "DESK-EQ", "cl_ord_id": f"RT-{uuid.uuid4().hex[:12]}", "symbol": "AAPL", "side": "buy",
-                "quantity": "100", "order_type": "limit", "limit_price": "100.00", "venue": VENUE}  # fmt: skip
+    for i in range(n):
+        body = {"account": ACCOUNT, "cl_ord_id": f"RT-{uuid.uuid4().hex[:12]}", "symbol": "AAPL", "side": "buy",
+                "quantity": "100", "order_type": "limit", "limit_price": str(price - Decimal(i % 100) / 100),
+                "venue": VENUE}  # fmt: skip
         started = time.perf_counter()
         response = client.post("/api/v1/orders/", body, format="json")
         answered.append(time.perf_counter() - started)
@@ -169,8 +190,8 @@ def main() -> None:
     commit = commit_latencies(args.orders)
     row(f"baseline: bare quickfix D -> 8 echo, 2 processes, {args.orders}", summary_ms(echo))
     row("baseline: psycopg INSERT+COMMIT", summary_ms(commit))
-    venue = spawn("manage.py", "run_venue", "--name", VENUE, "--port", str(port), "--no-liquidity",
-                  log="bench-venue.log")  # fmt: skip
+    # With its market makers: the reference price the pre-trade checks need comes from its book.
+    venue = spawn("manage.py", "run_venue", "--name", VENUE, "--port", str(port), log="bench-venue.log")
     connector = None
     try:
         wait_port(port)

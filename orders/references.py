@@ -26,6 +26,11 @@ def publish(quotes: dict[str, dict[str, Any]]) -> None:
         bus.client().hset(_key(), mapping={symbol: json.dumps(q) for symbol, q in quotes.items()})
 
 
+def forget() -> None:
+    """At an engine's start: what an earlier engine published is not what this one holds."""
+    bus.client().delete(_key())
+
+
 def read() -> dict[str, dict[str, Any]]:
     """What the engine last published, each with `age_s` (None when it has no reference)."""
     now = time.time_ns()

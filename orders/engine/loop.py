@@ -133,6 +133,8 @@ class Engine:
                 log.info("recovering: %d events replayed", count)
                 self._heartbeat(force=True)
         self.market.start()
+        references.forget()
+        self._references_published_at = 0.0  # publish at once what this engine holds
         self._ensure_group()
         self._read_own_pending = True
         self._usage_changed = set(self.reference.accounts)  # the API shows what the log says, from the start

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from django.db import models
 from drf_spectacular.utils import extend_schema_field, inline_serializer
 from rest_framework import serializers
 
-from orders import services
+from orders import entry, services
 from orders.domain.values import OrderType, OrdStatus, Side, Strategy, TimeInForce
 from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
 from risk.configuration import instrument_risk
 
-# FIX ClOrdID (11) is a string; printable ASCII without spaces keeps it safe on every wire.
-CL_ORD_ID = re.compile(r"[\x21-\x7e]{1,64}")
 DECIMAL = {"max_digits": 24, "decimal_places": 8}
 SHOWN_PX = {"max_digits": 30, "decimal_places": 8, "read_only": True}
 
@@ -37,13 +34,24 @@ class ModelSerializer(serializers.ModelSerializer):
     }
 
 
-def _positive(name: str, value: Decimal | None) -> Decimal | None:
-    """Positive, and without the padding DRF's quantizing adds ("190.50000000" -> "190.5"),
-    so events, FIX messages and texts carry the number as the client meant it."""
-    if value is None:
-        return None
-    if value <= 0:
-        raise serializers.ValidationError(f"{name} must be positive, got {value.normalize():f}")
+# The rules are orders.entry's, shared with the FIX gateway; here a problem becomes a 400 on its field.
+
+
+def _refuse(problem: entry.Problem | None) -> None:
+    """A field's own problem: DRF files it under the field being validated."""
+    if problem is not None:
+        raise serializers.ValidationError(problem.text)
+
+
+def _refuse_across(problem: entry.Problem | None) -> None:
+    """A problem across fields, filed under the field it names."""
+    if problem is not None:
+        raise serializers.ValidationError({problem.field or "non_field_errors": [problem.text]})
+
+
+def _unpadded(value: Decimal) -> Decimal:
+    """Without the padding DRF's quantizing adds ("190.50000000" -> "190.5"), so events, FIX
+    messages and texts carry the number as the client meant it."""
     compact = value.normalize()
     return compact.quantize(Decimal(1)) if compact.as_tuple().exponent > 0 else compact
 
@@ -52,8 +60,7 @@ _compact = CompactDecimalField(max_digits=40, decimal_places=16)
 
 
 def validate_cl_ord_id(value: str) -> str:
-    if not CL_ORD_ID.fullmatch(value):  # fullmatch: "$" would let a trailing newline through
-        raise serializers.ValidationError("cl_ord_id must be 1 to 64 printable ASCII characters without spaces")
+    _refuse(entry.cl_ord_id_problem(value))
     return value
 
 
@@ -117,14 +124,11 @@ class RoutingSerializer(serializers.Serializer):
     )  # fmt: skip
 
     def validate_venue(self, value: str) -> str:
-        if not services.venue_active(value):
-            raise serializers.ValidationError(f"unknown or inactive venue {value!r}")
+        _refuse(entry.venue_problem(value, services.venue_active))
         return value
 
     def validate_venues(self, value: list[str]) -> list[str]:
-        unknown = [v for v in value if not services.venue_active(v)]
-        if unknown:
-            raise serializers.ValidationError(f"unknown or inactive venue(s): {', '.join(map(repr, unknown))}")
+        _refuse(entry.venues_problem(value, services.venue_active))
         return value
 
     def to_internal_value(self, data):
@@ -136,20 +140,7 @@ class RoutingSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
     def validate(self, attrs: dict) -> dict:
-        strategy = attrs["strategy"]
-        if strategy == Strategy.DIRECT.value:
-            if not attrs.get("venue"):
-                raise serializers.ValidationError({"venue": "a direct route names its venue"})
-            if attrs.get("venues") and attrs["venue"] not in attrs["venues"]:
-                raise serializers.ValidationError({"venues": f"venue {attrs['venue']!r} is not among them"})
-        elif attrs.get("venue"):
-            raise serializers.ValidationError(
-                {"venue": f"only a direct route names one venue; {strategy} takes venues"}
-            )
-        if strategy == Strategy.SLICES.value and not attrs.get("slices"):
-            raise serializers.ValidationError({"slices": "say how many slices"})
-        if strategy != Strategy.SLICES.value and attrs.get("slices") is not None:
-            raise serializers.ValidationError({"slices": f"slices are for the slices strategy, not {strategy}"})
+        _refuse_across(entry.routing_problem(entry.Routing(**attrs)))
         return attrs
 
 
@@ -175,34 +166,35 @@ class OrderCreateSerializer(serializers.Serializer):
     )
 
     def validate_venue(self, value: str | None) -> str | None:
-        if value is not None and not services.venue_active(value):
-            raise serializers.ValidationError(f"unknown or inactive venue {value!r}")
+        _refuse(entry.venue_problem(value, services.venue_active))
         return value
 
     def validate_account(self, value: str) -> str:
-        if not services.account_granted(self.context["request"].user, value):
-            raise serializers.ValidationError(f"account {value!r} is unknown, inactive or not granted to you")
+        user = self.context["request"].user
+        _refuse(entry.account_problem(value, lambda code: services.account_granted(user, code)))
         return value
 
     def validate_symbol(self, value: str) -> str:
-        if not services.instrument_exists(value):
-            raise serializers.ValidationError(f"unknown symbol {value!r}")
+        _refuse(entry.symbol_problem(value, services.instrument_exists))
         return value
 
     def validate_quantity(self, value: Decimal) -> Decimal:
-        return _positive("quantity", value)
+        _refuse(entry.quantity_problem(value))
+        return _unpadded(value)
 
     def validate_limit_price(self, value: Decimal | None) -> Decimal | None:
-        return _positive("limit_price", value)
+        _refuse(entry.limit_price_problem(value))
+        return None if value is None else _unpadded(value)
 
     def validate(self, attrs: dict) -> dict:
-        limit_price = attrs.get("limit_price")
-        if attrs["order_type"] == OrderType.LIMIT.value and limit_price is None:
-            raise serializers.ValidationError({"limit_price": "a limit order needs a limit_price"})
-        if attrs["order_type"] == OrderType.MARKET.value and limit_price is not None:
-            raise serializers.ValidationError({"limit_price": "a market order takes no limit_price"})
-        if attrs.get("routing") and attrs.get("venue"):
-            raise serializers.ValidationError({"venue": "give the venue in routing, not beside it"})
+        _refuse_across(
+            entry.order_problem(
+                order_type=attrs["order_type"],
+                limit_price=attrs.get("limit_price"),
+                venue=attrs.get("venue"),
+                routed=bool(attrs.get("routing")),
+            )
+        )
         return attrs
 
 
@@ -228,14 +220,15 @@ class ReplaceSerializer(serializers.Serializer):
     )
 
     def validate_quantity(self, value: Decimal) -> Decimal:
-        return _positive("quantity", value)
+        _refuse(entry.quantity_problem(value))
+        return _unpadded(value)
 
     def validate_limit_price(self, value: Decimal) -> Decimal:
-        return _positive("limit_price", value)
+        _refuse(entry.limit_price_problem(value))
+        return _unpadded(value)
 
     def validate(self, attrs: dict) -> dict:
-        if attrs.get("quantity") is None and attrs.get("limit_price") is None:
-            raise serializers.ValidationError({"non_field_errors": ["give quantity and/or limit_price to replace"]})
+        _refuse_across(entry.replace_problem(quantity=attrs.get("quantity"), limit_price=attrs.get("limit_price")))
         return attrs
 
 

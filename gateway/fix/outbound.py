@@ -26,7 +26,7 @@ from pathlib import Path
 
 from gateway.domain.reports import exec_id_of, report_for
 from gateway.fix.link import ClientLink
-from gateway.fix.messages import message_for
+from gateway.fix.messages import message_for, transact_time
 from orders import store
 from orders.domain import events as ev
 from orders.domain.fold import apply
@@ -36,7 +36,10 @@ from orders.tailer import LogTailer
 
 log = logging.getLogger("oms.gateway")
 
+MESSAGE_START = re.compile(rb"8=FIX[^\x01]*\x01")
 SENT_EXEC_ID = re.compile(rb"\x0117=E(\d+)\x01")
+SENT_ORDER_ID = re.compile(rb"\x0137=(\d+)\x01")
+SENT_TRANSACT_TIME = re.compile(rb"\x0160=([^\x01]+)\x01")
 
 
 def checkpoint_name(comp_id: str) -> str:
@@ -70,9 +73,9 @@ class ClientFeed:
         self.others: set[int] = set()  # orders known not to be the session's
 
     def __call__(self, batch: list[store.StoredEvent]) -> None:
-        accounts = self.link.accounts
-        wanted = [s for s in batch if s.stream_type == store.ORDER_STREAM and s.account in accounts
-                  and s.stream_id not in self.others]  # fmt: skip
+        # Whose order is decided by who placed it, never by the session's accounts now: an account
+        # taken off the session in admin still has this session's orders reported to it.
+        wanted = [s for s in batch if s.stream_type == store.ORDER_STREAM and s.stream_id not in self.others]
         if not wanted:
             return
         self._learn_owners(wanted)
@@ -114,14 +117,21 @@ class ClientFeed:
             tracked.apply(stored)
 
 
-def last_sent_position(store_dir: Path, sender: str, target: str) -> int:
-    """The highest event position whose report the session's FileStore holds as sent today."""
+def last_sent(store_dir: Path, sender: str, target: str) -> tuple[int, int, str] | None:
+    """(position, order id, 60 TransactTime) of the last event whose report the session's FileStore
+    holds as sent today, or None."""
     body = store_dir / f"FIX.4.4-{sender}-{target}.body"
     try:
         data = body.read_bytes()
     except FileNotFoundError:
-        return 0
-    return max((int(m) for m in SENT_EXEC_ID.findall(data)), default=0)
+        return None
+    last = None
+    for message in MESSAGE_START.split(data):
+        exec_id, order_id = SENT_EXEC_ID.search(message), SENT_ORDER_ID.search(message)
+        at = SENT_TRANSACT_TIME.search(message)
+        if exec_id and order_id and at and (last is None or int(exec_id.group(1)) > last[0]):
+            last = int(exec_id.group(1)), int(order_id.group(1)), at.group(1).decode()
+    return last
 
 
 def client_tailer(link: ClientLink, *, store_dir: Path, sender: str) -> LogTailer:
@@ -130,8 +140,16 @@ def client_tailer(link: ClientLink, *, store_dir: Path, sender: str) -> LogTaile
     so there is nothing of its before."""
     name = checkpoint_name(link.comp_id)
     checkpoint, _ = Checkpoint.objects.get_or_create(name=name, defaults={"position": store.last_position()})
-    sent = last_sent_position(store_dir, sender, link.comp_id)
-    if sent > checkpoint.position:
-        log.info("%s: reports up to position %d were sent before a restart; continuing after it", link.comp_id, sent)
-        Checkpoint.objects.filter(name=name).update(position=sent)
+    sent = last_sent(store_dir, sender, link.comp_id)
+    if sent is not None and sent[0] > checkpoint.position:
+        position, order_id, at = sent
+        # Only if the log has that event, of that order, at that time: a store kept beside another
+        # database (a test database made again, a restored backup) says nothing about this log.
+        event = Event.objects.filter(position=position, stream_type=store.ORDER_STREAM, stream_id=order_id).first()
+        if event is not None and transact_time(event.occurred_at_ns) == at:
+            log.info("%s: reports up to position %d were sent before a restart; continuing after it",
+                     link.comp_id, position)  # fmt: skip
+            Checkpoint.objects.filter(name=name).update(position=position)
+        else:
+            log.warning("%s: the FileStore's reports are not of this log; it is not used to skip any", link.comp_id)
     return LogTailer(name, ClientFeed(link))

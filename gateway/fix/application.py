@@ -35,11 +35,13 @@ def logon_refusal(row: ClientSession | None, comp_id: str) -> str | None:
 
 class GatewayApplication(fix.Application):
     def __init__(self, inbound: Inbound, link_for: Callable[[str], ClientLink],
-                 on_logon: Callable[[ClientLink, ClientSession], None]) -> None:  # fmt: skip
+                 on_logon: Callable[[ClientLink, ClientSession], None],
+                 on_logout: Callable[[ClientLink], None]) -> None:  # fmt: skip
         super().__init__()
         self.inbound = inbound
         self.link_for = link_for
         self.on_logon = on_logon
+        self.on_logout = on_logout
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         self.link_for(session_id.getTargetCompID().getValue()).session_id = session_id
@@ -52,9 +54,11 @@ class GatewayApplication(fix.Application):
 
     def onLogout(self, session_id: fix.SessionID) -> None:
         link = self.link_for(session_id.getTargetCompID().getValue())
-        if link.up.is_set():
-            log.info("%s logged out", link.comp_id)
+        if not link.up.is_set():
+            return  # a logon refused or never completed
+        log.info("%s logged out", link.comp_id)
         link.up.clear()
+        self.on_logout(link)
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass

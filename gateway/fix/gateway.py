@@ -26,13 +26,14 @@ import threading
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
+from time import time_ns
 
 import quickfix as fix
 from django.db import close_old_connections
 
 from gateway.fix.application import GatewayApplication, logon_refusal
 from gateway.fix.front import Front
-from gateway.fix.inbound import Inbound
+from gateway.fix.inbound import Inbound, cancel_working_orders
 from gateway.fix.link import ClientLink
 from gateway.fix.outbound import client_tailer
 from gateway.models import ClientSession
@@ -82,7 +83,7 @@ class Gateway:
         self.acceptors: dict[str, SessionAcceptor] = {}
         self._lock = threading.RLock()
         self.inbound = Inbound(self.stopped)
-        self.application = GatewayApplication(self.inbound, self.link, self._configure)
+        self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected)
         self.front = Front(host, port, comp_id, self.admit, self.stopped)
 
     def link(self, comp_id: str) -> ClientLink:
@@ -121,7 +122,8 @@ class Gateway:
     def _configure(self, link: ClientLink, row: ClientSession) -> None:
         """Take up an active session's row (at start, at each logon, on an edit): its accounts, its
         acceptor and its tailer, started if they are not running."""
-        link.configure(frozenset(a.code for a in row.accounts.all()), row.default_account_id)
+        link.configure(frozenset(a.code for a in row.accounts.all()), row.default_account_id,
+                       cancel_on_disconnect=row.cancel_on_disconnect, grace_seconds=row.grace_seconds)  # fmt: skip
         with self._lock:
             if link.comp_id not in self.acceptors:
                 self.acceptors[link.comp_id] = self._start_acceptor(link.comp_id)
@@ -130,6 +132,19 @@ class Gateway:
                     link, store_dir=self.state_dir / "store", sender=self.comp_id
                 )
                 spawn(tailer.run, name=f"out-{link.comp_id}")
+
+    def _disconnected(self, link: ClientLink) -> None:
+        """A session logged out or dropped: with cancel-on-disconnect, its working orders are
+        canceled once its grace period is over, unless it is back by then. On quickfix's thread."""
+        if link.cancel_on_disconnect:
+            spawn(self._cancel_on_disconnect, link, name=f"cod-{link.comp_id}")
+
+    def _cancel_on_disconnect(self, link: ClientLink) -> None:
+        if link.up.wait(link.grace_seconds) or self.stopped.is_set():
+            return  # back in time (or the gateway stops: its sessions are not the clients' doing)
+        canceled = cancel_working_orders(link, None, f"COD-{time_ns()}")
+        log.warning("%s: disconnected for %ss; %d working orders asked to cancel", link.comp_id,
+                    link.grace_seconds, len(canceled))  # fmt: skip
 
     def _start_acceptor(self, client: str) -> SessionAcceptor:
         port = _free_port()

@@ -31,10 +31,17 @@ from gateway.fix.messages import cancel_reject, execution_report
 from orders import bus
 from orders.domain import commands as cmd
 from orders.domain.calendar import trading_day
-from orders.domain.values import ExecType, OrdStatus, RequestKind, Side
-from orders.models import Order
+from orders.domain.values import WORKING_STATUSES, ExecType, OrdStatus, RequestKind, Side
+from orders.models import Event, Order
 from venues.fix.messages import FixValueError, Get, decimal_field, required
-from venues.fix.orders import NewOrder, parse_new_order
+from venues.fix.orders import (
+    AffectedOrder,
+    MassCancelReport,
+    NewOrder,
+    order_mass_cancel_report_message,
+    parse_new_order,
+    parse_order_mass_cancel_request,
+)
 
 log = logging.getLogger("oms.gateway")
 
@@ -86,6 +93,7 @@ class Inbound:
             "F": self.cancel,
             "G": self.replace,
             "H": self.status,
+            "q": self.mass_cancel,
         }
 
     def receive(self, link: ClientLink, message: fix.Message, get: Get) -> None:
@@ -214,6 +222,65 @@ class Inbound:
             link.send_now(answer)
 
         return job
+
+    # -- 35=q ---------------------------------------------------------------------------------------
+
+    def mass_cancel(self, link: ClientLink, message: fix.Message, get: Get) -> Job:
+        """Every working order of the session's (7: all; 1: in the symbol 55) asked to cancel, each
+        as its own CancelOrder; answered by an OrderMassCancelReport (35=r) naming the orders the
+        engine took the cancel of, whose PendingCancel and Canceled reports then come from the log."""
+        request = parse_order_mass_cancel_request(get)
+        symbol = required(get, 55) if request.request_type == "security" else None
+
+        def job() -> None:
+            if request.request_type not in MASS_CANCEL_TYPES:
+                refused = MassCancelReport(_mass_id(), request.cl_ord_id, request.request_type, "rejected",
+                                           "not_supported", 0, (), "served: 1 (security) and 7 (all)")  # fmt: skip
+                link.send_now(order_mass_cancel_report_message(refused))
+                return
+            canceled = cancel_working_orders(link, symbol, request.cl_ord_id)
+            affected = tuple(AffectedOrder(order.cl_ord_id, str(order.id)) for order in canceled)
+            report = MassCancelReport(_mass_id(), request.cl_ord_id, request.request_type, request.request_type,
+                                      None, len(affected), affected)  # fmt: skip
+            link.send_now(order_mass_cancel_report_message(report))
+
+        return job
+
+
+# 530 MassCancelRequestTypes served: every order of the session's, or those in one symbol
+MASS_CANCEL_TYPES = frozenset({"all", "security"})
+
+
+def cancel_working_orders(link: ClientLink, symbol: str | None, cl_ord_id_prefix: str) -> list[Order]:
+    """Ask the engine to cancel every working order the session placed (in `symbol`, if given);
+    the orders whose cancel it took. Each cancel's ClOrdID is `<prefix>:<order id>`."""
+    working = Order.objects.filter(account_id__in=link.accounts, parent_id__isnull=True,
+                                   status__in=[s.value for s in WORKING_STATUSES])  # fmt: skip
+    if symbol is not None:
+        working = working.filter(symbol=symbol)
+    orders = {o.id: o for o in working}
+    mine = set(Event.objects.filter(stream_type="order", stream_version=1, actor=link.actor,
+                                    stream_id__in=list(orders)).values_list("stream_id", flat=True))  # fmt: skip
+    targets = [orders[i] for i in sorted(mine)]
+    if not targets:
+        return []
+    now = time.time_ns()
+    commands: list[cmd.Command] = [
+        cmd.CancelOrder(
+            bus.new_command_id(), now, link.actor, o.account_id, o.id, f"{cl_ord_id_prefix}:{o.id}", o.cl_ord_id
+        )
+        for o in targets
+    ]
+    try:
+        answers = bus.send_many(commands, timeout=settings.OMS_ENGINE_REPLY_TIMEOUT)
+    except bus.EngineUnavailable:
+        log.exception("%s: cancels not taken", link.comp_id)
+        return []
+    return [o for o, a in zip(targets, answers, strict=True) if a["outcome"] in ("accepted", "duplicate")]
+
+
+def _mass_id() -> str:
+    return f"M{time.time_ns()}"
 
 
 def _send(command: cmd.Command, timeout: float) -> dict:

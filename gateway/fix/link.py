@@ -20,9 +20,13 @@ class ClientLink:
         self.retired = threading.Event()  # switched off in admin: its tailer stops waiting
         self.accounts: frozenset[str] = frozenset()  # what it may trade, refreshed from its row
         self.default_account: str | None = None
+        self.cancel_on_disconnect = False
+        self.grace_seconds = 0.0
 
-    def configure(self, accounts: frozenset[str], default_account: str | None) -> None:
+    def configure(self, accounts: frozenset[str], default_account: str | None, *, cancel_on_disconnect: bool = False,
+                  grace_seconds: float = 0.0) -> None:  # fmt: skip
         self.accounts, self.default_account = accounts, default_account
+        self.cancel_on_disconnect, self.grace_seconds = cancel_on_disconnect, grace_seconds
         if accounts:
             self.retired.clear()
 

@@ -107,6 +107,10 @@ def stack(engine_process, django_db_blocker, tmp_path_factory):
             Venue.objects.filter(name=venue.name).update(active=False)
 
 
+def now() -> str:
+    return time.strftime("%Y%m%d-%H:%M:%S", time.gmtime())  # a UTCTimestamp, as 60 TransactTime
+
+
 def new_id(prefix: str = "G") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
@@ -319,6 +323,24 @@ def test_a_malformed_order_is_rejected_saying_what_and_the_session_stays_up(stac
     assert stack.client.app.logged_on
 
 
+def test_a_mass_cancel_by_symbol_cancels_the_sessions_working_orders_in_it(stack):
+    first, _ = placed(stack, symbol="SPY", quantity="3", price="10")
+    second, _ = placed(stack, symbol="SPY", quantity="4", price="11")
+    other, _ = placed(stack, symbol="TSLA", quantity="5", price="12")
+    mass_id = new_id("M")
+    stack.client.send("q", {11: mass_id, 530: "1", 55: "SPY", 60: now()})
+    report = until(stack, lambda m: m.get(35) == "r" and m.get(11) == mass_id)
+    assert (report[530], report[531], report[533]) == ("1", "1", "2")
+    canceled = set()
+    while canceled != {first, second}:
+        message = until(stack, lambda m: m.get(35) == "8" and m.get(150) == "4")
+        assert message[41] != other
+        canceled.add(message[41])
+    stack.client.send("q", {11: new_id("M"), 530: "4", 461: "ESXXXX", 60: now()})  # by CFI code: not served
+    refused = until(stack, lambda m: m.get(35) == "r" and m.get(531) == "0")
+    assert refused[532] == "0"
+
+
 def test_a_gateway_killed_and_restarted_sends_what_the_client_missed_once(stack):
     cl_ord_id, new = placed(stack, symbol="AAPL", quantity="10", price="40")
     stack.gateway.kill()
@@ -359,3 +381,23 @@ def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(sta
             time.sleep(0.1)
     finally:
         client.stop()
+
+
+def test_a_session_with_cancel_on_disconnect_has_its_working_orders_canceled_when_it_drops(stack, tmp_path):
+    comp_id = f"C{uuid.uuid4().hex[:6].upper()}"
+    committed("INSERT INTO gateway_clientsession (comp_id, description, allowed_addresses, cancel_on_disconnect,"
+              " grace_seconds, max_messages_per_second, active, default_account_id) VALUES (%s, '', '', true, 1,"
+              " 100, true, %s)", comp_id, ACCOUNT)  # fmt: skip
+    committed("INSERT INTO gateway_clientsession_accounts (clientsession_id, account_id) SELECT s.id, a.id"
+              " FROM gateway_clientsession s, orders_account a WHERE s.comp_id = %s AND a.code = %s",
+              comp_id, ACCOUNT)  # fmt: skip
+    client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
+    try:
+        client.start()
+        cl_ord_id = new_id()
+        client.send("D", {11: cl_ord_id, 55: "NVDA", 54: "1", 38: "2", 40: "2", 44: "9", 59: "0", 100: "TGQUIET"})
+        order_id = int(client.receive_until(er(cl_ord_id, "0"))[-1][37])
+    finally:
+        client.stop()  # drops the connection
+    canceled = wait_order(order_id, status_is("canceled"), timeout=20)
+    assert canceled.cum_qty == 0

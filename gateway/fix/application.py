@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable
 
 import quickfix as fix
-from django.db import close_old_connections
+from django.db import connection
 
 from gateway.fix.inbound import Inbound
 from gateway.fix.link import ClientLink
@@ -53,6 +53,9 @@ class GatewayApplication(fix.Application):
         log.info("%s logged on", link.comp_id)
 
     def onLogout(self, session_id: fix.SessionID) -> None:
+        session = fix.Session.lookupSession(session_id)
+        if session is not None and not session.isEnabled():
+            session.logon()  # our logout() disabled it; whether it may log on again is the front's to say
         link = self.link_for(session_id.getTargetCompID().getValue())
         if not link.up.is_set():
             return  # a logon refused or never completed
@@ -67,8 +70,10 @@ class GatewayApplication(fix.Application):
         if message.getHeader().getField(35) != "A":
             return
         comp_id = session_id.getTargetCompID().getValue()
-        close_old_connections()
-        row = ClientSession.objects.filter(comp_id=comp_id).first()
+        try:  # the front checked it a moment ago; a row changed since is caught here
+            row = ClientSession.objects.filter(comp_id=comp_id).first()
+        finally:
+            connection.close()  # back to the pool: quickfix's thread keeps none
         refusal = logon_refusal(row, comp_id)
         if refusal is not None:
             log.warning("logon refused: %s", refusal)

@@ -22,6 +22,8 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from django.db import connection
+
 log = logging.getLogger("oms.gateway")
 
 LOGON_TIMEOUT_SECONDS = 10.0
@@ -98,6 +100,8 @@ class Front:
         except Exception:
             log.exception("could not decide on a logon of %s", sender)
             admitted = "the gateway cannot take logons now; try again"
+        finally:
+            connection.close()  # back to the pool: this thread now only copies bytes
         if isinstance(admitted, str):
             self._refuse(client, sender, admitted, logon)
             return

@@ -31,6 +31,7 @@ from time import time_ns
 import quickfix as fix
 from django.db import close_old_connections
 
+from gateway.domain.sessions import kill_switch_refusal
 from gateway.fix.application import GatewayApplication, logon_refusal
 from gateway.fix.front import Front
 from gateway.fix.inbound import Inbound, cancel_working_orders
@@ -38,6 +39,7 @@ from gateway.fix.link import ClientLink
 from gateway.fix.outbound import client_tailer
 from gateway.models import ClientSession
 from orders.tailer import LogTailer
+from risk.models import KillSwitch
 from venues.connector.threads import spawn
 from venues.fix.config import SessionSpec, session_settings, settings_text
 
@@ -64,6 +66,11 @@ def address_refusal(row: ClientSession, address: str) -> str | None:
     except ValueError:
         pass
     return f"session {row.comp_id} may not connect from {address}"
+
+
+def engaged_switches() -> list[tuple[str, str, str]]:
+    """(scope, target, reason) of every kill switch engaged now, as the log's projection shows."""
+    return [(k.scope, k.target, k.engage_reason) for k in KillSwitch.objects.filter(engaged=True)]
 
 
 def _free_port() -> int:
@@ -116,6 +123,9 @@ class Gateway:
         if refusal is not None:
             return refusal
         assert row is not None
+        refusal = kill_switch_refusal(engaged_switches(), frozenset(a.code for a in row.accounts.all()))
+        if refusal is not None:
+            return refusal
         self._configure(self.link(comp_id), row)
         return self.acceptors[comp_id].port
 
@@ -123,7 +133,8 @@ class Gateway:
         """Take up an active session's row (at start, at each logon, on an edit): its accounts, its
         acceptor and its tailer, started if they are not running."""
         link.configure(frozenset(a.code for a in row.accounts.all()), row.default_account_id,
-                       cancel_on_disconnect=row.cancel_on_disconnect, grace_seconds=row.grace_seconds)  # fmt: skip
+                       cancel_on_disconnect=row.cancel_on_disconnect, grace_seconds=row.grace_seconds,
+                       max_messages_per_second=row.max_messages_per_second)  # fmt: skip
         with self._lock:
             if link.comp_id not in self.acceptors:
                 self.acceptors[link.comp_id] = self._start_acceptor(link.comp_id)
@@ -174,16 +185,25 @@ class Gateway:
                 row = rows.get(comp_id)
                 if row is None or not row.active:
                     self._retire(comp_id, "session deactivated" if row else "session deleted")
+            switches = engaged_switches()
+            for link in list(self.links.values()):
+                if link.up.is_set() and (why := kill_switch_refusal(switches, link.accounts)):
+                    self._log_out(link, why)
+
+    def _log_out(self, link: ClientLink, why: str) -> None:
+        """Log a session out, saying why in the Logout's Text (58); it may log on again when the
+        reason is gone (a kill switch released)."""
+        log.warning("%s: logging it out: %s", link.comp_id, why)
+        if link.session_id is not None and (session := fix.Session.lookupSession(link.session_id)) is not None:
+            session.logout(why)  # enabled again at the logout (application.py): the front decides who may
 
     def _retire(self, comp_id: str, why: str) -> None:
         """A session switched off or deleted: logged out, its acceptor and its tailer stopped (its
         checkpoint stays: switched on again, it continues where it was)."""
-        log.warning("%s: %s; logging it out", comp_id, why)
         link = self.link(comp_id)
         link.configure(frozenset(), None)  # nothing more is taken from it
         link.retired.set()
-        if link.session_id is not None and (session := fix.Session.lookupSession(link.session_id)) is not None:
-            session.logout(why)
+        self._log_out(link, why)
         with self._lock:
             running = self.acceptors.pop(comp_id)
             tailer = self.tailers.pop(comp_id, None)

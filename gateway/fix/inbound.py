@@ -23,6 +23,7 @@ from decimal import Decimal
 
 import quickfix as fix
 from django.conf import settings
+from django.db import connection
 
 from gateway.domain import tables as gw_tables
 from gateway.domain.reports import ClientCancelReject, ClientReport, refused_order
@@ -33,7 +34,7 @@ from orders.domain import commands as cmd
 from orders.domain.calendar import trading_day
 from orders.domain.values import WORKING_STATUSES, ExecType, OrdStatus, RequestKind, Side
 from orders.models import Event, Order
-from venues.fix.messages import FixValueError, Get, decimal_field, required
+from venues.fix.messages import FixValueError, Get, business_reject_message, decimal_field, required
 from venues.fix.orders import (
     AffectedOrder,
     MassCancelReport,
@@ -82,6 +83,9 @@ class Worker:
                 job()
             except Exception:  # one request that fails must not stop the ones behind it
                 log.exception("a client request failed")
+            finally:
+                if self._jobs.empty():
+                    connection.close()  # idle: its database connection goes back to the pool
 
 
 class Inbound:
@@ -102,10 +106,15 @@ class Inbound:
         handler = self.handlers.get(msg_type)
         if handler is None:
             raise fix.UnsupportedMessageType()  # quickfix answers 35=j, 380=3
-        try:
-            job = handler(link, message, get)
-        except FixValueError as error:
-            raise session_reject(error) from None
+        if not link.rate.allow(time.monotonic()):
+            seq_num = message.getHeader().getField(34)
+            text = f"throttled: over {link.rate.per_second} messages a second; not processed"
+            job = lambda: link.send_now(business_reject_message(seq_num, msg_type, "other", text))  # noqa: E731
+        else:
+            try:
+                job = handler(link, message, get)
+            except FixValueError as error:
+                raise session_reject(error) from None
         worker = self.workers.get(link.comp_id)
         if worker is None:
             worker = self.workers[link.comp_id] = Worker(link.comp_id, self.stopped)

@@ -7,6 +7,7 @@ import threading
 
 import quickfix as fix
 
+from gateway.domain.sessions import RateLimit
 from venues.connector.threads import Stopped
 
 
@@ -22,10 +23,13 @@ class ClientLink:
         self.default_account: str | None = None
         self.cancel_on_disconnect = False
         self.grace_seconds = 0.0
+        self.rate = RateLimit(100)  # application messages a second it may send
 
     def configure(self, accounts: frozenset[str], default_account: str | None, *, cancel_on_disconnect: bool = False,
-                  grace_seconds: float = 0.0) -> None:  # fmt: skip
+                  grace_seconds: float = 0.0, max_messages_per_second: int = 100) -> None:  # fmt: skip
         self.accounts, self.default_account = accounts, default_account
+        if self.rate.per_second != max_messages_per_second:
+            self.rate = RateLimit(max_messages_per_second)
         self.cancel_on_disconnect, self.grace_seconds = cancel_on_disconnect, grace_seconds
         if accounts:
             self.retired.clear()

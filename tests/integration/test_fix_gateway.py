@@ -360,13 +360,7 @@ def test_a_gateway_killed_and_restarted_sends_what_the_client_missed_once(stack)
 
 
 def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(stack, tmp_path):
-    comp_id = f"C{uuid.uuid4().hex[:6].upper()}"
-    committed("INSERT INTO gateway_clientsession (comp_id, description, allowed_addresses, cancel_on_disconnect,"
-              " grace_seconds, max_messages_per_second, active, default_account_id) VALUES (%s, '', '', false, 0,"
-              " 100, true, %s)", comp_id, ACCOUNT)  # fmt: skip
-    committed("INSERT INTO gateway_clientsession_accounts (clientsession_id, account_id) SELECT s.id, a.id"
-              " FROM gateway_clientsession s, orders_account a WHERE s.comp_id = %s AND a.code = %s",
-              comp_id, ACCOUNT)  # fmt: skip
+    comp_id = new_session(ACCOUNT)
     client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
     try:
         client.start()
@@ -384,13 +378,7 @@ def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(sta
 
 
 def test_a_session_with_cancel_on_disconnect_has_its_working_orders_canceled_when_it_drops(stack, tmp_path):
-    comp_id = f"C{uuid.uuid4().hex[:6].upper()}"
-    committed("INSERT INTO gateway_clientsession (comp_id, description, allowed_addresses, cancel_on_disconnect,"
-              " grace_seconds, max_messages_per_second, active, default_account_id) VALUES (%s, '', '', true, 1,"
-              " 100, true, %s)", comp_id, ACCOUNT)  # fmt: skip
-    committed("INSERT INTO gateway_clientsession_accounts (clientsession_id, account_id) SELECT s.id, a.id"
-              " FROM gateway_clientsession s, orders_account a WHERE s.comp_id = %s AND a.code = %s",
-              comp_id, ACCOUNT)  # fmt: skip
+    comp_id = new_session(ACCOUNT, cancel_on_disconnect=True, grace_seconds=1)
     client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
     try:
         client.start()
@@ -401,3 +389,58 @@ def test_a_session_with_cancel_on_disconnect_has_its_working_orders_canceled_whe
         client.stop()  # drops the connection
     canceled = wait_order(order_id, status_is("canceled"), timeout=20)
     assert canceled.cum_qty == 0
+
+
+def test_a_kill_switch_on_its_account_logs_a_session_out_and_keeps_it_out_until_released(stack, tmp_path):
+    account = f"R-{uuid.uuid4().hex[:8]}"
+    committed("INSERT INTO orders_account (code, name, active) VALUES (%s, %s, true)", account, "gateway test")
+    comp_id = new_session(account)
+    client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
+    try:
+        client.start()
+        answer = bus.send(cmd.EngageKillSwitch(bus.new_command_id(), time.time_ns(), "user:risk", "account", account,
+                                               "runaway algo"), timeout=10)  # fmt: skip
+        assert answer["outcome"] == "accepted", answer
+        deadline = time.monotonic() + 15
+        while client.app.logged_on:
+            assert time.monotonic() < deadline, "still logged on"
+            time.sleep(0.1)
+        time.sleep(3)  # it tries again, and is refused
+        assert not client.app.logged_on
+        answer = bus.send(cmd.ReleaseKillSwitch(bus.new_command_id(), time.time_ns(), "user:risk", "account", account,
+                                                "fixed"), timeout=10)  # fmt: skip
+        assert answer["outcome"] == "accepted", answer
+        deadline = time.monotonic() + 15
+        while not client.app.logged_on:
+            assert time.monotonic() < deadline, "not let in again"
+            time.sleep(0.1)
+    finally:
+        client.stop()
+
+
+def test_messages_over_the_sessions_rate_are_refused_not_processed(stack, tmp_path):
+    comp_id = new_session(ACCOUNT, max_messages_per_second=5)
+    client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
+    try:
+        client.start()
+        for _ in range(8):
+            client.send("H", {11: "NO-SUCH", 55: "AMZN", 54: "1"})
+        answers = [client.receive() for _ in range(8)]
+        assert sorted(m[35] for m in answers) == ["8"] * 5 + ["j"] * 3
+        assert all("throttled" in m[58] for m in answers if m[35] == "j")
+    finally:
+        client.stop()
+
+
+def new_session(account: str, *, cancel_on_disconnect: bool = False, grace_seconds: int = 0,
+                max_messages_per_second: int = 100) -> str:  # fmt: skip
+    """A client session of its own trading `account`, committed for the gateway to see; its CompID."""
+    comp_id = f"C{uuid.uuid4().hex[:6].upper()}"
+    committed("INSERT INTO gateway_clientsession (comp_id, description, allowed_addresses, cancel_on_disconnect,"
+              " grace_seconds, max_messages_per_second, active, default_account_id) VALUES (%s, '', '', %s, %s,"
+              " %s, true, %s)", comp_id, cancel_on_disconnect, grace_seconds, max_messages_per_second,
+              account)  # fmt: skip
+    committed("INSERT INTO gateway_clientsession_accounts (clientsession_id, account_id) SELECT s.id, a.id"
+              " FROM gateway_clientsession s, orders_account a WHERE s.comp_id = %s AND a.code = %s",
+              comp_id, account)  # fmt: skip
+    return comp_id

@@ -10,6 +10,7 @@ import pytest
 
 from gateway.domain import tables
 from gateway.domain.reports import ClientCancelReject, ClientReport, exec_id_of, refused_order, report_for
+from gateway.domain.sessions import RateLimit, kill_switch_refusal
 from orders.domain import events as ev
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -179,3 +180,26 @@ def test_a_routing_decision_tells_the_client_nothing():
 def test_a_refused_order_has_no_order_id():
     report = refused_order("R1", "C9", "DESK-EQ", "AMZN", Side.BUY, D(1), D(50), "account_not_allowed", "no", 5)
     assert (report.order_id, report.exec_type, report.ord_rej_reason) == ("NONE", ExecType.REJECTED, "99")
+
+
+# -- sessions --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("engaged", "refused"),
+    [
+        ([], None),
+        ([("firm", "", "halt")], "kill switch engaged on the firm: halt"),
+        ([("account", "CLIENT-1", "runaway")], "kill switch engaged on account CLIENT-1: runaway"),
+        ([("account", "DESK-EQ", "x"), ("trader", "trader", "y"), ("venue", "SIMA", "z")], None),
+    ],
+)
+def test_a_kill_switch_on_the_firm_or_one_of_its_accounts_keeps_a_session_out(engaged, refused):
+    assert kill_switch_refusal(engaged, frozenset({"CLIENT-1"})) == refused
+
+
+def test_the_rate_limit_allows_so_many_messages_in_any_second():
+    limit = RateLimit(3)
+    assert [limit.allow(t) for t in (0.0, 0.1, 0.2, 0.3, 0.9, 1.05, 1.15)] == [
+        True, True, True, False, False, True, True,
+    ]  # fmt: skip

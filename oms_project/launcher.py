@@ -1,6 +1,6 @@
 """`make run`: start the embedded services (unless DATABASE_URL / REDIS_URL are set), migrate,
-load the demo data, print where everything is, run every Procfile process, and on Ctrl-C
-stop them all, the embedded services last.
+load the demo data (and the demo client FIX session), print where everything is, run every
+Procfile process, and on Ctrl-C stop them all, the embedded services last.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def _single_launcher(profile: str):
 def banner(web_port: int, profile: str = "run") -> str:
     base = f"http://127.0.0.1:{web_port}"
     sima, simb = os.environ.get("OMS_SIMA_PORT", "9881"), os.environ.get("OMS_SIMB_PORT", "9882")
+    fix_port, fix_comp_id = os.environ.get("OMS_FIX_PORT", "9878"), os.environ.get("OMS_FIX_COMPID", "OMS")
     return f"""
   ┌─ OMS is starting ─────────────────────────────────────────────────
   │ Web:        {base}/
@@ -52,6 +53,8 @@ def banner(web_port: int, profile: str = "run") -> str:
   │ Logins:     trader / risk / compliance / admin (password = user name)
   │ Venues:     SIMA on 127.0.0.1:{sima}, SIMB on 127.0.0.1:{simb} (simulated exchanges)
   │               FIX 4.4 from SenderCompID OMS; TargetCompID is the venue's name
+  │ Client FIX: FIX 4.4 to 127.0.0.1:{fix_port}, TargetCompID {fix_comp_id}, SenderCompID CLIENT1
+  │               (account CLIENT-1; sessions are edited in admin: Client sessions)
   │ Token:      curl -X POST {base}/api/v1/auth/token/ -H 'Content-Type: application/json' \\
   │               -d '{{"username": "trader", "password": "trader"}}'
   │ Data:       var/{profile}/ (kept between runs)    Ctrl-C stops everything
@@ -77,6 +80,7 @@ def main() -> int:
         embedded.main(["start", "--profile", profile])
         _manage("migrate", "--no-input", "-v", "0")
         _manage("load_demo_data")
+        _manage("load_gateway_demo_data")  # the demo client FIX session, CLIENT1 (after its account)
         _manage("collectstatic", "--no-input", "-v", "0")  # admin, API docs: served by WhiteNoise
         print(banner(web_port, profile), flush=True)
         honcho = subprocess.Popen(

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "orders",
     "risk",
     "venues",
+    "gateway",
 ]
 
 MIDDLEWARE = [
@@ -178,7 +179,8 @@ OMS_ENGINE_REPLY_TIMEOUT = env.float("OMS_ENGINE_REPLY_TIMEOUT", default=5.0)  #
 OMS_ENGINE_BATCH_MAX = env.int("OMS_ENGINE_BATCH_MAX", default=2000)  # commands per commit at most
 OMS_BUS_PREFIX = env.str("OMS_BUS_PREFIX", default="oms")  # key prefix on Redis: one per deployment
 OMS_WEB_PORT = env.int("OMS_WEB_PORT", default=8000)
-OMS_FIX_PORT = env.int("OMS_FIX_PORT", default=9878)
+OMS_FIX_PORT = env.int("OMS_FIX_PORT", default=9878)  # the client FIX gateway (acceptor)
+OMS_FIX_COMPID = env.str("OMS_FIX_COMPID", default="OMS")  # its SenderCompID (49) to clients
 # The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
 OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)

@@ -42,6 +42,7 @@ class System:
             "OMS_WEB_PORT": str(self.port),
             "OMS_SIMA_PORT": str(free_port()),
             "OMS_SIMB_PORT": str(free_port()),
+            "OMS_FIX_PORT": str(free_port()),
             "OMS_BUS_PREFIX": "oms-e2e",
             "OMS_ENV": "development",
         }
@@ -216,7 +217,27 @@ def check_risk_and_the_kill_switch(system: System, trader: str, order: dict, ref
     system.request("POST", f"/api/v1/orders/{again['id']}/cancel/", {}, trader)
 
 
-def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
+def check_a_client_trades_over_fix(system: System, state_dir: Path) -> None:
+    """The demo client session CLIENT1 logs on to the gateway and a market order of its fills at
+    the simulated venues, reported PendingNew first and Filled last."""
+    sys.path.insert(0, str(BASE_DIR / "tests" / "integration"))
+    from fixclient import FixClient
+
+    client = FixClient("CLIENT1", "OMS", int(system.env["OMS_FIX_PORT"]), state_dir)
+    client.start(timeout=60)
+    try:
+        cl_ord_id = f"E2E-FIX-{uuid.uuid4().hex[:8]}"
+        client.send("D", {11: cl_ord_id, 55: "MSFT", 54: "1", 38: "10", 40: "1", 59: "0"})  # no 1: the default
+        seen = client.receive_until(
+            lambda m: m.get(35) == "8" and m.get(11) == cl_ord_id and m.get(39) in ("2", "4", "8", "C"), timeout=30
+        )
+        reports = [m for m in seen if m.get(11) == cl_ord_id]
+        assert reports[0][150] == "A" and reports[-1][39] == "2" and reports[-1][1] == "CLIENT-1", reports
+    finally:
+        client.stop()
+
+
+def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c(tmp_path):
     system = System()
     system.start()
     try:
@@ -274,6 +295,8 @@ def test_make_run_serves_the_rest_flow_and_resumes_after_ctrl_c():
         assert filled["status"] == "filled" and Decimal(filled["avg_px"]) > 0
         status, after = system.request("GET", "/api/v1/positions/?account=DESK-ARB&symbol=MSFT", token=trader)
         assert Decimal(after["results"][0]["quantity"]) == held + 10
+
+        check_a_client_trades_over_fix(system, tmp_path)
 
         # a parent bigger than either venue shows is split across both, and rolls up their fills
         big = {**market, "cl_ord_id": f"{cl_ord_id}-P", "quantity": "5000", "routing": {"strategy": "split"}}

@@ -18,7 +18,6 @@ from risk.models import AccountLimits as AccountLimitsRow
 from risk.models import SymbolLimits as SymbolLimitsRow
 
 INSTRUMENT_SETTINGS = ("price_band_pct", "max_reference_age_s", "restricted")
-NO_LIMITS = Limits()
 
 
 def asset_class_defaults(asset_class: str) -> dict[str, Decimal]:

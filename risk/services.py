@@ -27,7 +27,6 @@ from risk.usage_feed import read_usage
 
 User = order_services.User
 MANAGE_RISK = "risk.manage_risk"
-INSTRUMENT_SETTINGS = ("price_band_pct", "max_reference_age_s", "restricted")
 
 # The engine's refusals of a control command, and the request field each one is about.
 REFUSAL_FIELDS = {
@@ -103,7 +102,7 @@ def _send(command: cmd.Command, field_of_error: dict[str, str] | None = None) ->
 
 def _field_named(text: str) -> str | None:
     """invalid_limit / invalid_control: the engine's text starts with the setting's name."""
-    for name in (*LIMIT_FIELDS, *INSTRUMENT_SETTINGS):
+    for name in (*LIMIT_FIELDS, *configuration.INSTRUMENT_SETTINGS):
         if text.startswith(name) or f"{name!r}" in text:
             return name
     return None

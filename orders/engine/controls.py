@@ -22,7 +22,7 @@ from orders.domain.state import OrderState
 from orders.engine.decisions import Decision, Inputs, Outcome
 from orders.engine.state import EngineState
 from risk import configuration
-from risk.domain import Scope, Switch
+from risk.domain import NO_LIMITS, Scope, Switch
 from risk.domain import events as risk_ev
 from risk.domain.limits import SYMBOL_LIMITS
 
@@ -72,12 +72,15 @@ def change_limits(state: EngineState, inputs: Inputs, command: cmd.ChangeRiskLim
         return _error("unknown_account", f"account {command.account!r} is unknown"), []
     if command.symbol is not None and command.symbol not in inputs.reference.instruments:
         return _error("unknown_symbol", f"symbol {command.symbol!r} is not a known instrument"), []
+    # What the change starts from: the account's own limits, or its overrides for the symbol.
     account_limits = inputs.reference.limits.get(command.account)
-    current = configuration.limit_values(
-        (account_limits.symbols.get(command.symbol) if command.symbol else account_limits.limits)
-        if account_limits is not None and (command.symbol is None or command.symbol in account_limits.symbols)
-        else configuration.NO_LIMITS
-    )
+    if account_limits is None:
+        own = NO_LIMITS
+    elif command.symbol is None:
+        own = account_limits.limits
+    else:
+        own = account_limits.symbols.get(command.symbol, NO_LIMITS)
+    current = configuration.limit_values(own)
     changes = []
     try:
         for name, value in command.changes:

@@ -13,13 +13,12 @@ from decimal import Decimal
 from orders.domain import commands as cmd
 from orders.models import Account, Instrument
 from risk import configuration
-from risk.domain import DEFAULT_POLICY, AccountLimits, InstrumentRisk, InstrumentRules, Limits, RiskPolicy
+from risk.domain import DEFAULT_POLICY, NO_LIMITS, AccountLimits, InstrumentRisk, InstrumentRules, Limits, RiskPolicy
 from risk.domain import events as risk_ev
 from venues.models import Venue
 
 RELOAD_MIN_SECONDS = 0.25  # a few queries: cheap, yet a client naming junk cannot make it reload all the time
 REFRESH_SECONDS = 5.0
-NO_LIMITS = Limits()
 
 
 @dataclass

@@ -5,6 +5,7 @@ watch.py), so an edit in admin takes effect without a restart."""
 
 from __future__ import annotations
 
+import pgtrigger
 from django.db import models
 
 from orders.models import Account
@@ -44,3 +45,51 @@ class ClientSession(models.Model):
     @property
     def addresses(self) -> list[str]:
         return [a.strip() for a in self.allowed_addresses.split(",") if a.strip()]
+
+
+class FixMessage(models.Model):
+    """A message a client session sent or was sent, as it went over the wire: the compliance
+    record of the FIX conversation. Written by the gateway in batches, off the order path
+    (gateway/fix/audit.py); append-only, enforced by the database like the event log."""
+
+    IN, OUT = "in", "out"
+
+    session = models.CharField("CompID", max_length=64, help_text="The client's CompID.")
+    direction = models.CharField(max_length=3, choices=[(IN, "in (from the client)"), (OUT, "out (to the client)")])
+    msg_seq_num = models.PositiveIntegerField("MsgSeqNum (34)", null=True)
+    msg_type = models.CharField("MsgType (35)", max_length=4)
+    poss_dup = models.BooleanField("PossDupFlag (43)", default=False)
+    cl_ord_id = models.CharField("ClOrdID (11)", max_length=64, blank=True)
+    orig_cl_ord_id = models.CharField("OrigClOrdID (41)", max_length=64, blank=True)
+    order_id = models.CharField("OrderID (37)", max_length=64, blank=True)
+    account = models.CharField("Account (1)", max_length=64, blank=True)
+    at = models.DateTimeField(help_text="When the gateway received or sent it (UTC).")
+    raw = models.TextField(help_text="The message as on the wire (SOH separators).")
+
+    class Meta:
+        db_table = "gateway_fix_messages"
+        verbose_name = "FIX message"
+        indexes = [
+            models.Index(fields=["session", "-id"], name="fix_msg_session"),
+            models.Index(fields=["order_id"], name="fix_msg_order"),
+            models.Index(fields=["cl_ord_id"], name="fix_msg_cl_ord_id"),
+        ]
+        triggers = [
+            pgtrigger.Trigger(
+                name="fix_messages_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                when=pgtrigger.Before,
+                level=pgtrigger.Row,
+                func="RAISE EXCEPTION 'the FIX message log is append-only: % on % is refused', TG_OP, TG_TABLE_NAME;",
+            ),
+            pgtrigger.Trigger(
+                name="fix_messages_no_truncate",
+                operation=pgtrigger.Truncate,
+                when=pgtrigger.Before,
+                level=pgtrigger.Statement,
+                func="RAISE EXCEPTION 'the FIX message log is append-only: % on % is refused', TG_OP, TG_TABLE_NAME;",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.session} {self.direction} 34={self.msg_seq_num} 35={self.msg_type}"

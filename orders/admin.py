@@ -109,7 +109,9 @@ class OrderAdmin(ReadOnlyAdmin):
     @admin.display(description="events")
     def history(self, order: Order) -> str:
         url = reverse("admin:orders_event_changelist") + f"?stream_type=order&q={order.id}"
-        return format_html('<a href="{}">history</a>', url)
+        # The client FIX gateway's message log about the order (empty for orders not from FIX).
+        fix_url = reverse("admin:gateway_fixmessage_changelist") + f"?order={order.id}"
+        return format_html('<a href="{}">history</a> · <a href="{}">FIX</a>', url, fix_url)
 
 
 @admin.register(Fill)

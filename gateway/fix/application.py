@@ -15,6 +15,7 @@ from collections.abc import Callable
 import quickfix as fix
 from django.db import connection
 
+from gateway.fix.audit import AuditTrail
 from gateway.fix.inbound import Inbound
 from gateway.fix.link import ClientLink
 from gateway.models import ClientSession
@@ -36,8 +37,9 @@ def logon_refusal(row: ClientSession | None, comp_id: str) -> str | None:
 class GatewayApplication(fix.Application):
     def __init__(self, inbound: Inbound, link_for: Callable[[str], ClientLink],
                  on_logon: Callable[[ClientLink, ClientSession], None],
-                 on_logout: Callable[[ClientLink], None]) -> None:  # fmt: skip
+                 on_logout: Callable[[ClientLink], None], audit: AuditTrail) -> None:  # fmt: skip
         super().__init__()
+        self.audit = audit
         self.inbound = inbound
         self.link_for = link_for
         self.on_logon = on_logon
@@ -64,9 +66,10 @@ class GatewayApplication(fix.Application):
         self.on_logout(link)
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        self.audit.record(session_id.getTargetCompID().getValue(), "out", message.toString())
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        self.audit.record(session_id.getTargetCompID().getValue(), "in", message.toString())
         if message.getHeader().getField(35) != "A":
             return
         comp_id = session_id.getTargetCompID().getValue()
@@ -82,10 +85,11 @@ class GatewayApplication(fix.Application):
         self.on_logon(self.link_for(comp_id), row)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        self.audit.record(session_id.getTargetCompID().getValue(), "out", message.toString())
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         link = self.link_for(session_id.getTargetCompID().getValue())
+        self.audit.record(link.comp_id, "in", message.toString())
         try:
             self.inbound.receive(link, message, getter(message))
         except QUICKFIX_REJECTIONS:

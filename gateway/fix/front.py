@@ -33,6 +33,8 @@ SOH = "\x01"
 
 # (comp_id, source address) -> the session acceptor's port, or the refusal's text
 Admit = Callable[[str, str], "int | str"]
+# (comp_id, direction, raw message): the FIX message log (audit.py)
+Record = Callable[[str, str, str], None]
 
 
 def field(message: bytes, tag: int) -> str | None:
@@ -50,9 +52,11 @@ def logout_refusal(sender: str, target: str, text: str, begin_string: str = "FIX
 
 
 class Front:
-    def __init__(self, host: str, port: int, comp_id: str, admit: Admit, stopped: threading.Event) -> None:
+    def __init__(self, host: str, port: int, comp_id: str, admit: Admit, stopped: threading.Event,
+                 record: Record) -> None:  # fmt: skip
         self.host, self.port, self.comp_id = host, port, comp_id
         self.admit = admit
+        self.record = record
         self.stopped = stopped
         self._listener: socket.socket | None = None
 
@@ -131,8 +135,12 @@ class Front:
 
     def _refuse(self, client: socket.socket, sender: str, text: str, logon: bytes) -> None:
         log.warning("logon of %r refused: %s", sender, text)
+        logout = logout_refusal(self.comp_id, sender or "UNKNOWN", text, field(logon, 8) or "FIX.4.4")
+        # A refused logon is part of the record: who tried, and what they were told.
+        self.record(sender or "UNKNOWN", "in", logon.decode("ascii", "replace"))
+        self.record(sender or "UNKNOWN", "out", logout.decode("ascii", "replace"))
         try:
-            client.sendall(logout_refusal(self.comp_id, sender or "UNKNOWN", text, field(logon, 8) or "FIX.4.4"))
+            client.sendall(logout)
             client.shutdown(socket.SHUT_WR)
             client.settimeout(2)
             client.recv(1024)  # let the client read the Logout before the connection goes

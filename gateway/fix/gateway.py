@@ -6,6 +6,7 @@
 - inbound.py: 35=D/F/G/H to engine commands (and the few answers that never reach the log);
 - outbound.py: a log tailer per client session, committed events to 35=8/9, exactly once;
 - link.py: one client's session state, and sending on it (waiting while it is down);
+- audit.py: the FIX message log (every message in and out, for compliance), written off the order path;
 - this module: the sessions' acceptors, the watch on the ClientSession table, start and stop.
 
 Sessions. Each active ClientSession has a quickfix SocketAcceptor of its own on a loopback port
@@ -33,6 +34,7 @@ from django.db import close_old_connections
 
 from gateway.domain.sessions import kill_switch_refusal
 from gateway.fix.application import GatewayApplication, logon_refusal
+from gateway.fix.audit import AuditTrail
 from gateway.fix.front import Front
 from gateway.fix.inbound import Inbound, cancel_working_orders
 from gateway.fix.link import ClientLink
@@ -90,8 +92,10 @@ class Gateway:
         self.acceptors: dict[str, SessionAcceptor] = {}
         self._lock = threading.RLock()
         self.inbound = Inbound(self.stopped)
-        self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected)
-        self.front = Front(host, port, comp_id, self.admit, self.stopped)
+        self.audit = AuditTrail(self.stopped)
+        self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected,
+                                              self.audit)  # fmt: skip
+        self.front = Front(host, port, comp_id, self.admit, self.stopped, self.audit.record)
 
     def link(self, comp_id: str) -> ClientLink:
         with self._lock:
@@ -103,6 +107,7 @@ class Gateway:
     def start(self) -> None:
         for row in ClientSession.objects.filter(active=True).prefetch_related("accounts"):
             self._configure(self.link(row.comp_id), row)
+        self.audit.start()
         self.front.start()
         spawn(self._watch, name="watch")
         log.info("client FIX gateway on %s:%d as %s", self.front.host, self.front.port, self.comp_id)
@@ -114,6 +119,7 @@ class Gateway:
             tailer.stop()
         for running in list(self.acceptors.values()):
             running.acceptor.stop()
+        self.audit.stop()
 
     def admit(self, comp_id: str, address: str) -> int | str:
         """At a connection's Logon, on the front's thread: the session acceptor's port, or why not."""

@@ -16,6 +16,10 @@ from decimal import Decimal
 import pytest
 import quickfix as fix
 from conftest import BASE_DIR, engine_database_url
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.db.models import Q
+from django.test import Client as DjangoClient
 from fixclient import Collector, FixClient
 from venue_stack import (
     LOG_DIR,
@@ -29,7 +33,8 @@ from venue_stack import (
     wait_order,
 )
 
-from gateway.models import ClientSession
+from gateway.fix.audit import fields_of
+from gateway.models import ClientSession, FixMessage
 from orders import bus, venue_feed
 from orders.domain import commands as cmd
 from orders.engine.reference import RELOAD_MIN_SECONDS
@@ -228,6 +233,44 @@ def test_replace_is_pending_replace_then_replaced_with_the_new_size_and_price(st
     until(stack, er(replace_id, "E"))
     replaced = until(stack, er(replace_id, "5"))
     assert (replaced[41], replaced[38], replaced[44], replaced[39]) == (cl_ord_id, "20", "21", "0")
+
+
+def test_every_message_about_an_order_is_in_the_fix_message_log_read_only_for_compliance(stack):
+    cl_ord_id, new = placed(stack, symbol="SPY", quantity="4", price="30")
+    replace_id = new_id("Y")
+    stack.client.send("G", {37: new[37], 11: replace_id, 41: cl_ord_id, 1: ACCOUNT, 55: "SPY", 54: "1", 38: "5",
+                            40: "2", 44: "31"})  # fmt: skip
+    until(stack, er(replace_id, "5"))
+    deadline = time.monotonic() + 10
+    while not FixMessage.objects.filter(session=COMP_ID, direction="out", cl_ord_id=replace_id, msg_type="8").filter(
+        raw__contains="\x01150=5\x01"
+    ):
+        assert time.monotonic() < deadline, "the replace's report never reached the message log"
+        time.sleep(0.1)
+    about = FixMessage.objects.filter(session=COMP_ID).filter(
+        Q(cl_ord_id__in=[cl_ord_id, replace_id]) | Q(order_id=new[37])
+    )
+    seen = [(m.direction, m.msg_type, fields_of(m.raw).get("11")) for m in about.order_by("id")]
+    assert ("in", "D", cl_ord_id) in seen and ("in", "G", replace_id) in seen
+    reports = [m for m in about if m.direction == "out" and m.msg_type == "8"]
+    assert {m.raw.split("\x01150=")[1][0] for m in reports} >= {"A", "0", "E", "5"}
+    assert all(m.order_id == new[37] and m.msg_seq_num for m in reports)
+    # read-only, by the database itself
+    with pytest.raises(Exception, match="append-only"):
+        committed("UPDATE gateway_fix_messages SET raw = 'x' WHERE id = %s", reports[0].id)
+    # compliance reads it per order in admin, and may not change it
+    officer, _ = get_user_model().objects.get_or_create(username="fix-log-reader", defaults={"is_staff": True})
+    officer.user_permissions.add(Permission.objects.get(codename="view_fixmessage"))
+    browser = DjangoClient()
+    browser.force_login(officer)
+    page = browser.get(f"/admin/gateway/fixmessage/?order={new[37]}")
+    assert page.status_code == 200
+    assert replace_id in page.content.decode() and cl_ord_id in page.content.decode()
+    detail = browser.get(f"/admin/gateway/fixmessage/{reports[0].id}/change/")
+    assert detail.status_code == 200 and "ExecType" in detail.content.decode()
+    assert browser.post(f"/admin/gateway/fixmessage/{reports[0].id}/delete/").status_code == 403
+    stack.client.send("F", {11: new_id("X"), 41: replace_id, 1: ACCOUNT, 55: "SPY", 54: "1", 38: "5"})
+    until(stack, lambda m: m.get(35) == "8" and m.get(150) == "4" and m[41] == replace_id)  # working orders: none left
 
 
 def test_a_cancel_of_a_filled_order_is_rejected_too_late(stack):

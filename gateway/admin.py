@@ -8,6 +8,7 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from gateway import health
 from gateway.models import ClientSession, FixMessage
 from orders.admin import ReadOnlyAdmin
 from orders.models import Event, Order
@@ -16,8 +17,25 @@ from venues.fix.dictionary import decoded, message_type_name
 
 @admin.register(ClientSession)
 class ClientSessionAdmin(admin.ModelAdmin):
-    list_display = ("comp_id", "default_account", "active", "cancel_on_disconnect", "max_messages_per_second",
+    list_display = ("comp_id", "default_account", "active", "state", "cancel_on_disconnect", "max_messages_per_second",
                     "messages")  # fmt: skip
+
+    def changelist_view(self, request, extra_context=None):
+        try:
+            self._heartbeat = health.read()
+        except Exception:  # Redis away: the column says "unknown"
+            self._heartbeat = {}
+        return super().changelist_view(request, extra_context)
+
+    @admin.display(description="state (gateway)")
+    def state(self, session: ClientSession) -> str:
+        heartbeat = getattr(self, "_heartbeat", {})
+        if heartbeat is None:
+            return "gateway not running"
+        if not heartbeat:
+            return "unknown"
+        return heartbeat["sessions"].get(session.comp_id, "no acceptor").replace("_", " ")
+
     list_filter = ("active",)
     search_fields = ("comp_id", "description")
     filter_horizontal = ("accounts",)

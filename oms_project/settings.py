@@ -181,6 +181,9 @@ OMS_BUS_PREFIX = env.str("OMS_BUS_PREFIX", default="oms")  # key prefix on Redis
 OMS_WEB_PORT = env.int("OMS_WEB_PORT", default=8000)
 OMS_FIX_PORT = env.int("OMS_FIX_PORT", default=9878)  # the client FIX gateway (acceptor)
 OMS_FIX_COMPID = env.str("OMS_FIX_COMPID", default="OMS")  # its SenderCompID (49) to clients
+# Whether this deployment runs the client FIX gateway, so health reports it (`fix_acceptor`). The
+# test stack starts a gateway only for the tests about it.
+OMS_FIX_GATEWAY = env.bool("OMS_FIX_GATEWAY", default=OMS_ENV != "test")
 # The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
 OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)

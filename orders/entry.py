@@ -1,4 +1,4 @@
-"""Order-entry rules: what every edge (REST today, the client FIX gateway next) checks on a
+"""Order-entry rules: what every edge (REST, the client FIX gateway) checks on a
 request before it becomes an engine command, so a client hears early, naming the field, what
 the engine would refuse anyway. The engine checks everything again (`risk/domain/checks.py`).
 
@@ -40,6 +40,7 @@ class Lookups:
     symbol_known: Callable[[str], bool]
     venue_active: Callable[[str], bool]
     may_trade: Callable[[str], bool]  # the edge's permission: the user's grants, the session's accounts
+    grantee: str = "you"  # whom an account is not granted to, as its refusal says: "session CLIENT1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +76,9 @@ def limit_price_problem(value: Decimal | None) -> Problem | None:
     return None if value is None else _positive("limit_price", "invalid_price", value)
 
 
-def account_problem(account: str, may_trade: Callable[[str], bool]) -> Problem | None:
+def account_problem(account: str, may_trade: Callable[[str], bool], grantee: str = "you") -> Problem | None:
     if not may_trade(account):
-        text = f"account {account!r} is unknown, inactive or not granted to you"
+        text = f"account {account!r} is unknown, inactive or not granted to {grantee}"
         return Problem("account", "account_not_allowed", text)
     return None
 
@@ -173,7 +174,7 @@ def submit_problems(
 ) -> list[Problem]:
     """A new order's problems (FIX 35=D, REST POST /orders/); empty when it may go to the engine."""
     found = _found(
-        account_problem(account, lookups.may_trade),
+        account_problem(account, lookups.may_trade, lookups.grantee),
         cl_ord_id_problem(cl_ord_id),
         symbol_problem(symbol, lookups.symbol_known),
         quantity_problem(quantity),

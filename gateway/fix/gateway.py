@@ -32,6 +32,7 @@ from time import time_ns
 import quickfix as fix
 from django.db import close_old_connections
 
+from gateway import health
 from gateway.domain.sessions import kill_switch_refusal
 from gateway.fix.application import GatewayApplication, logon_refusal
 from gateway.fix.audit import AuditTrail
@@ -90,7 +91,12 @@ class Gateway:
         self.links: dict[str, ClientLink] = {}
         self.tailers: dict[str, LogTailer] = {}
         self.acceptors: dict[str, SessionAcceptor] = {}
+        # `_lock` guards the dicts and is never held around a call into quickfix, because quickfix
+        # calls back (onLogout of an acceptor being stopped, fromAdmin) holding locks of its own and
+        # the callbacks take `_lock`: held across acceptor.start() it deadlocked against a stop.
+        # Starts are serialized by `_start_lock`, which no callback takes.
         self._lock = threading.RLock()
+        self._start_lock = threading.Lock()
         self.inbound = Inbound(self.stopped)
         self.audit = AuditTrail(self.stopped)
         self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected,
@@ -105,11 +111,13 @@ class Gateway:
             return link
 
     def start(self) -> None:
+        self.inbound.names.refresh()
         for row in ClientSession.objects.filter(active=True).prefetch_related("accounts"):
             self._configure(self.link(row.comp_id), row)
         self.audit.start()
         self.front.start()
         spawn(self._watch, name="watch")
+        spawn(self._heartbeat, name="heartbeat")
         log.info("client FIX gateway on %s:%d as %s", self.front.host, self.front.port, self.comp_id)
 
     def stop(self) -> None:
@@ -120,6 +128,10 @@ class Gateway:
         for running in list(self.acceptors.values()):
             running.acceptor.stop()
         self.audit.stop()
+        try:
+            health.clear()
+        except Exception:  # Redis away: the heartbeat expires anyway
+            pass
 
     def admit(self, comp_id: str, address: str) -> int | str:
         """At a connection's Logon, on the front's thread: the session acceptor's port, or why not."""
@@ -141,9 +153,13 @@ class Gateway:
         link.configure(frozenset(a.code for a in row.accounts.all()), row.default_account_id,
                        cancel_on_disconnect=row.cancel_on_disconnect, grace_seconds=row.grace_seconds,
                        max_messages_per_second=row.max_messages_per_second)  # fmt: skip
+        if link.comp_id not in self.acceptors:
+            with self._start_lock:
+                if link.comp_id not in self.acceptors:
+                    started = self._start_acceptor(link.comp_id)
+                    with self._lock:
+                        self.acceptors[link.comp_id] = started
         with self._lock:
-            if link.comp_id not in self.acceptors:
-                self.acceptors[link.comp_id] = self._start_acceptor(link.comp_id)
             if link.comp_id not in self.tailers:
                 tailer = self.tailers[link.comp_id] = client_tailer(
                     link, store_dir=self.state_dir / "store", sender=self.comp_id
@@ -180,6 +196,7 @@ class Gateway:
         while not self.stopped.wait(WATCH_SECONDS):
             try:
                 rows = {r.comp_id: r for r in ClientSession.objects.prefetch_related("accounts")}
+                self.inbound.names.refresh()
             except Exception:
                 log.exception("could not read the client sessions; trying again")
                 close_old_connections()
@@ -195,6 +212,17 @@ class Gateway:
             for link in list(self.links.values()):
                 if link.up.is_set() and (why := kill_switch_refusal(switches, link.accounts)):
                     self._log_out(link, why)
+
+    def _heartbeat(self) -> None:
+        while True:
+            sessions = {c: "logged_on" if link.up.is_set() else "logged_out" for c, link in list(self.links.items())
+                        if c in self.acceptors}  # fmt: skip
+            try:
+                health.publish(self.comp_id, self.front.port, sessions)
+            except Exception as exc:  # Redis away: health says so itself; keep trying
+                log.error("cannot publish the gateway's health: %s", exc)
+            if self.stopped.wait(health.HEARTBEAT_SECONDS):
+                return
 
     def _log_out(self, link: ClientLink, why: str) -> None:
         """Log a session out, saying why in the Logout's Text (58); it may log on again when the

@@ -27,13 +27,14 @@ from django.db import connection
 
 from gateway.domain import tables as gw_tables
 from gateway.domain.reports import ClientCancelReject, ClientReport, refused_order
+from gateway.domain.strategy import routing_from_fix, tag_of
 from gateway.fix.link import ClientLink
 from gateway.fix.messages import cancel_reject, execution_report
-from orders import bus
+from orders import bus, entry, services
 from orders.domain import commands as cmd
 from orders.domain.calendar import trading_day
-from orders.domain.values import WORKING_STATUSES, ExecType, OrdStatus, RequestKind, Side
-from orders.models import Event, Order
+from orders.domain.values import WORKING_STATUSES, ExecType, OrdStatus, RequestKind, Side, Strategy
+from orders.models import Event, Instrument, Order
 from venues.fix.messages import FixValueError, Get, business_reject_message, decimal_field, required
 from venues.fix.orders import (
     AffectedOrder,
@@ -43,6 +44,7 @@ from venues.fix.orders import (
     parse_new_order,
     parse_order_mass_cancel_request,
 )
+from venues.models import Venue
 
 log = logging.getLogger("oms.gateway")
 
@@ -88,9 +90,30 @@ class Worker:
                     connection.close()  # idle: its database connection goes back to the pool
 
 
+class KnownNames:
+    """Instruments and active venues, held in memory and refreshed by the gateway's watch, so an
+    order is checked without reading the database. A name not held is looked up (it may have been
+    added since); one held but since switched off is the engine's to refuse, as it checks again."""
+
+    def __init__(self) -> None:
+        self.symbols: frozenset[str] = frozenset()
+        self.venues: frozenset[str] = frozenset()
+
+    def refresh(self) -> None:
+        self.symbols = frozenset(Instrument.objects.values_list("symbol", flat=True))
+        self.venues = frozenset(Venue.objects.filter(active=True).values_list("name", flat=True))
+
+    def symbol_known(self, symbol: str) -> bool:
+        return symbol in self.symbols or services.instrument_exists(symbol)
+
+    def venue_active(self, name: str) -> bool:
+        return name in self.venues or services.venue_active(name)
+
+
 class Inbound:
     def __init__(self, stopped: threading.Event) -> None:
         self.stopped = stopped
+        self.names = KnownNames()
         self.workers: dict[str, Worker] = {}
         self.handlers: dict[str, Callable[[ClientLink, fix.Message, Get], Job]] = {
             "D": self.new_order,
@@ -99,6 +122,11 @@ class Inbound:
             "H": self.status,
             "q": self.mass_cancel,
         }
+
+    def lookups(self, link: ClientLink) -> entry.Lookups:
+        """orders.entry's questions, answered for this session: it may trade its own accounts."""
+        return entry.Lookups(self.names.symbol_known, self.names.venue_active, link.accounts.__contains__,
+                             grantee=f"session {link.comp_id}")  # fmt: skip
 
     def receive(self, link: ClientLink, message: fix.Message, get: Get) -> None:
         """On quickfix's thread. Raises quickfix's exceptions for what the session layer refuses."""
@@ -130,13 +158,26 @@ class Inbound:
             header.getField(97) if header.isSetField(97) else None,
         )
         venue = get(100)  # 100 ExDestination: a venue of ours by name; none: the default route
+        instruction = get(848)  # 848 TargetStrategyParameters: a parent order's routing (strategy.py)
         received = time.time_ns()
 
         def job() -> None:
             account = order.account or link.default_account or ""
-            if account not in link.accounts:
-                text = f"account {account or '(none)'} may not be traded by session {link.comp_id}"
-                link.send_now(execution_report(_refused(order, account, "account_not_allowed", text)))
+            try:
+                routing = routing_from_fix(instruction) if instruction else None
+            except ValueError as error:
+                text = f"848 TargetStrategyParameters: {error}"
+                link.send_now(execution_report(_refused(order, account, "invalid_routing", text)))
+                return
+            problems = entry.submit_problems(
+                account=account, cl_ord_id=order.cl_ord_id, symbol=order.symbol, quantity=order.quantity,
+                order_type=order.order_type, limit_price=order.price, venue=venue, routing=routing,
+                lookups=self.lookups(link),
+            )  # fmt: skip
+            if problems:
+                problem = problems[0]
+                text = f"{tag_of(problem.field)}: {problem.text}"
+                link.send_now(execution_report(_refused(order, account, problem.reason, text)))
                 return
             if resent and (existing := _order(account, order.cl_ord_id)) is not None:
                 link.send_now(execution_report(status_report(existing)))  # never a second order
@@ -146,7 +187,9 @@ class Inbound:
                 command_id=bus.new_command_id(), received_at_ns=received, actor=link.actor, account=account,
                 cl_ord_id=order.cl_ord_id, symbol=order.symbol, side=order.side, quantity=order.quantity,
                 order_type=order.order_type, time_in_force=order.time_in_force, limit_price=order.price,
-                expires_at_ns=received + int(timeout * 1e9), venue=venue,
+                expires_at_ns=received + int(timeout * 1e9), venue=routing.venue if routing else venue,
+                strategy=Strategy(routing.strategy) if routing else None, slices=routing.slices if routing else None,
+                venues=tuple(routing.venues) if routing and routing.venues else None,
             )  # fmt: skip
             answer = _send(command, timeout)
             if answer["outcome"] not in UNRECORDED:

@@ -33,12 +33,13 @@ from venue_stack import (
     wait_order,
 )
 
+from gateway import health
 from gateway.fix.audit import fields_of
 from gateway.models import ClientSession, FixMessage
 from orders import bus, venue_feed
 from orders.domain import commands as cmd
 from orders.engine.reference import RELOAD_MIN_SECONDS
-from orders.models import Account
+from orders.models import Account, Order
 from venues.fix.config import SessionSpec, session_settings, settings_text
 from venues.models import Venue
 
@@ -110,6 +111,14 @@ def stack(engine_process, django_db_blocker, tmp_path_factory):
             connector.stop()
             venue.stop()
             Venue.objects.filter(name=venue.name).update(active=False)
+
+
+def wait_children(parent_id: int, count: int, timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while len(children := list(Order.objects.filter(parent_id=parent_id).values_list("id", flat=True))) < count:
+        assert time.monotonic() < deadline, f"the router placed {len(children)} children, not {count}"
+        time.sleep(0.1)
+    return children
 
 
 def now() -> str:
@@ -307,6 +316,36 @@ def test_an_account_the_session_may_not_trade_is_rejected(stack):
     assert "DESK-EQ" in rejected[58]
 
 
+def test_an_order_breaking_the_order_entry_rules_is_rejected_naming_the_tag_as_rest_would(stack):
+    cl_ord_id = order(stack, venue=None, symbol="NOPE")
+    rejected = until(stack, er(cl_ord_id, "8"))
+    assert (rejected[39], rejected[103], rejected[37]) == ("8", "1", "NONE")
+    assert rejected[58] == "55 Symbol: unknown symbol 'NOPE'"
+    cl_ord_id = order(stack, venue="NOWHERE")
+    assert until(stack, er(cl_ord_id, "8"))[58] == "100 ExDestination: unknown or inactive venue 'NOWHERE'"
+    cl_ord_id = order(stack, venue=None, _848="strategy=twap")
+    assert until(stack, er(cl_ord_id, "8"))[58] == (
+        "848 TargetStrategyParameters: unknown strategy 'twap' (split, slices or direct)"
+    )
+    assert stack.client.app.logged_on
+
+
+def test_a_parent_order_over_fix_is_split_by_the_router_and_the_client_sees_only_the_parent(stack):
+    cl_ord_id = order(stack, venue=None, symbol="TSLA", quantity="6", price="20",
+                      _848=f"strategy=slices;slices=2;venues={stack.venue.name}")  # fmt: skip
+    new = until(stack, er(cl_ord_id, "0"))
+    parent_id = int(new[37])
+    children = wait_children(parent_id, 2)
+    sell(stack, "TSLA", "6", "20")
+    filled = until(stack, lambda m: er(cl_ord_id, "F")(m) and m[39] == "2")
+    assert (filled[37], filled[14], filled[151]) == (str(parent_id), "6", "0")
+    time.sleep(0.5)  # anything about a child would have come by now
+    about_children = FixMessage.objects.filter(session=COMP_ID, direction="out").filter(
+        order_id__in=[str(c) for c in children]
+    )
+    assert not about_children.exists(), "a child order was reported to the client"
+
+
 def test_a_reused_cl_ord_id_is_rejected_and_a_possible_resend_answers_the_orders_status(stack):
     cl_ord_id = order(stack, venue=None, quantity="3", price="100")  # to HELD: it stays pending new
     first = until(stack, er(cl_ord_id, "A"))
@@ -384,9 +423,20 @@ def test_a_mass_cancel_by_symbol_cancels_the_sessions_working_orders_in_it(stack
     assert refused[532] == "0"
 
 
-def test_a_gateway_killed_and_restarted_sends_what_the_client_missed_once(stack):
+def acceptor_health() -> str:
+    return DjangoClient().get("/api/v1/health/").json()["components"]["fix_acceptor"]
+
+
+def test_a_gateway_killed_and_restarted_sends_what_the_client_missed_once(stack, settings):
+    settings.OMS_FIX_GATEWAY = True  # health reports it (the test stack runs no gateway elsewhere)
+    assert acceptor_health() == "ok"
     cl_ord_id, new = placed(stack, symbol="AAPL", quantity="10", price="40")
     stack.gateway.kill()
+    deadline = time.monotonic() + health.HEALTH_TTL_SECONDS + 2
+    while acceptor_health() == "ok":
+        assert time.monotonic() < deadline, "health still says the gateway is up"
+        time.sleep(0.2)
+    assert acceptor_health() == "not running (no heartbeat)"
     sell(stack, "AAPL", "10", "40")  # fills while the gateway is away
     wait_order(int(new[37]), status_is("filled"))
     # as if it had died between sending its last reports and moving its checkpoint past them
@@ -400,6 +450,7 @@ def test_a_gateway_killed_and_restarted_sends_what_the_client_missed_once(stack)
     stack.client.send("H", {11: cl_ord_id, 1: ACCOUNT, 55: "AAPL", 54: "1"})
     until(stack, er(cl_ord_id, "I"))
     assert len(stack.seen_exec_ids) == len(set(stack.seen_exec_ids)), "an ExecutionReport came twice"
+    assert acceptor_health() == "ok"
 
 
 def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(stack, tmp_path):

@@ -110,6 +110,11 @@ def test_the_permission_is_the_edges_to_give():
     assert entry.submit_problems(account="CLIENT-1", **order, lookups=lookups) == []
     [refused] = entry.submit_problems(account="DESK-EQ", **order, lookups=lookups)
     assert refused.reason == "account_not_allowed"
+    assert refused.text.endswith("not granted to you")
+    as_session = entry.Lookups(SYMBOLS.__contains__, VENUES.__contains__, session_accounts.__contains__,
+                               grantee="session CLIENT1")  # fmt: skip
+    [refused] = entry.submit_problems(account="DESK-EQ", **order, lookups=as_session)
+    assert refused.text == "account 'DESK-EQ' is unknown, inactive or not granted to session CLIENT1"
 
 
 def test_lookups_are_asked_only_about_the_request():

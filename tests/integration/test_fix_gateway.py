@@ -453,6 +453,32 @@ def test_a_gateway_killed_and_restarted_sends_what_the_client_missed_once(stack,
     assert acceptor_health() == "ok"
 
 
+def test_a_client_that_missed_messages_gets_them_again_on_its_resend_request_marked_poss_dup(stack, tmp_path):
+    comp_id = new_session(ACCOUNT)
+    client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
+    try:
+        client.start()
+        cl_ord_id = new_id()
+        client.send("D", {11: cl_ord_id, 55: "MSFT", 54: "1", 38: "3", 40: "2", 44: "9", 59: "0", 100: "TGQUIET"})
+        first = client.receive_until(er(cl_ord_id, "0"))
+        # As if the last two messages had been lost on the way: the client expects them again, so
+        # the next one it gets is too high and it asks for the gap (35=2).
+        session = fix.Session.lookupSession(client.app.session_id)
+        session.setNextTargetMsgSeqNum(session.getExpectedTargetNum() - 2)
+        client.send("H", {11: cl_ord_id, 55: "MSFT", 54: "1"})
+        again = client.receive_until(er(cl_ord_id, "I"))
+        resent = [m for m in again if m.get(43) == "Y"]
+        assert [(m[150], m[17]) for m in resent] == [(m[150], m[17]) for m in first if m.get(35) == "8"][-2:]
+        assert all(122 in m for m in resent)  # OrigSendingTime: when it was first sent
+        resend_requests = FixMessage.objects.filter(session=comp_id, direction="in", msg_type="2")
+        deadline = time.monotonic() + 5
+        while not resend_requests.exists():
+            assert time.monotonic() < deadline, "the ResendRequest is not in the message log"
+            time.sleep(0.1)
+    finally:
+        client.stop()
+
+
 def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(stack, tmp_path):
     comp_id = new_session(ACCOUNT)
     client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)

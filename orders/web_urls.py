@@ -1,8 +1,12 @@
-"""Browser pages. The blotter arrives with its issue; until then the root shows where things are."""
+"""Browser pages: the blotter at `/`, Django's login and logout around it."""
 
+from django.contrib.auth import views as auth_views
 from django.urls import path
-from django.views.generic import TemplateView
+
+from orders import pages
 
 urlpatterns = [
-    path("", TemplateView.as_view(template_name="home.html"), name="home"),
+    path("", pages.blotter, name="blotter"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
 ]

@@ -1,0 +1,220 @@
+// The blotter's one websocket (docs/blotter.md): messages are queued as they arrive and applied
+// once per animation frame, in order; a log message (order, fill, position, kill_switch) is
+// applied only if its position is past `last`, so a snapshot, a replay after a reconnect and the
+// live stream never apply the same event twice. A closed socket reconnects with back-off and
+// ?after=last.
+
+export const LOG_TYPES = new Set(["order", "fill", "position", "kill_switch"]);
+export const HEARTBEAT_LATE_MS = 5000;
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 10000;
+const UNAUTHORIZED = 4401;
+
+/** Which log messages to apply, and `last`, for a run of messages in arrival order.
+ *
+ * Several messages share one position (an OrderFilled event gives an order, a fill and a position
+ * row), so a message at `last` itself is still new when `last` came from a log message on this
+ * same connection: it is that event's sibling. At a `last` taken from a snapshot, a heartbeat or
+ * an earlier connection, the event was applied already. */
+export class Sequencer {
+  constructor() {
+    this.last = null; // the highest position applied; null before the first snapshot
+    this.siblingsOpen = false; // `last` came from a log message on the current connection
+  }
+
+  reconnected() {
+    this.siblingsOpen = false;
+  }
+
+  snapshot(position) {
+    this.last = position;
+    this.siblingsOpen = false;
+  }
+
+  heartbeat(position) {
+    // Everything up to `position` that concerns us was sent (and, in order, already queued).
+    if (this.last === null || position >= this.last) {
+      this.last = position;
+      this.siblingsOpen = false;
+    }
+  }
+
+  /** Whether to apply the log message at `position`. */
+  admit(position) {
+    if (this.last !== null && (position < this.last || (position === this.last && !this.siblingsOpen))) {
+      return false;
+    }
+    this.last = position;
+    this.siblingsOpen = true;
+    return true;
+  }
+}
+
+export function backoffMs(attempt, random = Math.random) {
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** attempt);
+  return Math.round(base * (0.75 + random() / 2));
+}
+
+function nextFrame(callback) {
+  // A hidden tab gets no animation frames; a timer keeps the queue short until it is shown.
+  if (typeof document !== "undefined" && document.hidden) return setTimeout(callback, 250);
+  return requestAnimationFrame(callback);
+}
+
+/** The connection. Handlers: hello(user), snapshot(message), batch(messages), market(message),
+ * usage(message), status({state, last, attempt}), unauthorized(). */
+export class Feed {
+  constructor(url, handlers, { WebSocketImpl = globalThis.WebSocket, schedule = nextFrame, now = Date.now } = {}) {
+    this.url = url;
+    this.handlers = handlers;
+    this.WebSocketImpl = WebSocketImpl;
+    this.schedule = schedule;
+    this.now = now;
+    this.sequencer = new Sequencer();
+    this.queue = [];
+    this.frameScheduled = false;
+    this.socket = null;
+    this.open = false;
+    this.caughtUp = false;
+    this.heartbeatAt = 0;
+    this.attempt = 0;
+    this.stopped = false;
+    this.reconnectTimer = null;
+    this.state = "connecting";
+    this.stats = { received: 0, applied: 0, dropped: 0, connects: 0 };
+  }
+
+  get last() {
+    return this.sequencer.last;
+  }
+
+  start() {
+    this.stopped = false;
+    this.connect();
+    this.watchdog = setInterval(() => this.updateStatus(), 1000);
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.watchdog);
+    clearTimeout(this.reconnectTimer);
+    if (this.socket) this.socket.close();
+  }
+
+  address() {
+    const last = this.sequencer.last;
+    return last === null ? this.url : `${this.url}?after=${last}`;
+  }
+
+  connect() {
+    this.sequencer.reconnected();
+    this.caughtUp = false;
+    const socket = new this.WebSocketImpl(this.address());
+    this.socket = socket;
+    this.stats.connects += 1;
+    socket.onopen = () => {
+      this.open = true;
+      this.heartbeatAt = this.now();
+      this.updateStatus();
+    };
+    socket.onmessage = (event) => this.receive(event.data);
+    socket.onclose = (event) => {
+      if (socket !== this.socket) return;
+      this.open = false;
+      this.updateStatus();
+      if (event.code === UNAUTHORIZED) {
+        this.stopped = true;
+        this.handlers.unauthorized?.();
+        return;
+      }
+      if (!this.stopped) {
+        this.reconnectTimer = setTimeout(() => this.connect(), backoffMs(this.attempt));
+        this.attempt += 1;
+      }
+    };
+  }
+
+  receive(data) {
+    let message;
+    try {
+      message = JSON.parse(data);
+    } catch {
+      return; // not ours to guess at
+    }
+    this.stats.received += 1;
+    if (message.type === "heartbeat") this.heartbeatAt = this.now();
+    this.queue.push(message);
+    if (!this.frameScheduled) {
+      this.frameScheduled = true;
+      this.schedule(() => this.flush());
+    }
+  }
+
+  /** Applies what the frame's queue holds: one batch of log messages per frame, the latest market
+   * and usage; a snapshot ends the batch before it (it replaces what that batch would touch). */
+  flush() {
+    this.frameScheduled = false;
+    const queue = this.queue;
+    this.queue = [];
+    let batch = [];
+    let market = null;
+    let usage = null;
+    const sendBatch = () => {
+      if (batch.length) this.handlers.batch?.(batch);
+      batch = [];
+    };
+    for (const message of queue) {
+      if (LOG_TYPES.has(message.type)) {
+        if (this.sequencer.admit(message.position)) {
+          batch.push(message);
+          this.stats.applied += 1;
+        } else {
+          this.stats.dropped += 1;
+        }
+        continue;
+      }
+      switch (message.type) {
+        case "hello":
+          this.attempt = 0;
+          this.handlers.hello?.(message.user, message);
+          break;
+        case "snapshot":
+          sendBatch();
+          this.sequencer.snapshot(message.position);
+          this.caughtUp = true;
+          this.heartbeatAt = this.now();
+          this.handlers.snapshot?.(message);
+          break;
+        case "caught_up":
+          this.caughtUp = true;
+          this.heartbeatAt = this.now();
+          break;
+        case "heartbeat":
+          this.sequencer.heartbeat(message.position);
+          break;
+        case "market":
+          market = message;
+          break;
+        case "usage":
+          usage = message;
+          break;
+        default:
+          break; // a later protocol's message: ignored, as the protocol allows
+      }
+    }
+    sendBatch();
+    if (market) this.handlers.market?.(market);
+    if (usage) this.handlers.usage?.(usage);
+    this.updateStatus();
+  }
+
+  updateStatus() {
+    let state;
+    if (!this.open) state = this.stats.connects <= 1 && this.sequencer.last === null ? "connecting" : "reconnecting";
+    else if (!this.caughtUp || this.now() - this.heartbeatAt > HEARTBEAT_LATE_MS) state = "behind";
+    else state = "live";
+    const changed = state !== this.state;
+    this.state = state;
+    this.handlers.status?.({ state, last: this.sequencer.last, changed, attempt: this.attempt });
+  }
+}

@@ -95,6 +95,7 @@ class Grid {
       suppressCellFocus: false,
       enableCellTextSelection: true,
       ensureDomOrder: true,
+      suppressColumnVirtualisation: true, // a few dozen columns: all in the DOM, for search and tests
       rowData: [],
       defaultColDef: {
         sortable: true,

@@ -158,6 +158,7 @@ export class Ticket {
 
   clearMessages() {
     showErrors(this.form, {});
+    for (const key of ["clOrdId", "orderId", "status"]) delete this.result.dataset[key];
     this.result.className = "ticket-result wide";
     this.result.textContent = "";
   }
@@ -181,6 +182,7 @@ export class Ticket {
     const clOrdId = this.pendingClOrdId ?? this.nextClOrdId();
     this.pendingClOrdId = clOrdId;
     const body = orderBody(v, clOrdId);
+    this.clearMessages();
     this.sending = true;
     this.update();
     this.result.className = "ticket-result wide";
@@ -216,6 +218,9 @@ export class Ticket {
 
   showOrder(order, duplicate) {
     this.result.replaceChildren();
+    this.result.dataset.clOrdId = order.cl_ord_id;
+    this.result.dataset.orderId = order.id;
+    this.result.dataset.status = order.status;
     if (order.status === "rejected") {
       this.result.className = "ticket-result wide rejected";
       const title = document.createElement("strong");

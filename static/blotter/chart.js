@@ -25,8 +25,8 @@ export class PnlChart {
         ],
         series: [
           {},
-          { label: "Total P&L", stroke: "#3d8bfd", width: 1.5, value: (u, v) => (v === null ? "—" : v.toFixed(2)) },
-          { label: "Realised", stroke: "#22c55e", width: 1, value: (u, v) => (v === null ? "—" : v.toFixed(2)) },
+          { label: "Total P&L", stroke: "#3d8bfd", width: 1.5, points: { show: false }, value: (u, v) => (v === null ? "—" : v.toFixed(2)) },
+          { label: "Realised", stroke: "#22c55e", width: 1, points: { show: false }, value: (u, v) => (v === null ? "—" : v.toFixed(2)) },
         ],
       },
       this.data,

@@ -1,5 +1,14 @@
 // Small DOM helpers: elements built from data never go through innerHTML.
 
+const clock = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+
+/** An ISO time as the trader's clock shows it (HH:MM:SS). */
+export function timeOf(iso) {
+  if (!iso) return "";
+  const date = new Date(iso);
+  return Number.isNaN(date.getTime()) ? String(iso) : clock.format(date);
+}
+
 /** el("td", {class: "num", title: "x"}, "text", child...) */
 export function el(tag, attributes = {}, ...children) {
   const node = document.createElement(tag);

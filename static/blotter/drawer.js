@@ -7,7 +7,7 @@ import { el } from "./dom.js";
 
 const precise = new Intl.DateTimeFormat(undefined, {
   hour: "2-digit", minute: "2-digit", second: "2-digit", fractionalSecondDigits: 3, hour12: false,
-}); // prettier-ignore
+});
 
 function at(iso) {
   const date = new Date(iso);
@@ -182,7 +182,7 @@ export class Drawer {
       order.parent ? row("parent", el("a", { href: "#", onclick: (e) => { e.preventDefault(); this.onOpenOrder(order.parent); } }, `order ${order.parent}`)) : [],
       order.status === "rejected" ? row("rejected", `${order.reject_reason}: ${order.reject_text}`, "error") : [],
       order.text && order.status !== "rejected" ? row("text", order.text) : [],
-    ); // prettier-ignore
+    );
   }
 
   children(order, events) {
@@ -201,7 +201,7 @@ export class Drawer {
           el("td", { class: `status status-${c.status}` }, c.status), el("td", { class: "num" }, c.cum_qty),
           el("td", { class: "num" }, c.avg_px)))),
       ),
-    ); // prettier-ignore
+    );
   }
 
   timeline(events) {
@@ -217,7 +217,7 @@ export class Drawer {
           el("div", { class: "event-line" }, line),
           details.length ? el("dl", { class: "event-details" }, details.map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)])) : null);
       }),
-    ); // prettier-ignore
+    );
   }
 
   fills(rows) {
@@ -227,6 +227,6 @@ export class Drawer {
       el("tbody", {}, rows.map((f) => el("tr", {},
         el("td", {}, at(f.executed_at)), el("td", {}, f.order), el("td", { class: "num" }, f.last_qty),
         el("td", { class: "num" }, f.last_px), el("td", { class: "mono" }, f.exec_id)))),
-    ); // prettier-ignore
+    );
   }
 }

@@ -2,7 +2,8 @@
 // `agGrid` from static/vendor/. Decimal columns keep the API's strings for display and compare
 // exactly; each grid keeps its column layout per user in localStorage.
 
-import { compare, format, toNumber, toText } from "./decimal.js";
+import { compare, format, toNumber } from "./decimal.js";
+import { timeOf } from "./dom.js";
 import { DONE_STATUSES, positionKey, totalPnl, unrealisedPnl } from "./store.js";
 
 const agGrid = globalThis.agGrid;
@@ -39,19 +40,6 @@ export function decimalColumn(field, headerName, extra = {}) {
     comparator: decimalComparator,
     ...extra,
   };
-}
-
-const clock = new Intl.DateTimeFormat(undefined, {
-  hour: "2-digit",
-  minute: "2-digit",
-  second: "2-digit",
-  hour12: false,
-});
-
-export function timeOf(iso) {
-  if (!iso) return "";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? String(iso) : clock.format(date);
 }
 
 function timeColumn(field, headerName, extra = {}) {
@@ -402,5 +390,3 @@ export class PositionsGrid extends Grid {
     this.api.refreshCells({ columns: ["reference", "unrealised", "total"] });
   }
 }
-
-export { toText };

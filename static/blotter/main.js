@@ -4,7 +4,7 @@
 import { api, apiList, errorText, fieldErrors } from "./api.js";
 import { PnlChart } from "./chart.js";
 import { format } from "./decimal.js";
-import { el, toast } from "./dom.js";
+import { toast } from "./dom.js";
 import { Drawer } from "./drawer.js";
 import { Feed } from "./feed.js";
 import { FillsGrid, OrdersGrid, PositionsGrid } from "./grids.js";
@@ -209,7 +209,7 @@ async function loadInstruments() {
   ticket.setInstruments(instruments);
   market.show(
     instruments.map((i) => ({ symbol: i.symbol, bid: i.bid, ask: i.ask, last: i.last, reference_price: i.reference_price,
-      reference_age_s: i.reference_age_s, stale: false })), // prettier-ignore
+      reference_age_s: i.reference_age_s, stale: false })),
   );
 }
 
@@ -223,4 +223,4 @@ if (config.role === "risk") loadUsage();
 feed.start();
 
 // For people at the console and the browser tests: what the page holds and where the feed is.
-window.blotter = { config, store, feed, grids, drawer, ticket, el };
+window.blotter = { config, store, feed, grids, drawer, ticket };

@@ -1,9 +1,8 @@
 // The side panels and the header: connection indicator, market, kill switch, risk usage.
 
 import { api, errorText } from "./api.js";
-import { confirmDialog, el, toast } from "./dom.js";
 import { format } from "./decimal.js";
-import { timeOf } from "./grids.js";
+import { confirmDialog, el, timeOf, toast } from "./dom.js";
 
 export class ConnectionIndicator {
   constructor(element) {
@@ -126,13 +125,13 @@ export class KillSwitchPanel {
     const items = this.switches.map((s) => {
       const release = this.user?.may_release
         ? el("button", { type: "button", class: "mini", "aria-label": `Release ${scopeText(s.scope, s.target)}`,
-            onclick: () => this.release(s) }, "Release") // prettier-ignore
+            onclick: () => this.release(s) }, "Release")
         : null;
       return el("li", { class: "engaged", dataset: { scope: s.scope, target: s.target ?? "" } },
         el("strong", {}, `HALT ${scopeText(s.scope, s.target)}`),
         el("span", { class: "muted" }, ` by ${s.engaged_by ?? "?"} at ${timeOf(s.engaged_at)}`),
         s.reason ? el("div", { class: "reason" }, s.reason) : null,
-        release); // prettier-ignore
+        release);
     });
     this.list.replaceChildren(...(items.length ? items : [el("li", { class: "muted" }, "none engaged")]));
     const firm = this.switches.find((s) => s.scope === "firm");
@@ -192,7 +191,7 @@ function meter(label, used, limit) {
   return el("div", { class: "meter-row" },
     el("span", { class: "meter-label" }, label),
     el("span", { class: "meter" }, el("span", { class: `fill ${level}`, style: `width:${pct.toFixed(1)}%` })),
-    el("span", { class: "num" }, `${format(used, 0)} / ${limit ? format(limit, 0) : "∞"}`)); // prettier-ignore
+    el("span", { class: "num" }, `${format(used, 0)} / ${limit ? format(limit, 0) : "∞"}`));
 }
 
 /** What each account uses of its limits: gross notional, credit, and per symbol the position
@@ -221,6 +220,6 @@ export class UsagePanel {
                   el("td", { class: "num" }, s.position_headroom_buy ?? "∞")))))
             : null),
       ),
-    ); // prettier-ignore
+    );
   }
 }

@@ -11,7 +11,7 @@ const SIDE_LABEL = { buy: "Buy", sell: "Sell", sell_short: "Sell short" };
 const FIELD_OF = { "routing.venue": "venue", "routing.venues": "venues", "routing.slices": "slices",
   "routing.strategy": "strategy", "routing.non_field_errors": "strategy", routing: "strategy",
   cl_ord_id: "non_field_errors", time_in_force: "non_field_errors", side: "non_field_errors",
-  order_type: "non_field_errors" }; // prettier-ignore
+  order_type: "non_field_errors" };
 
 export function showErrors(form, problems) {
   for (const slot of form.querySelectorAll("[data-error-for]")) {
@@ -153,7 +153,7 @@ export class Ticket {
       el("span", { class: "bidask" }, px(quote.bid, "bid"), " / ", px(quote.ask, "ask")), " ",
       muted("last "), quote.last ?? "—", " ",
       el("span", { class: quote.stale ? "age stale" : "age muted", title: "reference age" }, age),
-    ); // prettier-ignore
+    );
   }
 
   clearMessages() {

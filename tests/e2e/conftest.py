@@ -32,13 +32,15 @@ def system() -> Iterator:
         running.ctrl_c()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API runs an event loop in this thread while it is
+# started, and Django refuses database calls under a running loop (the integration tests after).
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"the blotter's tests need Debian's chromium at {CHROMIUM}: apt-get install -y chromium")

@@ -1,7 +1,7 @@
 // The blotter's one websocket (docs/blotter.md): messages are queued as they arrive and applied
 // once per animation frame, in order; a log message (order, fill, position, kill_switch) is
-// applied only if its position is past `last`, so a snapshot, a replay after a reconnect and the
-// live stream never apply the same event twice. A closed socket reconnects with back-off and
+// applied only if it is past `last` (see Sequencer), so a snapshot, a replay after a reconnect and
+// the live stream never apply the same event twice. A closed socket reconnects with back-off and
 // ?after=last.
 
 export const LOG_TYPES = new Set(["order", "fill", "position", "kill_switch"]);
@@ -10,42 +10,70 @@ const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const UNAUTHORIZED = 4401;
 
-/** Which log messages to apply, and `last`, for a run of messages in arrival order.
+/** The identity of what a log message changes: one order, fill, position or kill switch. */
+export function messageKey(message) {
+  switch (message.type) {
+    case "order":
+      return `order:${message.order?.id}`;
+    case "fill":
+      return `fill:${message.fill?.id}`;
+    case "position":
+      return `position:${message.row?.account}|${message.row?.symbol}`;
+    case "kill_switch":
+      return `kill_switch:${message.switch?.scope}|${message.switch?.target ?? ""}`;
+    default:
+      return message.type;
+  }
+}
+
+/** Which log messages to apply, and `last`, for messages in arrival order.
  *
- * Several messages share one position (an OrderFilled event gives an order, a fill and a position
- * row), so a message at `last` itself is still new when `last` came from a log message on this
- * same connection: it is that event's sibling. At a `last` taken from a snapshot, a heartbeat or
- * an earlier connection, the event was applied already. */
+ * One event can give several messages at its position (an OrderFilled: an order, a fill and a
+ * position row). At `last` itself a message is new only if `last` came from log messages and this
+ * one's row is not among them: a snapshot or a heartbeat at `last` covered everything up to it.
+ * A connection that dropped in the middle of an event's messages resumes one position earlier
+ * (`resumeAfter`), so the rest of that event arrives and what had arrived is not applied again. */
 export class Sequencer {
   constructor() {
     this.last = null; // the highest position applied; null before the first snapshot
-    this.siblingsOpen = false; // `last` came from a log message on the current connection
+    this.fromLog = false; // `last` came from log messages (not a snapshot or heartbeat)
+    this.appliedAtLast = new Set(); // their keys
   }
 
-  reconnected() {
-    this.siblingsOpen = false;
+  /** The position to reconnect ?after=. */
+  get resumeAfter() {
+    if (this.last === null) return null;
+    return this.fromLog ? this.last - 1 : this.last;
   }
 
   snapshot(position) {
     this.last = position;
-    this.siblingsOpen = false;
+    this.fromLog = false;
+    this.appliedAtLast.clear();
   }
 
   heartbeat(position) {
     // Everything up to `position` that concerns us was sent (and, in order, already queued).
     if (this.last === null || position >= this.last) {
       this.last = position;
-      this.siblingsOpen = false;
+      this.fromLog = false;
+      this.appliedAtLast.clear();
     }
   }
 
-  /** Whether to apply the log message at `position`. */
-  admit(position) {
-    if (this.last !== null && (position < this.last || (position === this.last && !this.siblingsOpen))) {
-      return false;
+  /** Whether to apply the log message. */
+  admit(message) {
+    const { position } = message;
+    const key = messageKey(message);
+    if (this.last !== null && position < this.last) return false;
+    if (this.last !== null && position === this.last) {
+      if (!this.fromLog || this.appliedAtLast.has(key)) return false;
+      this.appliedAtLast.add(key);
+      return true;
     }
     this.last = position;
-    this.siblingsOpen = true;
+    this.fromLog = true;
+    this.appliedAtLast = new Set([key]);
     return true;
   }
 }
@@ -102,12 +130,11 @@ export class Feed {
   }
 
   address() {
-    const last = this.sequencer.last;
-    return last === null ? this.url : `${this.url}?after=${last}`;
+    const after = this.sequencer.resumeAfter;
+    return after === null ? this.url : `${this.url}?after=${after}`;
   }
 
   connect() {
-    this.sequencer.reconnected();
     this.caughtUp = false;
     const socket = new this.WebSocketImpl(this.address());
     this.socket = socket;
@@ -165,7 +192,7 @@ export class Feed {
     };
     for (const message of queue) {
       if (LOG_TYPES.has(message.type)) {
-        if (this.sequencer.admit(message.position)) {
+        if (this.sequencer.admit(message)) {
           batch.push(message);
           this.stats.applied += 1;
         } else {

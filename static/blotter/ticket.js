@@ -30,6 +30,7 @@ export class Ticket {
     this.notify = notify;
     this.accounts = [];
     this.nextClOrdId = clOrdIdMaker(username);
+    this.memoryKey = `oms.blotter.${username}.ticket`; // the account last traded, per user
     this.pendingClOrdId = null; // kept for a retry after no answer: the same id is safe to resend
     this.sending = false;
     this.el = (id) => form.querySelector(`#${id}`);
@@ -79,7 +80,9 @@ export class Ticket {
     const select = this.form.elements.account;
     const current = select.value;
     select.replaceChildren(...this.accounts.map((code) => new Option(code, code)));
+    const remembered = localStorage.getItem(this.memoryKey);
     if (this.accounts.includes(current)) select.value = current;
+    else if (this.accounts.includes(remembered)) select.value = remembered;
     this.mayTrade = mayTrade && this.accounts.length > 0;
     this.form.classList.toggle("read-only", !this.mayTrade);
     if (!this.mayTrade) this.result.textContent = "Your role views orders; it does not enter them.";
@@ -208,6 +211,7 @@ export class Ticket {
       this.result.className = "ticket-result wide error";
       this.result.textContent = "Refused by the server: see the fields marked.";
     } else if (answer.ok) {
+      localStorage.setItem(this.memoryKey, v.account);
       this.showOrder(answer.data, answer.status === 200);
     } else {
       this.result.className = "ticket-result wide error";

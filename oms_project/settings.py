@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "risk",
     "venues",
     "gateway",
+    "blotter",
 ]
 
 MIDDLEWARE = [
@@ -167,12 +168,20 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The blotter's websockets. A consumer's channel holds up to `capacity` frames (more are dropped:
+# the consumer sees the gap by the frames' chain and reads it from the log, blotter/feed.py).
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": f"{env.str('OMS_BUS_PREFIX', default='oms')}:asgi",
+            "capacity": 1000,
+        },
     }
 }
+# A blotter reconnecting with ?after=N further behind than this gets a snapshot instead of the log.
+OMS_BLOTTER_MAX_REPLAY = env.int("OMS_BLOTTER_MAX_REPLAY", default=50_000)
 
 # The engine and the command bus.
 OMS_ENGINE_REPLY_TIMEOUT = env.float("OMS_ENGINE_REPLY_TIMEOUT", default=5.0)  # seconds a sender waits

@@ -193,6 +193,9 @@ OMS_FIX_COMPID = env.str("OMS_FIX_COMPID", default="OMS")  # its SenderCompID (4
 # Whether this deployment runs the client FIX gateway, so health reports it (`fix_acceptor`). The
 # test stack starts a gateway only for the tests about it.
 OMS_FIX_GATEWAY = env.bool("OMS_FIX_GATEWAY", default=OMS_ENV != "test")
+# A Logon from an unknown CompID (or to another TargetCompID) gets a Logout saying why; false: the
+# connection is closed without a word, as quickfix does (gateway/fix/front.py).
+OMS_FIX_EXPLAIN_UNKNOWN = env.bool("OMS_FIX_EXPLAIN_UNKNOWN", default=True)
 # The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
 OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)

@@ -13,9 +13,12 @@ Sessions. Each active ClientSession has a quickfix SocketAcceptor of its own on 
 (quickfix C++ has no dynamic sessions; one acceptor each lets a session start and stop alone). It
 keeps its sequence numbers and sent messages for the trading day in the FileStore under
 var/<profile>/gateway (reset at OMS_FIX_SESSION_START, not at logon) and serves ResendRequests from
-it. An edit in admin reaches the running gateway within WATCH_SECONDS: accounts and the default
+it. A session marked `reset_on_logon` (test tools, conformance scripts) starts at 1 at every logon
+instead. An edit in admin reaches the running gateway within WATCH_SECONDS: accounts and the default
 account are taken up, a session made inactive or deleted is logged out and its acceptor stopped, a
-new one is started; a logon reads the row afresh in any case.
+new one is started; a logon reads the row afresh in any case. `reset_on_logon` is read when the
+session's acceptor starts (quickfix reads ResetOnLogon then): at the gateway's start, or when the
+session is switched on.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from gateway import health
 from gateway.domain.sessions import kill_switch_refusal
 from gateway.fix.application import GatewayApplication, logon_refusal
 from gateway.fix.audit import AuditTrail
-from gateway.fix.front import Front
+from gateway.fix.front import Front, Refusal
 from gateway.fix.inbound import Inbound, cancel_working_orders
 from gateway.fix.link import ClientLink
 from gateway.fix.outbound import client_tailer
@@ -83,7 +86,8 @@ def _free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, comp_id: str, host: str, port: int, state_dir: Path, day_start: time) -> None:
+    def __init__(self, comp_id: str, host: str, port: int, state_dir: Path, day_start: time, *,
+                 explain_unknown: bool = True) -> None:  # fmt: skip
         self.comp_id = comp_id
         self.state_dir = state_dir
         self.day_start = day_start
@@ -101,7 +105,8 @@ class Gateway:
         self.audit = AuditTrail(self.stopped)
         self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected,
                                               self.audit)  # fmt: skip
-        self.front = Front(host, port, comp_id, self.admit, self.stopped, self.audit.record)
+        self.front = Front(host, port, comp_id, self.admit, self.stopped, self.audit.record,
+                           explain_unknown=explain_unknown)  # fmt: skip
 
     def link(self, comp_id: str) -> ClientLink:
         with self._lock:
@@ -133,17 +138,17 @@ class Gateway:
         except Exception:  # Redis away: the heartbeat expires anyway
             pass
 
-    def admit(self, comp_id: str, address: str) -> int | str:
+    def admit(self, comp_id: str, address: str) -> int | Refusal:
         """At a connection's Logon, on the front's thread: the session acceptor's port, or why not."""
         close_old_connections()
         row = ClientSession.objects.filter(comp_id=comp_id).prefetch_related("accounts").first()
         refusal = logon_refusal(row, comp_id) or address_refusal(row, address)  # type: ignore[arg-type]
         if refusal is not None:
-            return refusal
+            return Refusal(refusal, stranger=row is None)
         assert row is not None
         refusal = kill_switch_refusal(engaged_switches(), frozenset(a.code for a in row.accounts.all()))
         if refusal is not None:
-            return refusal
+            return Refusal(refusal)
         self._configure(self.link(comp_id), row)
         return self.acceptors[comp_id].port
 
@@ -156,7 +161,7 @@ class Gateway:
         if link.comp_id not in self.acceptors:
             with self._start_lock:
                 if link.comp_id not in self.acceptors:
-                    started = self._start_acceptor(link.comp_id)
+                    started = self._start_acceptor(link.comp_id, row.reset_on_logon)
                     with self._lock:
                         self.acceptors[link.comp_id] = started
         with self._lock:
@@ -179,9 +184,10 @@ class Gateway:
         log.warning("%s: disconnected for %ss; %d working orders asked to cancel", link.comp_id,
                     link.grace_seconds, len(canceled))  # fmt: skip
 
-    def _start_acceptor(self, client: str) -> SessionAcceptor:
+    def _start_acceptor(self, client: str, reset_on_logon: bool) -> SessionAcceptor:
         port = _free_port()
-        text = settings_text(acceptor=True, port=port, sessions=[SessionSpec(self.comp_id, client)],
+        spec = SessionSpec(self.comp_id, client, reset_on_logon=reset_on_logon)
+        text = settings_text(acceptor=True, port=port, sessions=[spec],
                              state_dir=self.state_dir, heartbeat_seconds=HEARTBEAT_SECONDS,
                              day_start=self.day_start)  # fmt: skip
         settings = session_settings(text, self.state_dir / "sessions" / f"{client}.cfg")

@@ -21,7 +21,8 @@ class Command(BaseCommand):
     def handle(self, *args, port: int | None, **options):
         state_dir = Path(settings.BASE_DIR) / "var" / settings.SERVICES.profile / "gateway"
         gateway = Gateway(settings.OMS_FIX_COMPID, "127.0.0.1", port or settings.OMS_FIX_PORT, state_dir,
-                          parse_day_start(settings.OMS_FIX_SESSION_START))  # fmt: skip
+                          parse_day_start(settings.OMS_FIX_SESSION_START),
+                          explain_unknown=settings.OMS_FIX_EXPLAIN_UNKNOWN)  # fmt: skip
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

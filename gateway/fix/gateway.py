@@ -101,6 +101,9 @@ class Gateway:
         # Starts are serialized by `_start_lock`, which no callback takes.
         self._lock = threading.RLock()
         self._start_lock = threading.Lock()
+        # A session switched off has its acceptor stopped on a thread of its own; switched on again,
+        # its new acceptor waits for that: quickfix keeps one session per name until the old goes.
+        self._stopping: dict[str, threading.Thread] = {}
         self.inbound = Inbound(self.stopped)
         self.audit = AuditTrail(self.stopped)
         self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected,
@@ -160,6 +163,8 @@ class Gateway:
                        max_messages_per_second=row.max_messages_per_second)  # fmt: skip
         if link.comp_id not in self.acceptors:
             with self._start_lock:
+                if (stopping := self._stopping.pop(link.comp_id, None)) is not None:
+                    stopping.join(timeout=30)
                 if link.comp_id not in self.acceptors:
                     started = self._start_acceptor(link.comp_id, row.reset_on_logon)
                     with self._lock:
@@ -249,4 +254,4 @@ class Gateway:
             tailer = self.tailers.pop(comp_id, None)
         if tailer is not None:
             tailer.stop()
-        spawn(running.acceptor.stop, name=f"stop-{comp_id}")
+        self._stopping[comp_id] = spawn(running.acceptor.stop, name=f"stop-{comp_id}")

@@ -30,7 +30,7 @@ import threading
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from time import time_ns
+from time import monotonic, sleep, time_ns
 
 import quickfix as fix
 from django.db import close_old_connections
@@ -52,6 +52,7 @@ from venues.fix.config import SessionSpec, session_settings, settings_text
 log = logging.getLogger("oms.gateway")
 
 WATCH_SECONDS = 2.0
+LOGOUT_SECONDS = 2.0  # at stop, how long the sessions' Logouts may take
 HEARTBEAT_SECONDS = 30  # the client's HeartBtInt (108) is what a session uses
 
 
@@ -101,9 +102,6 @@ class Gateway:
         # Starts are serialized by `_start_lock`, which no callback takes.
         self._lock = threading.RLock()
         self._start_lock = threading.Lock()
-        # A session switched off has its acceptor stopped on a thread of its own; switched on again,
-        # its new acceptor waits for that: quickfix keeps one session per name until the old goes.
-        self._stopping: dict[str, threading.Thread] = {}
         self.inbound = Inbound(self.stopped)
         self.audit = AuditTrail(self.stopped)
         self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected,
@@ -129,12 +127,21 @@ class Gateway:
         log.info("client FIX gateway on %s:%d as %s", self.front.host, self.front.port, self.comp_id)
 
     def stop(self) -> None:
+        """Log every session out, then leave: the process exits without stopping the acceptors.
+        quickfix's Acceptor.stop() from Python can spin forever in SocketServer::close while the
+        acceptor's own thread changes its sockets (seen under load; py-spy shows the loop), and
+        nothing is lost by not calling it: the FileStore has every sent message on disk before it
+        is sent, the checkpoints are in the database, and the clients see their Logout."""
+        for tailer in list(self.tailers.values()):  # first: a tailer waiting to send then just stops
+            tailer.stop()
         self.stopped.set()
         self.front.stop()
-        for tailer in list(self.tailers.values()):
-            tailer.stop()
-        for running in list(self.acceptors.values()):
-            running.acceptor.stop()
+        up = [link for link in list(self.links.values()) if link.up.is_set()]
+        for link in up:
+            self._log_out(link, "the gateway is shutting down; log on again in a moment")
+        deadline = monotonic() + LOGOUT_SECONDS
+        while any(link.up.is_set() for link in up) and monotonic() < deadline:
+            sleep(0.05)
         self.audit.stop()
         try:
             health.clear()
@@ -163,8 +170,6 @@ class Gateway:
                        max_messages_per_second=row.max_messages_per_second)  # fmt: skip
         if link.comp_id not in self.acceptors:
             with self._start_lock:
-                if (stopping := self._stopping.pop(link.comp_id, None)) is not None:
-                    stopping.join(timeout=30)
                 if link.comp_id not in self.acceptors:
                     started = self._start_acceptor(link.comp_id, row.reset_on_logon)
                     with self._lock:
@@ -217,7 +222,7 @@ class Gateway:
                     self._configure(self.link(comp_id), row)
             for comp_id in list(self.acceptors):
                 row = rows.get(comp_id)
-                if row is None or not row.active:
+                if (row is None or not row.active) and not self.link(comp_id).retired.is_set():
                     self._retire(comp_id, "session deactivated" if row else "session deleted")
             switches = engaged_switches()
             for link in list(self.links.values()):
@@ -226,8 +231,8 @@ class Gateway:
 
     def _heartbeat(self) -> None:
         while True:
-            sessions = {c: "logged_on" if link.up.is_set() else "logged_out" for c, link in list(self.links.items())
-                        if c in self.acceptors}  # fmt: skip
+            sessions = {c: "switched_off" if link.retired.is_set() else "logged_on" if link.up.is_set()
+                        else "logged_out" for c, link in list(self.links.items()) if c in self.acceptors}  # fmt: skip
             try:
                 health.publish(self.comp_id, self.front.port, sessions)
             except Exception as exc:  # Redis away: health says so itself; keep trying
@@ -243,15 +248,15 @@ class Gateway:
             session.logout(why)  # enabled again at the logout (application.py): the front decides who may
 
     def _retire(self, comp_id: str, why: str) -> None:
-        """A session switched off or deleted: logged out, its acceptor and its tailer stopped (its
-        checkpoint stays: switched on again, it continues where it was)."""
+        """A session switched off or deleted: logged out and its tailer stopped (its checkpoint
+        stays: switched on again, it continues where it was). Its acceptor stays, idle on
+        loopback: the front door lets nobody through to it while the row says no, and stopping an
+        acceptor is what quickfix does badly (see stop())."""
         link = self.link(comp_id)
         link.configure(frozenset(), None)  # nothing more is taken from it
         link.retired.set()
         self._log_out(link, why)
         with self._lock:
-            running = self.acceptors.pop(comp_id)
             tailer = self.tailers.pop(comp_id, None)
         if tailer is not None:
             tailer.stop()
-        self._stopping[comp_id] = spawn(running.acceptor.stop, name=f"stop-{comp_id}")

@@ -1,4 +1,5 @@
 import logging
+import os
 import signal
 import threading
 from pathlib import Path
@@ -30,3 +31,8 @@ class Command(BaseCommand):
         stop.wait()
         log.info("client FIX gateway stopping")
         gateway.stop()
+        log.info("client FIX gateway stopped")
+        # Not a normal interpreter exit: quickfix's acceptor threads are still running (Gateway.stop
+        # says why they are not stopped) and would call into Python while it finalizes.
+        logging.shutdown()
+        os._exit(0)

@@ -107,10 +107,14 @@ def stack(engine_process, django_db_blocker, tmp_path_factory):
         finally:
             for client in clients:
                 client.stop()
-            gateway.stop()
-            connector.stop()
-            venue.stop()
-            Venue.objects.filter(name=venue.name).update(active=False)
+            try:
+                gateway.stop()
+            finally:  # whatever happens to one, the others are stopped: none left running
+                try:
+                    connector.stop()
+                finally:
+                    venue.stop()
+                    Venue.objects.filter(name=venue.name).update(active=False)
 
 
 def wait_children(parent_id: int, count: int, timeout: float = 20) -> list[int]:

@@ -27,7 +27,7 @@ from orders.domain.serialization import SCHEMA_VERSIONS, event_from_payload, eve
 from orders.domain.values import OrderType, Side, TimeInForce
 from orders.engine import WRITER_LOCK_KEY
 from orders.models import Order
-from orders.projections import _order_row
+from orders.projections import order_row
 
 
 def raw_connection() -> psycopg.Connection:
@@ -110,7 +110,7 @@ def naive_orm_replay(sample: int) -> tuple[int, float]:
             existing = Order.objects.filter(id=record.stream_id).values_list(*[
                 "account_id" if c == "account_code" else c for c in ORDER_COLUMNS]).first()  # fmt: skip
             state = apply(_state_from_row(existing) if existing else None, event)
-            values = dict(zip(ORDER_COLUMNS, _order_row(state, "UTC")))
+            values = dict(zip(ORDER_COLUMNS, order_row(state, "UTC")))
             values["account_id"] = values.pop("account_code")
             Order(**values).save()
             count += 1

@@ -36,7 +36,7 @@ class ClientSessionAdmin(admin.ModelAdmin):
             return "unknown"
         return heartbeat["sessions"].get(session.comp_id, "no acceptor").replace("_", " ")
 
-    list_filter = ("active",)
+    list_filter = ("active", "reset_on_logon")
     search_fields = ("comp_id", "description")
     filter_horizontal = ("accounts",)
 

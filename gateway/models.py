@@ -34,6 +34,12 @@ class ClientSession(models.Model):
         default=0, help_text="Cancel on disconnect waits this long for the client to come back."
     )
     max_messages_per_second = models.PositiveIntegerField(default=100)
+    reset_on_logon = models.BooleanField(
+        default=False,
+        db_default=False,  # a row inserted by SQL (scripts, tests) is a trading session
+        help_text="Sequence numbers start at 1 at every logon: nothing is resent. For test tools and conformance "
+        "scripts; a trading session keeps its day. Taken up when the gateway starts or the session is switched on.",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "risk",
     "venues",
     "gateway",
+    "blotter",
 ]
 
 MIDDLEWARE = [
@@ -169,12 +170,20 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# The blotter's websockets. A consumer's channel holds up to `capacity` frames (more are dropped:
+# the consumer sees the gap by the frames' chain and reads it from the log, blotter/feed.py).
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": f"{env.str('OMS_BUS_PREFIX', default='oms')}:asgi",
+            "capacity": 1000,
+        },
     }
 }
+# A blotter reconnecting with ?after=N further behind than this gets a snapshot instead of the log.
+OMS_BLOTTER_MAX_REPLAY = env.int("OMS_BLOTTER_MAX_REPLAY", default=50_000)
 
 # The engine and the command bus.
 OMS_ENGINE_REPLY_TIMEOUT = env.float("OMS_ENGINE_REPLY_TIMEOUT", default=5.0)  # seconds a sender waits
@@ -186,6 +195,9 @@ OMS_FIX_COMPID = env.str("OMS_FIX_COMPID", default="OMS")  # its SenderCompID (4
 # Whether this deployment runs the client FIX gateway, so health reports it (`fix_acceptor`). The
 # test stack starts a gateway only for the tests about it.
 OMS_FIX_GATEWAY = env.bool("OMS_FIX_GATEWAY", default=OMS_ENV != "test")
+# A Logon from an unknown CompID (or to another TargetCompID) gets a Logout saying why; false: the
+# connection is closed without a word, as quickfix does (gateway/fix/front.py).
+OMS_FIX_EXPLAIN_UNKNOWN = env.bool("OMS_FIX_EXPLAIN_UNKNOWN", default=True)
 # The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
 OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)

@@ -118,11 +118,11 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
             if state.is_parent:
                 continue  # a parent's fills are its children's, rolled up: booked once, on the children
             if isinstance(event, ev.FILL_EVENTS):
-                fills.append(_fill_row(stored.position, state, event))
+                fills.append(fill_row(stored.position, state, event))
             elif isinstance(event, ev.FillBusted | ev.FillCorrected):
                 amendments.append((state, event))
         zone = settings.OMS_TRADING_DAY_TZ
-        rows = [_order_row(states[i], zone) for i in touched]
+        rows = [order_row(states[i], zone) for i in touched]
         if not continuing:
             _copy_rows(cursor, ORDER_TABLE, ORDER_COLUMNS, rows)  # all new: plain COPY, the fast path
         else:
@@ -208,7 +208,7 @@ def _load_orders(cursor: psycopg.Cursor, continuing: list[int]) -> dict[int, Ord
     return {row[0]: _state_from_row(row) for row in cursor.fetchall()}
 
 
-def _order_row(state: OrderState, zone: str) -> tuple:
+def order_row(state: OrderState, zone: str) -> tuple:
     pending = state.pending
     day: date = trading_day(state.created_at_ns, zone)
     return (
@@ -225,7 +225,7 @@ def _order_row(state: OrderState, zone: str) -> tuple:
 
 
 def _state_from_row(row: tuple) -> OrderState:
-    """The inverse of `_order_row`. ExecIDs are not kept in the projection: events are
+    """The inverse of `order_row`. ExecIDs are not kept in the projection: events are
     deduplicated before they are appended, so the projection never needs them."""
     r = dict(zip(ORDER_COLUMNS, row))
     pending = None
@@ -261,7 +261,7 @@ def _state_from_row(row: tuple) -> OrderState:
     )
 
 
-def _fill_row(position: int, state: OrderState, event: ev.OrderPartiallyFilled | ev.OrderFilled) -> tuple:
+def fill_row(position: int, state: OrderState, event: ev.OrderPartiallyFilled | ev.OrderFilled) -> tuple:
     return (
         position, state.order_id, state.account, state.symbol, state.side.value, event.exec_id,
         event.last_qty, event.last_px, ns_to_datetime(event.at_ns), "",

@@ -201,8 +201,24 @@ def read_stream(stream_id: int, stream_type: str = ORDER_STREAM) -> list[StoredE
     )
 
 
-def read_range(after: int, until: int | None = None, limit: int = 10_000) -> list[StoredEvent]:
-    """Events with after < position <= until, in order, at most `limit`."""
+def read_streams_before(stream_ids: list[int], before: int, stream_type: str = ORDER_STREAM) -> list[StoredEvent]:
+    """The events of these streams before `before`, in position order: their history up to a point."""
+    return _rows(
+        f"{_SELECT} WHERE stream_type = %s AND stream_id = ANY(%s) AND position < %s ORDER BY position",
+        [stream_type, stream_ids, before],
+    )
+
+
+def read_range(after: int, until: int | None = None, limit: int = 10_000, *,
+               accounts: list[str] | None = None) -> list[StoredEvent]:  # fmt: skip
+    """Events with after < position <= until, in order, at most `limit`; with `accounts`, only
+    those accounts' order events (and every event of the other streams)."""
+    if accounts is not None:
+        return _rows(
+            f"{_SELECT} WHERE position > %s AND position <= %s AND (account = ANY(%s) OR stream_type <> %s) "
+            "ORDER BY position LIMIT %s",
+            [after, until if until is not None else 2**62, accounts, ORDER_STREAM, limit],
+        )
     if until is None:
         return _rows(f"{_SELECT} WHERE position > %s ORDER BY position LIMIT %s", [after, limit])
     return _rows(f"{_SELECT} WHERE position > %s AND position <= %s ORDER BY position LIMIT %s", [after, until, limit])

@@ -64,6 +64,8 @@ class LogTailer:
                 self._follow()
                 return
             except Exception:
+                if self.stopped.is_set():
+                    return  # stopping: whatever failed on the way out is not news
                 log.exception("%s: tailing failed; retrying from the checkpoint in %.1fs", self.name, backoff)
                 self.stopped.wait(backoff)
                 backoff = min(backoff * 2, 30.0)

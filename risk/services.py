@@ -139,7 +139,10 @@ def limits_list(user: User, codes: list[str] | None = None) -> list[dict[str, An
     accounts = order_services.accounts_for_user(user)
     if codes is not None:
         accounts = accounts.filter(code__in=codes)
-    codes = list(accounts.values_list("code", flat=True))
+    return _limits(list(accounts.values_list("code", flat=True)))
+
+
+def _limits(codes: list[str]) -> list[dict[str, Any]]:
     own = {row.account_id: row for row in AccountLimits.objects.filter(account_id__in=codes)}
     overrides: dict[str, dict[str, dict[str, Decimal | None]]] = {}
     for row in SymbolLimits.objects.filter(account_id__in=codes).order_by("symbol"):
@@ -204,6 +207,13 @@ def usage_list(user: User, account: str | None = None) -> list[dict[str, Any]]:
     if account is not None:
         account_visible(user, account)
     limits = {row["account"]: row for row in limits_list(user, [account] if account else None)}
+    published = read_usage(list(limits))
+    return [_usage(code, limits[code], published[code]) for code in limits]
+
+
+def usage_of_every_account() -> list[dict[str, Any]]:
+    """usage_list for someone who sees every account (the blotter feed, which sends it to them)."""
+    limits = {row["account"]: row for row in _limits(list(Account.objects.values_list("code", flat=True)))}
     published = read_usage(list(limits))
     return [_usage(code, limits[code], published[code]) for code in limits]
 

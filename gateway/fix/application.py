@@ -5,6 +5,12 @@ application message goes to the inbound part; nothing raised by a request's cont
 Any CompID reaches `fromAdmin` (the acceptor's session is a template, `TargetCompID=*`), so the
 ClientSession table, read at every logon, decides: an unknown or inactive CompID is refused with a
 Logout whose Text (58) says why.
+
+Database connections. quickfix calls in from its C++ thread, and each callback runs in a Python
+thread state of its own: thread-locals start empty every time. Django keeps a thread's connection in
+a thread-local, so a connection still open when a callback returns is never given back to the pool,
+and after a pool's worth of logons no logon could read its session. So every callback that may touch
+the database closes its connection before it returns.
 """
 
 from __future__ import annotations
@@ -75,14 +81,14 @@ class GatewayApplication(fix.Application):
         comp_id = session_id.getTargetCompID().getValue()
         try:  # the front checked it a moment ago; a row changed since is caught here
             row = ClientSession.objects.filter(comp_id=comp_id).first()
+            refusal = logon_refusal(row, comp_id)
+            if row is not None and refusal is None:
+                self.on_logon(self.link_for(comp_id), row)  # reads the row's accounts
         finally:
-            connection.close()  # back to the pool: quickfix's thread keeps none
-        refusal = logon_refusal(row, comp_id)
+            connection.close()  # before the callback returns (see the module's docstring)
         if refusal is not None:
             log.warning("logon refused: %s", refusal)
             raise fix.RejectLogon(refusal)
-        assert row is not None
-        self.on_logon(self.link_for(comp_id), row)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         self.audit.record(session_id.getTargetCompID().getValue(), "out", message.toString())
@@ -96,3 +102,5 @@ class GatewayApplication(fix.Application):
             raise  # quickfix answers: a session Reject (35=3) or a BusinessMessageReject (35=j)
         except Exception:  # anything else is ours: logged, and the session stays up
             log.exception("%s: could not handle %s", link.comp_id, message.toString().replace("\x01", "|"))
+        finally:
+            connection.close()  # before the callback returns (see the module's docstring)

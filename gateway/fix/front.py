@@ -9,6 +9,13 @@ or connects it to that session's acceptor on a loopback port of its own and from
 the bytes both ways untouched. The FIX session (sequence numbers, validation, resend) is entirely
 quickfix's; this part never reads past the Logon.
 
+Strangers. A Logon from a CompID no session has, or addressed to another TargetCompID, is a
+stranger's. By default it is answered like any refusal, with a Logout that says why; with
+OMS_FIX_EXPLAIN_UNKNOWN=false the connection is closed without a word, as quickfix's own acceptor
+does (and its session-layer scripts expect: tests/conformance), which tells a stranger nothing about
+which CompIDs exist. A known session refused (inactive, from an address it may not use, a kill
+switch) is always told why.
+
 One acceptor per session also means a session added, edited or switched off in admin is started
 or stopped alone, without touching the others.
 """
@@ -20,6 +27,7 @@ import re
 import socket
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from django.db import connection
@@ -31,8 +39,15 @@ MAX_LOGON_BYTES = 4096
 CHECKSUM = re.compile(rb"\x0110=\d{3}\x01")
 SOH = "\x01"
 
-# (comp_id, source address) -> the session acceptor's port, or the refusal's text
-Admit = Callable[[str, str], "int | str"]
+
+@dataclass(frozen=True)
+class Refusal:
+    text: str  # the Logout's Text (58)
+    stranger: bool = False  # the CompIDs are none of ours (see the module's docstring)
+
+
+# (comp_id, source address) -> the session acceptor's port, or why not
+Admit = Callable[[str, str], "int | Refusal"]
 # (comp_id, direction, raw message): the FIX message log (audit.py)
 Record = Callable[[str, str, str], None]
 
@@ -53,10 +68,11 @@ def logout_refusal(sender: str, target: str, text: str, begin_string: str = "FIX
 
 class Front:
     def __init__(self, host: str, port: int, comp_id: str, admit: Admit, stopped: threading.Event,
-                 record: Record) -> None:  # fmt: skip
+                 record: Record, *, explain_unknown: bool = True) -> None:  # fmt: skip
         self.host, self.port, self.comp_id = host, port, comp_id
         self.admit = admit
         self.record = record
+        self.explain_unknown = explain_unknown
         self.stopped = stopped
         self._listener: socket.socket | None = None
 
@@ -97,22 +113,22 @@ class Front:
             return
         sender = field(logon, 49) or ""
         if field(logon, 56) != self.comp_id:
-            self._refuse(client, sender, f"TargetCompID must be {self.comp_id}", logon)
+            self._refuse(client, sender, Refusal(f"TargetCompID must be {self.comp_id}", stranger=True), logon)
             return
         try:
             admitted = self.admit(sender, address)
         except Exception:
             log.exception("could not decide on a logon of %s", sender)
-            admitted = "the gateway cannot take logons now; try again"
+            admitted = Refusal("the gateway cannot take logons now; try again")
         finally:
             connection.close()  # back to the pool: this thread now only copies bytes
-        if isinstance(admitted, str):
+        if isinstance(admitted, Refusal):
             self._refuse(client, sender, admitted, logon)
             return
         try:
             upstream = socket.create_connection(("127.0.0.1", admitted), timeout=5)
         except OSError:
-            self._refuse(client, sender, f"session {sender} is not available now; try again", logon)
+            self._refuse(client, sender, Refusal(f"session {sender} is not available now; try again"), logon)
             return
         upstream.settimeout(None)
         client.settimeout(None)
@@ -133,11 +149,14 @@ class Front:
         # Only the Logon is ours to read; anything after it is the session's (passed on as it came).
         return data
 
-    def _refuse(self, client: socket.socket, sender: str, text: str, logon: bytes) -> None:
-        log.warning("logon of %r refused: %s", sender, text)
-        logout = logout_refusal(self.comp_id, sender or "UNKNOWN", text, field(logon, 8) or "FIX.4.4")
-        # A refused logon is part of the record: who tried, and what they were told.
+    def _refuse(self, client: socket.socket, sender: str, refusal: Refusal, logon: bytes) -> None:
+        log.warning("logon of %r refused: %s", sender, refusal.text)
+        # A refused logon is part of the record: who tried, and what they were told (if anything).
         self.record(sender or "UNKNOWN", "in", logon.decode("ascii", "replace"))
+        if refusal.stranger and not self.explain_unknown:
+            client.close()
+            return
+        logout = logout_refusal(self.comp_id, sender or "UNKNOWN", refusal.text, field(logon, 8) or "FIX.4.4")
         self.record(sender or "UNKNOWN", "out", logout.decode("ascii", "replace"))
         try:
             client.sendall(logout)

@@ -13,9 +13,12 @@ Sessions. Each active ClientSession has a quickfix SocketAcceptor of its own on 
 (quickfix C++ has no dynamic sessions; one acceptor each lets a session start and stop alone). It
 keeps its sequence numbers and sent messages for the trading day in the FileStore under
 var/<profile>/gateway (reset at OMS_FIX_SESSION_START, not at logon) and serves ResendRequests from
-it. An edit in admin reaches the running gateway within WATCH_SECONDS: accounts and the default
+it. A session marked `reset_on_logon` (test tools, conformance scripts) starts at 1 at every logon
+instead. An edit in admin reaches the running gateway within WATCH_SECONDS: accounts and the default
 account are taken up, a session made inactive or deleted is logged out and its acceptor stopped, a
-new one is started; a logon reads the row afresh in any case.
+new one is started; a logon reads the row afresh in any case. `reset_on_logon` is read when the
+session's acceptor starts (quickfix reads ResetOnLogon then): at the gateway's start, or when the
+session is switched on.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import threading
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
-from time import time_ns
+from time import monotonic, sleep, time_ns
 
 import quickfix as fix
 from django.db import close_old_connections
@@ -36,7 +39,7 @@ from gateway import health
 from gateway.domain.sessions import kill_switch_refusal
 from gateway.fix.application import GatewayApplication, logon_refusal
 from gateway.fix.audit import AuditTrail
-from gateway.fix.front import Front
+from gateway.fix.front import Front, Refusal
 from gateway.fix.inbound import Inbound, cancel_working_orders
 from gateway.fix.link import ClientLink
 from gateway.fix.outbound import client_tailer
@@ -49,6 +52,7 @@ from venues.fix.config import SessionSpec, session_settings, settings_text
 log = logging.getLogger("oms.gateway")
 
 WATCH_SECONDS = 2.0
+LOGOUT_SECONDS = 2.0  # at stop, how long the sessions' Logouts may take
 HEARTBEAT_SECONDS = 30  # the client's HeartBtInt (108) is what a session uses
 
 
@@ -83,7 +87,8 @@ def _free_port() -> int:
 
 
 class Gateway:
-    def __init__(self, comp_id: str, host: str, port: int, state_dir: Path, day_start: time) -> None:
+    def __init__(self, comp_id: str, host: str, port: int, state_dir: Path, day_start: time, *,
+                 explain_unknown: bool = True) -> None:  # fmt: skip
         self.comp_id = comp_id
         self.state_dir = state_dir
         self.day_start = day_start
@@ -101,7 +106,8 @@ class Gateway:
         self.audit = AuditTrail(self.stopped)
         self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected,
                                               self.audit)  # fmt: skip
-        self.front = Front(host, port, comp_id, self.admit, self.stopped, self.audit.record)
+        self.front = Front(host, port, comp_id, self.admit, self.stopped, self.audit.record,
+                           explain_unknown=explain_unknown)  # fmt: skip
 
     def link(self, comp_id: str) -> ClientLink:
         with self._lock:
@@ -121,29 +127,38 @@ class Gateway:
         log.info("client FIX gateway on %s:%d as %s", self.front.host, self.front.port, self.comp_id)
 
     def stop(self) -> None:
+        """Log every session out, then leave: the process exits without stopping the acceptors.
+        quickfix's Acceptor.stop() from Python can spin forever in SocketServer::close while the
+        acceptor's own thread changes its sockets (seen under load; py-spy shows the loop), and
+        nothing is lost by not calling it: the FileStore has every sent message on disk before it
+        is sent, the checkpoints are in the database, and the clients see their Logout."""
+        for tailer in list(self.tailers.values()):  # first: a tailer waiting to send then just stops
+            tailer.stop()
         self.stopped.set()
         self.front.stop()
-        for tailer in list(self.tailers.values()):
-            tailer.stop()
-        for running in list(self.acceptors.values()):
-            running.acceptor.stop()
+        up = [link for link in list(self.links.values()) if link.up.is_set()]
+        for link in up:
+            self._log_out(link, "the gateway is shutting down; log on again in a moment")
+        deadline = monotonic() + LOGOUT_SECONDS
+        while any(link.up.is_set() for link in up) and monotonic() < deadline:
+            sleep(0.05)
         self.audit.stop()
         try:
             health.clear()
         except Exception:  # Redis away: the heartbeat expires anyway
             pass
 
-    def admit(self, comp_id: str, address: str) -> int | str:
+    def admit(self, comp_id: str, address: str) -> int | Refusal:
         """At a connection's Logon, on the front's thread: the session acceptor's port, or why not."""
         close_old_connections()
         row = ClientSession.objects.filter(comp_id=comp_id).prefetch_related("accounts").first()
         refusal = logon_refusal(row, comp_id) or address_refusal(row, address)  # type: ignore[arg-type]
         if refusal is not None:
-            return refusal
+            return Refusal(refusal, stranger=row is None)
         assert row is not None
         refusal = kill_switch_refusal(engaged_switches(), frozenset(a.code for a in row.accounts.all()))
         if refusal is not None:
-            return refusal
+            return Refusal(refusal)
         self._configure(self.link(comp_id), row)
         return self.acceptors[comp_id].port
 
@@ -156,7 +171,7 @@ class Gateway:
         if link.comp_id not in self.acceptors:
             with self._start_lock:
                 if link.comp_id not in self.acceptors:
-                    started = self._start_acceptor(link.comp_id)
+                    started = self._start_acceptor(link.comp_id, row.reset_on_logon)
                     with self._lock:
                         self.acceptors[link.comp_id] = started
         with self._lock:
@@ -179,9 +194,10 @@ class Gateway:
         log.warning("%s: disconnected for %ss; %d working orders asked to cancel", link.comp_id,
                     link.grace_seconds, len(canceled))  # fmt: skip
 
-    def _start_acceptor(self, client: str) -> SessionAcceptor:
+    def _start_acceptor(self, client: str, reset_on_logon: bool) -> SessionAcceptor:
         port = _free_port()
-        text = settings_text(acceptor=True, port=port, sessions=[SessionSpec(self.comp_id, client)],
+        spec = SessionSpec(self.comp_id, client, reset_on_logon=reset_on_logon)
+        text = settings_text(acceptor=True, port=port, sessions=[spec],
                              state_dir=self.state_dir, heartbeat_seconds=HEARTBEAT_SECONDS,
                              day_start=self.day_start)  # fmt: skip
         settings = session_settings(text, self.state_dir / "sessions" / f"{client}.cfg")
@@ -206,7 +222,7 @@ class Gateway:
                     self._configure(self.link(comp_id), row)
             for comp_id in list(self.acceptors):
                 row = rows.get(comp_id)
-                if row is None or not row.active:
+                if (row is None or not row.active) and not self.link(comp_id).retired.is_set():
                     self._retire(comp_id, "session deactivated" if row else "session deleted")
             switches = engaged_switches()
             for link in list(self.links.values()):
@@ -215,8 +231,8 @@ class Gateway:
 
     def _heartbeat(self) -> None:
         while True:
-            sessions = {c: "logged_on" if link.up.is_set() else "logged_out" for c, link in list(self.links.items())
-                        if c in self.acceptors}  # fmt: skip
+            sessions = {c: "switched_off" if link.retired.is_set() else "logged_on" if link.up.is_set()
+                        else "logged_out" for c, link in list(self.links.items()) if c in self.acceptors}  # fmt: skip
             try:
                 health.publish(self.comp_id, self.front.port, sessions)
             except Exception as exc:  # Redis away: health says so itself; keep trying
@@ -232,15 +248,15 @@ class Gateway:
             session.logout(why)  # enabled again at the logout (application.py): the front decides who may
 
     def _retire(self, comp_id: str, why: str) -> None:
-        """A session switched off or deleted: logged out, its acceptor and its tailer stopped (its
-        checkpoint stays: switched on again, it continues where it was)."""
+        """A session switched off or deleted: logged out and its tailer stopped (its checkpoint
+        stays: switched on again, it continues where it was). Its acceptor stays, idle on
+        loopback: the front door lets nobody through to it while the row says no, and stopping an
+        acceptor is what quickfix does badly (see stop())."""
         link = self.link(comp_id)
         link.configure(frozenset(), None)  # nothing more is taken from it
         link.retired.set()
         self._log_out(link, why)
         with self._lock:
-            running = self.acceptors.pop(comp_id)
             tailer = self.tailers.pop(comp_id, None)
         if tailer is not None:
             tailer.stop()
-        spawn(running.acceptor.stop, name=f"stop-{comp_id}")

@@ -67,7 +67,7 @@ class GatewayProcess:
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+            self.process.wait(timeout=40)  # it exits by itself after 20 s at worst (run_fix_gateway)
 
 
 @dataclass
@@ -107,10 +107,14 @@ def stack(engine_process, django_db_blocker, tmp_path_factory):
         finally:
             for client in clients:
                 client.stop()
-            gateway.stop()
-            connector.stop()
-            venue.stop()
-            Venue.objects.filter(name=venue.name).update(active=False)
+            try:
+                gateway.stop()
+            finally:  # whatever happens to one, the others are stopped: none left running
+                try:
+                    connector.stop()
+                finally:
+                    venue.stop()
+                    Venue.objects.filter(name=venue.name).update(active=False)
 
 
 def wait_children(parent_id: int, count: int, timeout: float = 20) -> list[int]:
@@ -479,7 +483,7 @@ def test_a_client_that_missed_messages_gets_them_again_on_its_resend_request_mar
         client.stop()
 
 
-def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(stack, tmp_path):
+def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out_until_switched_on(stack, tmp_path):
     comp_id = new_session(ACCOUNT)
     client = FixClient(comp_id, "OMS", stack.gateway.port, tmp_path)
     try:
@@ -492,6 +496,13 @@ def test_a_session_added_in_admin_logs_on_and_one_switched_off_is_logged_out(sta
         deadline = time.monotonic() + 15
         while client.app.logged_on:
             assert time.monotonic() < deadline, "still logged on"
+            time.sleep(0.1)
+        time.sleep(2.5)  # it tries again every second, and is refused
+        assert not client.app.logged_on
+        committed("UPDATE gateway_clientsession SET active = true WHERE comp_id = %s", comp_id)
+        deadline = time.monotonic() + 15
+        while not client.app.logged_on:  # switched on again: let in, on the acceptor it had
+            assert time.monotonic() < deadline, "not let in again"
             time.sleep(0.1)
     finally:
         client.stop()

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BlotterConfig(AppConfig):
+    name = "blotter"
+    verbose_name = "Trader blotter"

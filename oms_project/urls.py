@@ -16,7 +16,7 @@ api_v1 = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("", include("orders.web_urls")),
+    path("", include("blotter.urls")),
 ]
 
 handler404 = "oms_project.api.not_found"

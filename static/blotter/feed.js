@@ -1,8 +1,8 @@
 // The blotter's one websocket (docs/blotter.md): messages are queued as they arrive and applied
 // once per animation frame, in order; a log message (order, fill, position, kill_switch) is
-// applied only if it is past `last` (see Sequencer), so a snapshot, a replay after a reconnect and
-// the live stream never apply the same event twice. A closed socket reconnects with back-off and
-// ?after=last.
+// applied only if it is newer than what its row has (see Sequencer), so a snapshot, a replay after
+// a reconnect and the live stream never apply the same change twice. A closed socket reconnects
+// with back-off and ?after=last.
 
 export const LOG_TYPES = new Set(["order", "fill", "position", "kill_switch"]);
 export const HEARTBEAT_LATE_MS = 5000;
@@ -26,54 +26,39 @@ export function messageKey(message) {
   }
 }
 
-/** Which log messages to apply, and `last`, for messages in arrival order.
+/** Which log messages to apply, and where to resume (docs/blotter.md, "Applying messages").
  *
- * One event can give several messages at its position (an OrderFilled: an order, a fill and a
- * position row). At `last` itself a message is new only if `last` came from log messages and this
- * one's row is not among them: a snapshot or a heartbeat at `last` covered everything up to it.
- * A connection that dropped in the middle of an event's messages resumes one position earlier
- * (`resumeAfter`), so the rest of that event arrives and what had arrived is not applied again. */
+ * Each log message updates one row (its key); a message is applied only if its position is above
+ * the one last applied to that row, so a change arriving twice (a replay after a reconnect, a
+ * recovery) is applied once, and rows of different accounts may arrive interleaved. A snapshot
+ * covers every position up to its own. `last`, where a reconnect resumes (?after=last), moves
+ * only with a snapshot, caught_up or heartbeat: everything up to it was sent. */
 export class Sequencer {
   constructor() {
-    this.last = null; // the highest position applied; null before the first snapshot
-    this.fromLog = false; // `last` came from log messages (not a snapshot or heartbeat)
-    this.appliedAtLast = new Set(); // their keys
-  }
-
-  /** The position to reconnect ?after=. */
-  get resumeAfter() {
-    if (this.last === null) return null;
-    return this.fromLog ? this.last - 1 : this.last;
+    this.last = null; // null before the first snapshot: connect without ?after
+    this.floor = null; // the snapshot's position: nothing at or below it is applied again
+    this.applied = new Map(); // row key -> position last applied
   }
 
   snapshot(position) {
+    this.floor = position;
+    this.applied.clear();
     this.last = position;
-    this.fromLog = false;
-    this.appliedAtLast.clear();
   }
 
-  heartbeat(position) {
-    // Everything up to `position` that concerns us was sent (and, in order, already queued).
-    if (this.last === null || position >= this.last) {
-      this.last = position;
-      this.fromLog = false;
-      this.appliedAtLast.clear();
-    }
+  /** caught_up and heartbeat: everything up to `position` that concerns us was sent. */
+  covered(position) {
+    if (this.last === null || position > this.last) this.last = position;
   }
 
   /** Whether to apply the log message. */
   admit(message) {
     const { position } = message;
+    if (this.floor !== null && position <= this.floor) return false;
     const key = messageKey(message);
-    if (this.last !== null && position < this.last) return false;
-    if (this.last !== null && position === this.last) {
-      if (!this.fromLog || this.appliedAtLast.has(key)) return false;
-      this.appliedAtLast.add(key);
-      return true;
-    }
-    this.last = position;
-    this.fromLog = true;
-    this.appliedAtLast = new Set([key]);
+    const applied = this.applied.get(key);
+    if (applied !== undefined && position <= applied) return false;
+    this.applied.set(key, position);
     return true;
   }
 }
@@ -130,8 +115,8 @@ export class Feed {
   }
 
   address() {
-    const after = this.sequencer.resumeAfter;
-    return after === null ? this.url : `${this.url}?after=${after}`;
+    const last = this.sequencer.last;
+    return last === null ? this.url : `${this.url}?after=${last}`;
   }
 
   connect() {
@@ -162,15 +147,19 @@ export class Feed {
   }
 
   receive(data) {
-    let message;
+    let parsed;
     try {
-      message = JSON.parse(data);
+      parsed = JSON.parse(data);
     } catch {
       return; // not ours to guess at
     }
-    this.stats.received += 1;
-    if (message.type === "heartbeat") this.heartbeatAt = this.now();
-    this.queue.push(message);
+    // A frame holds one message, or a batch of them as an array, in log order.
+    for (const message of Array.isArray(parsed) ? parsed : [parsed]) {
+      if (!message || typeof message !== "object") continue;
+      this.stats.received += 1;
+      if (message.type === "heartbeat") this.heartbeatAt = this.now();
+      this.queue.push(message);
+    }
     if (!this.frameScheduled) {
       this.frameScheduled = true;
       this.schedule(() => this.flush());
@@ -213,11 +202,12 @@ export class Feed {
           this.handlers.snapshot?.(message);
           break;
         case "caught_up":
+          this.sequencer.covered(message.position);
           this.caughtUp = true;
           this.heartbeatAt = this.now();
           break;
         case "heartbeat":
-          this.sequencer.heartbeat(message.position);
+          this.sequencer.covered(message.position);
           break;
         case "market":
           market = message;

@@ -16,7 +16,8 @@ import { Ticket, showErrors } from "./ticket.js";
 const config = JSON.parse(document.getElementById("blotter-config").textContent);
 const store = new Store();
 let user = null; // the hello's user: accounts and what they may do
-const mayTrade = () => Boolean(user?.may_trade && user.accounts?.length);
+const tradable = () => user?.granted ?? user?.accounts ?? []; // hello: granted ones trade, accounts are seen
+const mayTrade = () => Boolean(user?.may_trade && tradable().length);
 
 const $ = (selector) => document.querySelector(selector);
 
@@ -153,14 +154,18 @@ function samplePnl(force = false) {
 
 // -- the feed -------------------------------------------------------------------------------------
 
+let usageLoaded = false;
 const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
 const feed = new Feed(`${scheme}//${window.location.host}${config.websocket}`, {
   hello(helloUser) {
     user = helloUser;
     document.body.dataset.mayTrade = String(mayTrade());
-    ticket.setAccounts(helloUser.accounts ?? [], Boolean(helloUser.may_trade));
+    ticket.setAccounts(tradable(), Boolean(helloUser.may_trade));
     killSwitch.setUser(helloUser);
-    if (helloUser.risk) $("#usage-panel").hidden = false;
+    if (helloUser.sees_all && !usageLoaded) {
+      usageLoaded = true;
+      loadUsage(); // then every `usage` message
+    }
     orders.refreshActions([...store.orders.values()]);
   },
   snapshot(message) {
@@ -187,7 +192,7 @@ const feed = new Feed(`${scheme}//${window.location.host}${config.websocket}`, {
   },
   market(message) {
     store.applyMarket(message.instruments);
-    market.show(message.instruments ?? []);
+    market.show([...store.market.values()]);
     positions.refreshPrices();
     ticket.showQuote(ticket.values().symbol);
     samplePnl();
@@ -207,10 +212,8 @@ async function loadInstruments() {
   const instruments = await apiList("instruments/");
   for (const instrument of instruments) store.instruments.set(instrument.symbol, instrument);
   ticket.setInstruments(instruments);
-  market.show(
-    instruments.map((i) => ({ symbol: i.symbol, bid: i.bid, ask: i.ask, last: i.last, reference_price: i.reference_price,
-      reference_age_s: i.reference_age_s, stale: false })),
-  );
+  store.applyMarket(instruments);
+  market.show([...store.market.values()]);
 }
 
 async function loadUsage() {
@@ -219,7 +222,6 @@ async function loadUsage() {
 }
 
 loadInstruments();
-if (config.role === "risk") loadUsage();
 feed.start();
 
 // For people at the console and the browser tests: what the page holds and where the feed is.

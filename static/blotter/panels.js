@@ -91,7 +91,7 @@ export class KillSwitchPanel {
 
   setUser(user) {
     this.user = user;
-    const scopes = user.may_release || user.risk ? ["firm", "account", "trader", "venue"] : ["account"];
+    const scopes = user.may_release ? ["firm", "account", "trader", "venue"] : ["account"];
     this.form.hidden = !user.may_engage;
     const select = this.form.elements.scope;
     const current = select.value;
@@ -105,8 +105,10 @@ export class KillSwitchPanel {
     const scope = this.form.elements.scope.value;
     let input = null;
     if (scope === "account") {
+      // The risk role stops any account it sees; a trader the ones granted to them.
+      const codes = this.user?.may_release ? this.user.accounts : (this.user?.granted ?? this.user?.accounts);
       input = el("select", { id: "k-target", name: "target", "aria-label": "Account" });
-      for (const code of this.user?.accounts ?? []) input.add(new Option(code, code));
+      for (const code of codes ?? []) input.add(new Option(code, code));
     } else if (scope === "venue") {
       input = el("select", { id: "k-target", name: "target", "aria-label": "Venue" });
       for (const v of this.venues) input.add(new Option(v.name, v.name));

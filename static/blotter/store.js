@@ -20,6 +20,13 @@ export function totalPnl(position, reference) {
   return open === null ? parse(position.realized_pnl) : add(position.realized_pnl, open);
 }
 
+export function isStale(row) {
+  if (row.reference_price === null || row.reference_price === undefined) return true;
+  const age = row.reference_age_s;
+  const limit = row.max_reference_age_s === undefined ? null : Number(row.max_reference_age_s);
+  return age !== null && age !== undefined && limit !== null && age > limit;
+}
+
 function keyed(rows, key) {
   return new Map(rows.map((row) => [key(row), row]));
 }
@@ -121,8 +128,15 @@ export class Store {
     return { orders, fills, positions, switches, events };
   }
 
+  /** Instrument rows as GET /api/v1/instruments/ gives them (REST at load, `market` messages
+   * after): the quote, and whether its reference is stale (none, or older than the instrument's
+   * max_reference_age_s: orders would be rejected stale_reference). */
   applyMarket(instruments) {
-    for (const quote of instruments ?? []) this.market.set(quote.symbol, quote);
+    for (const row of instruments ?? []) {
+      const quote = { ...row, stale: row.stale ?? isStale(row) };
+      this.market.set(row.symbol, quote);
+      if (row.tick_size) this.instruments.set(row.symbol, { ...this.instruments.get(row.symbol), ...row });
+    }
   }
 
   reference(symbol) {

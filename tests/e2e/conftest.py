@@ -65,7 +65,11 @@ class Blotter:
         if "/ws/blotter/" not in socket.url:
             return
         self.socket_urls.append(socket.url)
-        socket.on("framereceived", lambda payload: self.messages.append(json.loads(payload)))
+        socket.on("framereceived", self._frame)
+
+    def _frame(self, payload: str | bytes) -> None:
+        parsed = json.loads(payload)  # one message, or a batch of them as an array
+        self.messages.extend(parsed if isinstance(parsed, list) else [parsed])
 
     def log_in(self, password: str | None = None) -> Blotter:
         self.page.goto(self.base + "/")

@@ -43,18 +43,20 @@ function harness() {
 let feeds = [];
 afterEach(() => feeds.splice(0).forEach((f) => f.stop()));
 
-test("a frame's log messages are applied as one batch, in order, each position once", () => {
+const snapshot = (position) => ({ type: "snapshot", position, orders: [], fills: [], positions: [], kill_switches: [] });
+const order = (position, id = 1) => ({ type: "order", position, order: { id } });
+const fill = (position, id) => ({ type: "fill", position, fill: { id } });
+
+test("a frame's log messages are applied as one batch, in order, each change once", () => {
   const { feed, seen, frame, socket } = harness();
   feeds.push(feed);
   feed.start();
   socket().opened();
   socket().send({ type: "hello", position: 10, user: { username: "trader" } });
-  socket().send({ type: "snapshot", position: 10, orders: [], fills: [], positions: [], kill_switches: [] });
-  socket().send({ type: "order", position: 9, order: {} }); // in the snapshot already
-  socket().send({ type: "order", position: 10, order: {} }); // the snapshot is inclusive
-  socket().send({ type: "order", position: 11, order: {} });
-  socket().send({ type: "fill", position: 11, fill: {} }); // same event, its sibling
-  socket().send({ type: "position", position: 11, row: {} });
+  socket().send(snapshot(10));
+  socket().send(order(9)); // in the snapshot already
+  socket().send(order(10, 2)); // the snapshot is inclusive
+  socket().send([order(11), fill(11, 7), { type: "position", position: 11, row: { account: "A", symbol: "X" } }]);
   socket().send({ type: "market", position: 11, instruments: [] });
   socket().send({ type: "market", position: 12, instruments: [] });
   assert.deepEqual(seen.batches, []); // nothing before the frame
@@ -62,44 +64,44 @@ test("a frame's log messages are applied as one batch, in order, each position o
   assert.deepEqual(seen.snapshots, [10]);
   assert.deepEqual(seen.batches, [["order@11", "fill@11", "position@11"]]);
   assert.deepEqual(seen.markets, [12]); // only the latest market of the frame
-  assert.equal(feed.last, 11);
+  assert.equal(feed.last, 10); // only a snapshot, caught_up or heartbeat moves it
   assert.equal(feed.state, "live");
-  socket().send({ type: "kill_switch", position: 11, switch: {} }); // a sibling arriving a frame later
+  socket().send({ type: "kill_switch", position: 11, switch: { scope: "firm" } }); // a sibling, a frame later
   socket().send({ type: "heartbeat", position: 15 });
-  socket().send({ type: "order", position: 14, order: {} }); // sent before the heartbeat, or never
+  socket().send(order(11)); // again: already applied
+  socket().send(order(14, 3)); // another account's row may come after a higher position
   frame();
-  assert.deepEqual(seen.batches.at(-1), ["kill_switch@11"]);
+  assert.deepEqual(seen.batches.at(-1), ["kill_switch@11", "order@14"]);
   assert.equal(feed.last, 15);
 });
 
-test("a reconnect asks for what came after the last position and skips what it had", () => {
+test("a reconnect asks for what came after the last position and applies each change once", () => {
   const { feed, seen, frame, socket } = harness();
   feeds.push(feed);
   feed.start();
   socket().opened();
   socket().send({ type: "hello", position: 20, user: {} });
-  socket().send({ type: "snapshot", position: 20, orders: [], fills: [], positions: [], kill_switches: [] });
-  socket().send({ type: "order", position: 21, order: {} });
+  socket().send(snapshot(20));
+  socket().send(order(21));
+  socket().send({ type: "heartbeat", position: 21 });
+  socket().send(order(22, 2));
   frame();
   socket().close();
   assert.equal(feed.state, "reconnecting");
   const first = socket();
   feed.connect(); // what the back-off timer does
   assert.notEqual(socket(), first);
-  // The drop may have cut event 21's messages short: resume one position earlier.
-  assert.equal(socket().url, "ws://oms/ws/blotter/?after=20");
+  assert.equal(socket().url, "ws://oms/ws/blotter/?after=21");
   socket().opened();
   socket().send({ type: "hello", position: 30, user: {} });
-  socket().send({ type: "order", position: 21, order: {} }); // applied before the drop: not again
-  socket().send({ type: "fill", position: 21, fill: { id: 5 } }); // never arrived: applied now
-  socket().send({ type: "order", position: 22, order: {} });
-  socket().send({ type: "fill", position: 22, fill: {} });
+  socket().send([order(22, 2), fill(22, 5), order(23, 3)]); // order 2 at 22 came before the drop
   frame();
   assert.equal(feed.state, "behind"); // replaying
   socket().send({ type: "caught_up", position: 30 });
   frame();
   assert.equal(feed.state, "live");
-  assert.deepEqual(seen.batches, [["order@21"], ["fill@21", "order@22", "fill@22"]]);
+  assert.equal(feed.last, 30);
+  assert.deepEqual(seen.batches, [["order@21", "order@22"], ["fill@22", "order@23"]]);
   assert.equal(feed.stats.dropped, 1);
 });
 
@@ -109,7 +111,7 @@ test("a heartbeat moves last, so the next reconnect does not re-read other accou
   feed.start();
   socket().opened();
   socket().send({ type: "hello", position: 5, user: {} });
-  socket().send({ type: "snapshot", position: 5, orders: [], fills: [], positions: [], kill_switches: [] });
+  socket().send(snapshot(5));
   socket().send({ type: "heartbeat", position: 40 });
   frame();
   socket().close();
@@ -133,7 +135,7 @@ test("no heartbeat for five seconds is behind; an unauthenticated close stops re
   const socket = FakeSocket.made.at(-1);
   socket.opened();
   socket.send({ type: "hello", position: 1, user: {} });
-  socket.send({ type: "snapshot", position: 1, orders: [], fills: [], positions: [], kill_switches: [] });
+  socket.send(snapshot(1));
   frames.splice(0).forEach((fn) => fn());
   assert.equal(feed.state, "live");
   now = 5001;
@@ -147,22 +149,20 @@ test("no heartbeat for five seconds is behind; an unauthenticated close stops re
   assert.equal(feed.reconnectTimer, null);
 });
 
-test("the sequencer applies each message of an event once, and nothing a snapshot or heartbeat covered", () => {
+test("the sequencer applies a row's changes in order, once, above what the snapshot covered", () => {
   const s = new Sequencer();
-  const order = (position, id = 1) => ({ type: "order", position, order: { id } });
-  const fill = (position, id) => ({ type: "fill", position, fill: { id } });
   s.snapshot(100);
   assert.equal(s.admit(order(100)), false); // in the snapshot
-  assert.equal(s.resumeAfter, 100);
   assert.equal(s.admit(order(101)), true);
-  assert.equal(s.admit(fill(101, 7)), true); // its sibling
+  assert.equal(s.admit(fill(101, 7)), true); // the same event's other row
   assert.equal(s.admit(order(101)), false); // again (a replay): no
-  assert.equal(s.resumeAfter, 100); // a drop now may have cut event 101 short
-  s.heartbeat(101);
-  assert.equal(s.resumeAfter, 101);
-  assert.equal(s.admit(fill(101, 8)), false); // the heartbeat said 101 was all sent
-  assert.equal(s.admit(order(102, 2)), true);
-  assert.equal(s.admit(order(99, 3)), false);
+  assert.equal(s.admit(order(104, 2)), true);
+  assert.equal(s.admit(order(103, 3)), true); // another row, interleaved: fine
+  assert.equal(s.admit(order(102, 2)), false); // older than what row 2 has
+  assert.equal(s.last, 100);
+  s.covered(103);
+  s.covered(102); // never backwards
+  assert.equal(s.last, 103);
 });
 
 test("back-off doubles up to ten seconds, with jitter", () => {

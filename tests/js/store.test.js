@@ -42,3 +42,15 @@ test("open P&L is quantity times the move from cost, long or short, in exact dec
   assert.equal(unrealisedPnl(long, null), null);
   assert.equal(toText(totalPnl(long, null)), "12.5");
 });
+
+test("a market row is stale without a reference or when the reference is older than the instrument allows", () => {
+  const store = new Store();
+  store.applyMarket([
+    { symbol: "AAPL", reference_price: "190.1", reference_age_s: 0.4, max_reference_age_s: "30", tick_size: "0.01" },
+    { symbol: "VOD.L", reference_price: "71.5", reference_age_s: 45.2, max_reference_age_s: "30" },
+    { symbol: "SPY", reference_price: null, reference_age_s: null, max_reference_age_s: "30" },
+  ]);
+  assert.deepEqual([...store.market.values()].map((q) => [q.symbol, q.stale]), [["AAPL", false], ["VOD.L", true], ["SPY", true]]);
+  assert.equal(store.instruments.get("AAPL").tick_size, "0.01");
+  assert.equal(store.reference("AAPL"), "190.1");
+});

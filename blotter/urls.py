@@ -3,10 +3,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from orders import pages
+from blotter import views
 
 urlpatterns = [
-    path("", pages.blotter, name="blotter"),
+    path("", views.blotter, name="blotter"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),  # POST only (Django 5)
 ]

@@ -160,6 +160,7 @@ const feed = new Feed(`${scheme}//${window.location.host}${config.websocket}`, {
   hello(helloUser) {
     user = helloUser;
     document.body.dataset.mayTrade = String(mayTrade());
+    $("#ticket-panel").hidden = !mayTrade(); // risk and compliance watch; the ticket is for traders
     ticket.setAccounts(tradable(), Boolean(helloUser.may_trade));
     killSwitch.setUser(helloUser);
     if (helloUser.sees_all && !usageLoaded) {

@@ -72,14 +72,14 @@ class GatewayApplication(fix.Application):
         comp_id = session_id.getTargetCompID().getValue()
         try:  # the front checked it a moment ago; a row changed since is caught here
             row = ClientSession.objects.filter(comp_id=comp_id).first()
+            refusal = logon_refusal(row, comp_id)
+            if refusal is not None:
+                log.warning("logon refused: %s", refusal)
+                raise fix.RejectLogon(refusal)
+            assert row is not None
+            self.on_logon(self.link_for(comp_id), row)  # reads the row's accounts
         finally:
             connection.close()  # back to the pool: quickfix's thread keeps none
-        refusal = logon_refusal(row, comp_id)
-        if refusal is not None:
-            log.warning("logon refused: %s", refusal)
-            raise fix.RejectLogon(refusal)
-        assert row is not None
-        self.on_logon(self.link_for(comp_id), row)
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass

@@ -36,7 +36,7 @@ from gateway.fix.application import GatewayApplication, logon_refusal
 from gateway.fix.front import Front
 from gateway.fix.inbound import Inbound, cancel_working_orders
 from gateway.fix.link import ClientLink
-from gateway.fix.outbound import client_tailer
+from gateway.fix.outbound import RecentEvents, client_tailer
 from gateway.models import ClientSession
 from orders.tailer import LogTailer
 from risk.models import KillSwitch
@@ -88,6 +88,7 @@ class Gateway:
         self.links: dict[str, ClientLink] = {}
         self.tailers: dict[str, LogTailer] = {}
         self.acceptors: dict[str, SessionAcceptor] = {}
+        self.recent = RecentEvents()  # the log's latest events, read once for all the tailers
         self._lock = threading.RLock()
         self.inbound = Inbound(self.stopped)
         self.application = GatewayApplication(self.inbound, self.link, self._configure, self._disconnected)
@@ -140,7 +141,7 @@ class Gateway:
                 self.acceptors[link.comp_id] = self._start_acceptor(link.comp_id)
             if link.comp_id not in self.tailers:
                 tailer = self.tailers[link.comp_id] = client_tailer(
-                    link, store_dir=self.state_dir / "store", sender=self.comp_id
+                    link, store_dir=self.state_dir / "store", sender=self.comp_id, recent=self.recent
                 )
                 spawn(tailer.run, name=f"out-{link.comp_id}")
 

@@ -10,7 +10,15 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("order_path.py", "replay.py", "venue_roundtrip.py", "risk_checks.py", "risk_gate.py", "kill_switch_drill.py")
+BENCHES = (
+    "order_path.py",
+    "replay.py",
+    "venue_roundtrip.py",
+    "fix_gateway.py",
+    "risk_checks.py",
+    "risk_gate.py",
+    "kill_switch_drill.py",
+)
 
 failed = []
 for script in BENCHES:

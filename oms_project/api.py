@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from gateway import health as gateway_health
+from oms_project import workers
 from oms_project.rest import SafeJSONParser
 from orders import bus, venue_feed
 from risk import services as risk_services
@@ -76,11 +77,15 @@ def component_health() -> dict[str, str]:
             components["engine"] = "ok"
         if settings.OMS_FIX_GATEWAY:
             components["fix_acceptor"] = gateway_health.component()
-    except Exception as exc:  # any Redis failure means: redis, engine and gateway unknown
+        if settings.OMS_CELERY:
+            components["celery"] = workers.component()
+    except Exception as exc:  # any Redis failure means: redis, engine, gateway and workers unknown
         components["redis"] = f"unreachable: {exc}"
         components["engine"] = "unknown (redis unreachable)"
         if settings.OMS_FIX_GATEWAY:
             components["fix_acceptor"] = "unknown (redis unreachable)"
+        if settings.OMS_CELERY:
+            components["celery"] = "unknown (redis unreachable)"
     components.update(_venue_health())
     return components
 

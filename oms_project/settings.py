@@ -182,6 +182,23 @@ CHANNEL_LAYERS = {
         },
     }
 }
+# Celery (oms_project/celery.py): broker and results on the same Valkey/Redis, under the bus prefix.
+# kombu and Celery spell a Unix socket (the embedded Valkey's) their own way.
+CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
+CELERY_RESULT_BACKEND = CELERY_BROKER_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": f"{env.str('OMS_BUS_PREFIX', default='oms')}:celery:"}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = CELERY_BROKER_TRANSPORT_OPTIONS
+CELERY_TASK_IGNORE_RESULT = True  # tasks record what they did in the log or their tables
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # our logging settings, one line per event
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(SERVICES.root / "celerybeat-schedule")
+CELERY_HEARTBEAT_SECONDS = env.float("OMS_CELERY_HEARTBEAT_SECONDS", default=10.0)
+CELERY_BEAT_SCHEDULE = {
+    "heartbeat": {"task": "oms.heartbeat", "schedule": CELERY_HEARTBEAT_SECONDS},
+}
+# Whether this deployment runs Celery worker and beat, so health reports them (`celery`).
+OMS_CELERY = env.bool("OMS_CELERY", default=OMS_ENV != "test")
+
 # A blotter reconnecting with ?after=N further behind than this gets a snapshot instead of the log.
 OMS_BLOTTER_MAX_REPLAY = env.int("OMS_BLOTTER_MAX_REPLAY", default=50_000)
 
@@ -229,6 +246,10 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        # Celery says every task sent and done: the heartbeat alone would be a line every few
+        # seconds. Tasks log what they do themselves.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
     },
 }
 

@@ -127,23 +127,46 @@ def send_many(commands: list[cmd.Command], timeout: float | None = None) -> list
 
     Raises EngineUnavailable when an answer does not come within `timeout` seconds."""
     timeout = settings.OMS_ENGINE_REPLY_TIMEOUT if timeout is None else timeout
+    answers = [answer for answer in send_each(commands, timeout) if answer is not None]
+    if len(answers) < len(commands):
+        raise EngineUnavailable(f"no answer from the engine within {timeout:g}s")
+    return answers
+
+
+def send_each(commands: list[cmd.Command], timeout: float | None = None) -> list[dict[str, Any] | None]:
+    """`send_many`, where a command the engine has not answered within `timeout` seconds of the
+    send gets None and the others their answers. Raises EngineUnavailable when the bus is unreachable."""
+    timeout = settings.OMS_ENGINE_REPLY_TIMEOUT if timeout is None else timeout
     r = client()
     replies = [key(f"reply:{command.command_id}") for command in commands]
+    answers: list[str | None] = [None] * len(replies)
     try:
         pipe = r.pipeline(transaction=False)
         for command, reply_to in zip(commands, replies, strict=True):
             pipe.xadd(commands_stream(), {"c": encode(command, reply_to)})
         pipe.execute()
         deadline = time.monotonic() + timeout
-        answers = []
-        for reply_to in replies:
-            answer = r.blpop([reply_to], timeout=max(0.01, deadline - time.monotonic()))
-            if answer is None:
-                raise EngineUnavailable(f"no answer from the engine within {timeout:g}s")
-            answers.append(json.loads(answer[1]))
+        waiting = list(range(len(replies)))  # the commands not answered yet, in order
+        while waiting:
+            left = deadline - time.monotonic()
+            if left > 0:
+                popped = r.blpop([replies[waiting[0]]], timeout=max(0.01, left))
+                if popped is None:
+                    continue
+                answers[waiting.pop(0)] = popped[1]
+            # The engine answers a batch at once: take every answer there already in one round trip.
+            pipe = r.pipeline(transaction=False)
+            for i in waiting:
+                pipe.lpop(replies[i])
+            found = pipe.execute() if waiting else []
+            for i, answer in zip(waiting, found, strict=True):
+                answers[i] = answer
+            waiting = [i for i in waiting if answers[i] is None]
+            if left <= 0:
+                break  # past the deadline: only what was there
     except redis.RedisError as exc:
         raise EngineUnavailable(f"command bus unreachable: {exc}") from exc
-    return answers
+    return [json.loads(answer) if answer is not None else None for answer in answers]
 
 
 def engine_health() -> dict[str, Any] | None:

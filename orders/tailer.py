@@ -7,33 +7,58 @@ The handler runs first and the checkpoint moves after it, so delivery is at leas
 after a crash the last batch may be handled again, and handlers must be idempotent (a venue
 connector, for one, resends under the same ClOrdID, which the venue deduplicates).
 The engine PUBLISHes its last position after each commit; the tailer sleeps on that
-channel and also polls, so a lost notification only delays it.
+channel and also polls, so a lost notification only delays it. Once it has read up to the
+position the latest notification named, a batch shorter than its batch size is all there was:
+the tailer waits for the next notification rather than asking again (a later commit notifies).
+
+While it follows the log a tailer keeps its position in memory; the checkpoint is read again
+when it starts and when it retries after a failure. A handler that returns False says the batch
+asked nothing of the world (a client feed with no report in it): handling it again after a
+crash does nothing, so such batches move the checkpoint at most once every
+IDLE_CHECKPOINT_SECONDS, not a commit each. A tailer reads the log through `read`: the events
+table, or a reader shared by several tailers (the client gateway's, gateway/fix/outbound.py).
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import redis
-from django.db import transaction
+from django.db import connection
 
 from orders import bus, store
 from orders.models import Checkpoint
 
 log = logging.getLogger("oms.tailer")
 
-Handler = Callable[[list[store.StoredEvent]], None]
+# False: the batch needed nothing done outside the process (see above); None or True: it did.
+Handler = Callable[[list[store.StoredEvent]], "bool | None"]
+# (after, limit) -> at most `limit` committed events after position `after`, in order
+Reader = Callable[[int, int], list[store.StoredEvent]]
+
+IDLE_CHECKPOINT_SECONDS = 1.0
+UPDATE_CHECKPOINT = f"UPDATE {Checkpoint._meta.db_table} SET position = %s WHERE name = %s"
+
+
+def read_log(after: int, limit: int) -> list[store.StoredEvent]:
+    return store.read_range(after, limit=limit)
 
 
 class LogTailer:
-    def __init__(self, name: str, handler: Handler, *, batch_size: int = 1000, poll_seconds: float = 1.0) -> None:
+    def __init__(self, name: str, handler: Handler, *, batch_size: int = 1000, poll_seconds: float = 1.0,
+                 read: Reader = read_log) -> None:  # fmt: skip
         self.name = name
         self.handler = handler
         self.batch_size = batch_size
         self.poll_seconds = poll_seconds
+        self.read = read
         self.stopped = threading.Event()
+        self._after: int | None = None  # handled up to here, while following; None: the checkpoint's
+        self._notified = 0  # the last position the engine has said it committed
+        self._checkpoint_due = 0.0  # monotonic time by which a deferred checkpoint write is made
 
     def position(self) -> int:
         checkpoint, _ = Checkpoint.objects.get_or_create(name=self.name)
@@ -42,18 +67,30 @@ class LogTailer:
     def catch_up(self) -> int:
         """Handle everything committed after the checkpoint; the number of events handled."""
         handled = 0
-        after = self.position()
+        after = self.position() if self._after is None else self._after
         while not self.stopped.is_set():
-            batch = store.read_range(after, limit=self.batch_size)
+            batch = self.read(after, self.batch_size)
             if not batch:
                 break
             last = batch[-1].position  # before the handler, which may do what it likes with the list
-            self.handler(batch)
+            acted = self.handler(batch)
             after = last
-            with transaction.atomic():
-                Checkpoint.objects.filter(name=self.name).update(position=after)
+            now = time.monotonic()
+            if acted is not False or now >= self._checkpoint_due:
+                self._save(after)
+                self._checkpoint_due = now + IDLE_CHECKPOINT_SECONDS
+            if self._after is not None:
+                self._after = after
             handled += len(batch)
+            if len(batch) < self.batch_size and after >= self._notified:
+                break  # all there was when notified; the next commit notifies again
         return handled
+
+    def _save(self, position: int) -> None:
+        # One statement, committed on its own: the ORM's update in a transaction costs a tailer
+        # three times the CPU (~0.4 ms against ~0.12 ms), and it is paid after every batch.
+        with connection.cursor() as cursor:
+            cursor.execute(UPDATE_CHECKPOINT, [position, self.name])
 
     def run(self) -> None:
         """Catch up, then follow the log until `stop()`. A failure (the database, Redis, the
@@ -73,10 +110,15 @@ class LogTailer:
     def _follow(self) -> None:
         pubsub = bus.client().pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(bus.key("events"))
+        self._after = self.position()  # from the checkpoint at each (re)start
         try:
             while not self.stopped.is_set():
                 self.catch_up()
-                pubsub.get_message(timeout=self.poll_seconds)
+                message = pubsub.get_message(timeout=self.poll_seconds)
+                while message is not None:  # and those that came meanwhile: one catch-up covers them all
+                    if str(message["data"]).isdigit():  # the engine's last position ("wake" from stop())
+                        self._notified = max(self._notified, int(message["data"]))
+                    message = pubsub.get_message(timeout=0)
         finally:
             pubsub.close()
 

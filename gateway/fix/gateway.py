@@ -42,7 +42,7 @@ from gateway.fix.audit import AuditTrail
 from gateway.fix.front import Front, Refusal
 from gateway.fix.inbound import Inbound, cancel_working_orders
 from gateway.fix.link import ClientLink
-from gateway.fix.outbound import client_tailer
+from gateway.fix.outbound import RecentEvents, client_tailer
 from gateway.models import ClientSession
 from orders.tailer import LogTailer
 from risk.models import KillSwitch
@@ -96,6 +96,7 @@ class Gateway:
         self.links: dict[str, ClientLink] = {}
         self.tailers: dict[str, LogTailer] = {}
         self.acceptors: dict[str, SessionAcceptor] = {}
+        self.recent = RecentEvents()  # the log's latest events, read once for all the tailers
         # `_lock` guards the dicts and is never held around a call into quickfix, because quickfix
         # calls back (onLogout of an acceptor being stopped, fromAdmin) holding locks of its own and
         # the callbacks take `_lock`: held across acceptor.start() it deadlocked against a stop.
@@ -177,7 +178,7 @@ class Gateway:
         with self._lock:
             if link.comp_id not in self.tailers:
                 tailer = self.tailers[link.comp_id] = client_tailer(
-                    link, store_dir=self.state_dir / "store", sender=self.comp_id
+                    link, store_dir=self.state_dir / "store", sender=self.comp_id, recent=self.recent
                 )
                 spawn(tailer.run, name=f"out-{link.comp_id}")
 

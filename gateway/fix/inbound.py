@@ -5,6 +5,14 @@ exception whose session Reject (35=3) says so, and the session stays up. What ca
 job on the session's own worker (the bus waits for the engine; quickfix's thread must not), in
 arrival order, so a cancel never overtakes its order.
 
+New orders in a row go to the engine together. A new order's checks read nothing from the
+database, so it need not wait for the answer to the order before it: the worker takes every new
+order queued behind it, puts their commands on the bus in one round trip (the engine takes them in
+one batch, in that order) and then handles the answers in order. Any other job (a cancel, which
+looks its order up; a possibly resent order; a throttled message) waits until everything before it
+is answered, as one at a time would have it. A client sending a burst gets an engine batch, not a
+round trip, per order.
+
 The engine's answer is not what the client is told: the reports come from the log (outbound.py),
 exactly once. Only what never reaches the log is answered here: the gateway's own refusals (an
 account the session may not trade, an order it does not know), the engine's refusals that record
@@ -18,8 +26,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 import quickfix as fix
 from django.conf import settings
@@ -49,8 +59,27 @@ from venues.models import Venue
 log = logging.getLogger("oms.gateway")
 
 Job = Callable[[], None]
+Answer = dict[str, Any]
 # Engine answers that record nothing: the client hears of them from here, not from the log.
 UNRECORDED = frozenset({"duplicate", "error", "expired"})
+MAX_IN_FLIGHT = 500  # new orders of one session on the bus at once, answers awaited
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """A new order on its way: its command (None: refused here, nothing to send) and what the
+    client is told once the engine has answered (the answer; None without a command)."""
+
+    command: cmd.Command | None
+    answered: Callable[[Answer | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """A job that may run while the orders before it are unanswered: its `prepare` reads nothing
+    from the database and sends nothing itself."""
+
+    prepare: Callable[[], Pending]
 
 
 def session_reject(error: FixValueError) -> Exception:
@@ -67,12 +96,12 @@ class Worker:
     """One session's jobs, in order, on a thread of its own."""
 
     def __init__(self, name: str, stopped: threading.Event) -> None:
-        self._jobs: queue.SimpleQueue[Job] = queue.SimpleQueue()
+        self._jobs: queue.SimpleQueue[Job | Submission] = queue.SimpleQueue()
         self._stopped = stopped
         self._thread = threading.Thread(target=self._run, name=f"in-{name}", daemon=True)
         self._thread.start()
 
-    def put(self, job: Job) -> None:
+    def put(self, job: Job | Submission) -> None:
         self._jobs.put(job)
 
     def _run(self) -> None:
@@ -82,12 +111,42 @@ class Worker:
             except queue.Empty:
                 continue
             try:
-                job()
-            except Exception:  # one request that fails must not stop the ones behind it
-                log.exception("a client request failed")
+                self._work(job)
             finally:
                 if self._jobs.empty():
                     connection.close()  # idle: its database connection goes back to the pool
+
+    def _work(self, job: Job | Submission) -> None:
+        """This job and every one queued behind it, new orders in a row sent together."""
+        pending: list[Pending] = []
+        while True:
+            try:
+                if isinstance(job, Submission):
+                    pending.append(job.prepare())
+                else:
+                    self._answer(pending)  # it may read what they did: they are answered first
+                    job()
+            except Exception:  # one request that fails must not stop the ones behind it
+                log.exception("a client request failed")
+            if len(pending) >= MAX_IN_FLIGHT:
+                self._answer(pending)
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+        self._answer(pending)
+
+    def _answer(self, pending: list[Pending]) -> None:
+        """Send the pending commands in one round trip, then tell each its answer, in order."""
+        if not pending:
+            return
+        answers = iter(_send_all([p.command for p in pending if p.command is not None]))
+        for request in pending:
+            try:
+                request.answered(next(answers) if request.command is not None else None)
+            except Exception:
+                log.exception("a client request failed")
+        pending.clear()
 
 
 class KnownNames:
@@ -115,7 +174,7 @@ class Inbound:
         self.stopped = stopped
         self.names = KnownNames()
         self.workers: dict[str, Worker] = {}
-        self.handlers: dict[str, Callable[[ClientLink, fix.Message, Get], Job]] = {
+        self.handlers: dict[str, Callable[[ClientLink, fix.Message, Get], Job | Submission]] = {
             "D": self.new_order,
             "F": self.cancel,
             "G": self.replace,
@@ -137,7 +196,7 @@ class Inbound:
         if not link.rate.allow(time.monotonic()):
             seq_num = message.getHeader().getField(34)
             text = f"throttled: over {link.rate.per_second} messages a second; not processed"
-            job = lambda: link.send_now(business_reject_message(seq_num, msg_type, "other", text))  # noqa: E731
+            job: Job | Submission = lambda: link.send_now(business_reject_message(seq_num, msg_type, "other", text))  # noqa: E731
         else:
             try:
                 job = handler(link, message, get)
@@ -150,7 +209,7 @@ class Inbound:
 
     # -- 35=D -------------------------------------------------------------------------------------
 
-    def new_order(self, link: ClientLink, message: fix.Message, get: Get) -> Job:
+    def new_order(self, link: ClientLink, message: fix.Message, get: Get) -> Job | Submission:
         order = parse_new_order(get)
         header = message.getHeader()
         resent = gw_tables.possibly_resent(
@@ -161,27 +220,23 @@ class Inbound:
         instruction = get(848)  # 848 TargetStrategyParameters: a parent order's routing (strategy.py)
         received = time.time_ns()
 
-        def job() -> None:
+        def refused(account: str, reason: str, text: str) -> Pending:
+            refusal = execution_report(_refused(order, account, reason, text))
+            return Pending(None, lambda _: link.send_now(refusal))
+
+        def prepare() -> Pending:
             account = order.account or link.default_account or ""
             try:
                 routing = routing_from_fix(instruction) if instruction else None
             except ValueError as error:
-                text = f"848 TargetStrategyParameters: {error}"
-                link.send_now(execution_report(_refused(order, account, "invalid_routing", text)))
-                return
+                return refused(account, "invalid_routing", f"848 TargetStrategyParameters: {error}")
             problems = entry.submit_problems(
                 account=account, cl_ord_id=order.cl_ord_id, symbol=order.symbol, quantity=order.quantity,
                 order_type=order.order_type, limit_price=order.price, venue=venue, routing=routing,
                 lookups=self.lookups(link),
             )  # fmt: skip
             if problems:
-                problem = problems[0]
-                text = f"{tag_of(problem.field)}: {problem.text}"
-                link.send_now(execution_report(_refused(order, account, problem.reason, text)))
-                return
-            if resent and (existing := _order(account, order.cl_ord_id)) is not None:
-                link.send_now(execution_report(status_report(existing)))  # never a second order
-                return
+                return refused(account, problems[0].reason, f"{tag_of(problems[0].field)}: {problems[0].text}")
             timeout = settings.OMS_ENGINE_REPLY_TIMEOUT
             command = cmd.SubmitOrder(
                 command_id=bus.new_command_id(), received_at_ns=received, actor=link.actor, account=account,
@@ -191,7 +246,10 @@ class Inbound:
                 strategy=Strategy(routing.strategy) if routing else None, slices=routing.slices if routing else None,
                 venues=tuple(routing.venues) if routing and routing.venues else None,
             )  # fmt: skip
-            answer = _send(command, timeout)
+            return Pending(command, lambda answer: answered(account, answer))
+
+        def answered(account: str, answer: Answer | None) -> None:
+            assert answer is not None
             if answer["outcome"] not in UNRECORDED:
                 return  # accepted or rejected: in the log, and the client hears of it from there
             if answer["outcome"] == "duplicate" and resent and (existing := _order(account, order.cl_ord_id)):
@@ -200,6 +258,18 @@ class Inbound:
             reason = "duplicate" if answer["outcome"] == "duplicate" else answer.get("reason") or "other"
             text = answer.get("text") or f"ClOrdID {order.cl_ord_id} is already used today"
             link.send_now(execution_report(_refused(order, account, reason, text)))
+
+        if not resent:
+            return Submission(prepare)
+
+        def job() -> None:  # a possible resend looks for its order first: alone, in turn
+            account = order.account or link.default_account or ""
+            if account in link.accounts and (existing := _order(account, order.cl_ord_id)) is not None:
+                link.send_now(execution_report(status_report(existing)))  # never a second order
+                return
+            pending = prepare()
+            answer = _send(pending.command, settings.OMS_ENGINE_REPLY_TIMEOUT) if pending.command else None
+            pending.answered(answer)
 
         return job
 
@@ -335,12 +405,29 @@ def _mass_id() -> str:
     return f"M{time.time_ns()}"
 
 
-def _send(command: cmd.Command, timeout: float) -> dict:
+def _send(command: cmd.Command, timeout: float) -> Answer:
     try:
         return bus.send(command, timeout=timeout)
     except bus.EngineUnavailable as exc:
-        # The command carries its expiry: the engine drops it if it gets to it later.
-        return {"outcome": "error", "reason": "engine_unavailable", "text": f"not taken: {exc}; send it again"}
+        return _unavailable(exc)
+
+
+def _send_all(commands: list[cmd.Command]) -> list[Answer]:
+    """Each command's answer, in order; one the engine did not answer in time says so."""
+    if len(commands) == 1:
+        return [_send(commands[0], settings.OMS_ENGINE_REPLY_TIMEOUT)]
+    timeout = settings.OMS_ENGINE_REPLY_TIMEOUT
+    try:
+        answers = bus.send_each(commands, timeout)
+    except bus.EngineUnavailable as exc:
+        return [_unavailable(exc)] * len(commands)
+    missing = bus.EngineUnavailable(f"no answer from the engine within {timeout:g}s")
+    return [answer if answer is not None else _unavailable(missing) for answer in answers]
+
+
+def _unavailable(exc: bus.EngineUnavailable) -> Answer:
+    # The command carries its expiry: the engine drops it if it gets to it later.
+    return {"outcome": "error", "reason": "engine_unavailable", "text": f"not taken: {exc}; send it again"}
 
 
 def _refused(order: NewOrder, account: str, reason: str, text: str) -> ClientReport:

@@ -16,12 +16,20 @@ again. So at start the session's FileStore (every message sent today) is read fo
 ExecID "E<position>" it holds, and the tailer starts after it: a report already sent is never sent
 again with a new MsgSeqNum (the client's ResendRequest gets it from the store, PossDup). An
 OrderCancelReject (35=9) has no ExecID: one sent in the last instant before a crash may go twice.
+A batch with no report for the session moves the checkpoint lazily (orders/tailer.py): read again
+after a crash, it sends nothing again.
+
+One read for every session. Each commit wakes every session's tailer, and each asks for the same
+new events: `RecentEvents` reads them from the database for the first to ask and serves the others
+from memory. A tailer further behind (its session was down) reads the database itself.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import threading
+from bisect import bisect_right
 from pathlib import Path
 
 from gateway.domain.reports import exec_id_of, report_for
@@ -32,7 +40,7 @@ from orders.domain import events as ev
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.models import Checkpoint, Event
-from orders.tailer import LogTailer
+from orders.tailer import LogTailer, read_log
 
 log = logging.getLogger("oms.gateway")
 
@@ -72,13 +80,15 @@ class ClientFeed:
         self.orders: dict[int, Tracked] = {}
         self.others: set[int] = set()  # orders known not to be the session's
 
-    def __call__(self, batch: list[store.StoredEvent]) -> None:
+    def __call__(self, batch: list[store.StoredEvent]) -> bool:
+        """Sends the batch's reports for the session; whether there were any."""
         # Whose order is decided by who placed it, never by the session's accounts now: an account
         # taken off the session in admin still has this session's orders reported to it.
         wanted = [s for s in batch if s.stream_type == store.ORDER_STREAM and s.stream_id not in self.others]
         if not wanted:
-            return
+            return False
         self._learn_owners(wanted)
+        sent = False
         for stored in wanted:
             tracked = self.orders.get(stored.stream_id)
             if tracked is None:
@@ -89,6 +99,8 @@ class ClientFeed:
             report = report_for(stored.position, stored.event, before, after, tracked.fill_exec_ids)
             if report is not None:
                 self.link.send(message_for(report))
+                sent = True
+        return sent
 
     def _learn_owners(self, wanted: list[store.StoredEvent]) -> None:
         unknown = set()
@@ -117,6 +129,35 @@ class ClientFeed:
             tracked.apply(stored)
 
 
+class RecentEvents:
+    """The log's latest events, shared by the session tailers: a `Reader` (orders/tailer.py)."""
+
+    def __init__(self, keep: int = 5000) -> None:
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._events: list[store.StoredEvent] = []  # every event after `_after` up to `_last`, in order
+        self._after: int | None = None
+        self._last = 0
+
+    def read(self, after: int, limit: int) -> list[store.StoredEvent]:
+        with self._lock:
+            if self._after is None or after < self._after or after > self._last:
+                if self._after is not None and after < self._after:
+                    return read_log(after, limit)  # older than what is kept: this tailer's alone
+                self._events, self._after, self._last = [], after, after  # (re)start where it asks
+            if after < self._last:
+                start = bisect_right(self._events, after, key=lambda e: e.position)
+                return self._events[start : start + limit]
+            fresh = read_log(after, limit)  # after == _last: new events, for everyone
+            if fresh:
+                self._events.extend(fresh)
+                self._last = fresh[-1].position
+                if len(self._events) > 2 * self.keep:
+                    self._after = self._events[-self.keep - 1].position
+                    del self._events[: -self.keep]
+            return fresh
+
+
 def last_sent(store_dir: Path, sender: str, target: str) -> tuple[int, int, str] | None:
     """(position, order id, 60 TransactTime) of the last event whose report the session's FileStore
     holds as sent today, or None."""
@@ -134,7 +175,7 @@ def last_sent(store_dir: Path, sender: str, target: str) -> tuple[int, int, str]
     return last
 
 
-def client_tailer(link: ClientLink, *, store_dir: Path, sender: str) -> LogTailer:
+def client_tailer(link: ClientLink, *, store_dir: Path, sender: str, recent: RecentEvents) -> LogTailer:
     """The session's tailer, its checkpoint moved past what its FileStore shows sent. A session
     seen for the first time starts at the end of the log: only this gateway places its orders,
     so there is nothing of its before."""
@@ -152,4 +193,4 @@ def client_tailer(link: ClientLink, *, store_dir: Path, sender: str) -> LogTaile
             Checkpoint.objects.filter(name=name).update(position=position)
         else:
             log.warning("%s: the FileStore's reports are not of this log; it is not used to skip any", link.comp_id)
-    return LogTailer(name, ClientFeed(link))
+    return LogTailer(name, ClientFeed(link), read=recent.read)

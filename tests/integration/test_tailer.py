@@ -84,3 +84,19 @@ def test_a_running_tailer_wakes_on_the_engines_commit_notification(api):
     finally:
         tailer.stop()
         thread.join(timeout=40)
+
+
+def test_batches_that_needed_nothing_done_move_the_checkpoint_at_most_once_a_second(api):
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    LogTailer(name, lambda batch: None).catch_up()
+    quiet = LogTailer(name, lambda batch: False)  # a client feed with no report for its session, say
+    submit(api)
+    quiet.catch_up()
+    moved = quiet.position()
+    assert moved == store.last_position(), "the first such batch moves it"
+    submit(api)
+    quiet.catch_up()
+    assert quiet.position() == moved, "the next, within the second, leaves it"
+    redelivered: list[int] = []
+    LogTailer(name, lambda batch: redelivered.extend(e.position for e in batch)).catch_up()
+    assert redelivered and redelivered[0] == moved + 1, "a restart reads it again: harmless, by the handler's word"

@@ -162,7 +162,7 @@ def viewer_of(user: Any) -> Viewer:
     visible = sorted(order_services.accounts_for_user(user).values_list("code", flat=True))
     granted = sorted(user.accounts.filter(active=True).values_list("code", flat=True))
     manages_risk = risk_services.may_manage_risk(user)
-    role = "risk" if manages_risk else "compliance" if sees_all else "admin" if user.is_superuser else "trader"
+    role = "admin" if user.is_superuser else "risk" if manages_risk else "compliance" if sees_all else "trader"
     hello = {
         "username": user.get_username(), "role": role, "accounts": visible, "granted": granted,
         "sees_all": sees_all, "may_trade": bool(granted), "may_engage": manages_risk or bool(granted),

@@ -33,6 +33,7 @@ log = logging.getLogger("oms.blotter")
 
 UNAUTHENTICATED = 4401
 CHUNK = 2000  # events read from the log at a time in a catch-up
+FRAME_MESSAGES = 500  # messages per websocket frame: an order's is under 1 kB, a frame under 1 MiB
 
 
 @dataclass(frozen=True)
@@ -68,7 +69,8 @@ class BlotterConsumer(AsyncJsonWebsocketConsumer):
         else:
             taken = await database_sync_to_async(snapshot.take)(self.viewer.accounts, self.viewer.username)
             position = taken["position"]
-            await self.send_json(taken)
+            for part in snapshot.parts(taken):
+                await self.send_json(part)
         self.covered = dict.fromkeys(groups, position)
         self.safe = position
 
@@ -85,9 +87,7 @@ class BlotterConsumer(AsyncJsonWebsocketConsumer):
         if not await self._in_chain(frame):
             return
         covered = self.covered[frame["group"]]
-        messages = [m for m in frame["messages"] if m["position"] > covered]
-        if messages:
-            await self.send_json(messages)
+        await self._send_messages([m for m in frame["messages"] if m["position"] > covered])
         self.covered[frame["group"]] = max(covered, frame["upto"])
 
     async def blotter_heartbeat(self, frame: dict[str, Any]) -> None:
@@ -131,9 +131,13 @@ class BlotterConsumer(AsyncJsonWebsocketConsumer):
             batch, messages = await database_sync_to_async(self._read)(after, until, states)
             if not batch:
                 return
-            if messages:
-                await self.send_json(messages)
+            await self._send_messages(messages)
             after = batch[-1].position
+
+    async def _send_messages(self, messages: list[dict[str, Any]]) -> None:
+        """As frames of at most FRAME_MESSAGES: a websocket message is at most 1 MiB (daphne)."""
+        for start in range(0, len(messages), FRAME_MESSAGES):
+            await self.send_json(messages[start : start + FRAME_MESSAGES])
 
     def _read(self, after: int, until: int, states: OrderStates) -> tuple[list, list[dict[str, Any]]]:
         accounts = None if self.viewer.accounts is None else sorted(self.viewer.accounts)

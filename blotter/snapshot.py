@@ -24,6 +24,26 @@ from risk.models import KillSwitch
 from risk.serializers import KillSwitchSerializer
 
 OPEN = [s.value for s in WORKING_STATUSES | PENDING_STATUSES]
+# A websocket message is at most 1 MiB (daphne): a snapshot goes in parts of at most this many rows.
+PART_ROWS = 1000
+LISTS = ("orders", "fills", "positions", "kill_switches")
+
+
+def parts(snapshot: dict[str, Any], rows: int | None = None) -> list[dict[str, Any]]:
+    """The snapshot as messages of at most `rows` rows each, in order; every part but the last
+    says `"more": true` (the client puts them together before it applies any)."""
+    rows = rows or PART_ROWS
+    pending = [(name, row) for name in LISTS for row in snapshot[name]]
+    chunks = [pending[i : i + rows] for i in range(0, len(pending), rows)] or [[]]
+    messages = []
+    for index, chunk in enumerate(chunks):
+        message: dict[str, Any] = {"type": "snapshot", "position": snapshot["position"], **{n: [] for n in LISTS}}
+        for name, row in chunk:
+            message[name].append(row)
+        if index < len(chunks) - 1:
+            message["more"] = True
+        messages.append(message)
+    return messages
 
 
 def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:

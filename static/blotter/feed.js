@@ -85,6 +85,7 @@ export class Feed {
     this.now = now;
     this.sequencer = new Sequencer();
     this.queue = [];
+    this.snapshotParts = null; // a snapshot's parts so far, until its last
     this.frameScheduled = false;
     this.socket = null;
     this.open = false;
@@ -133,6 +134,7 @@ export class Feed {
     socket.onclose = (event) => {
       if (socket !== this.socket) return;
       this.open = false;
+      this.snapshotParts = null; // a snapshot cut short: the next connection sends its own
       this.updateStatus();
       if (event.code === UNAUTHORIZED) {
         this.stopped = true;
@@ -179,7 +181,7 @@ export class Feed {
       if (batch.length) this.handlers.batch?.(batch);
       batch = [];
     };
-    for (const message of queue) {
+    for (let message of queue) {
       if (LOG_TYPES.has(message.type)) {
         if (this.sequencer.admit(message)) {
           batch.push(message);
@@ -195,6 +197,14 @@ export class Feed {
           this.handlers.hello?.(message.user, message);
           break;
         case "snapshot":
+          if (message.more || this.snapshotParts) {
+            // A large snapshot comes in parts (a websocket message is at most 1 MiB): put them
+            // together, and apply them as one when the last arrives.
+            this.snapshotParts = mergeSnapshot(this.snapshotParts, message);
+            if (message.more) break;
+            message = this.snapshotParts;
+            this.snapshotParts = null;
+          }
           sendBatch();
           this.sequencer.snapshot(message.position);
           this.caughtUp = true;
@@ -234,4 +244,14 @@ export class Feed {
     this.state = state;
     this.handlers.status?.({ state, last: this.sequencer.last, changed, attempt: this.attempt });
   }
+}
+
+/** Parts of one snapshot put together: the rows of each list in the order they came. */
+export function mergeSnapshot(parts, part) {
+  if (!parts) return { ...part, more: false };
+  const merged = { ...parts, position: part.position };
+  for (const name of ["orders", "fills", "positions", "kill_switches"]) {
+    merged[name] = [...(parts[name] || []), ...(part[name] || [])];
+  }
+  return merged;
 }

@@ -21,6 +21,7 @@ from conftest import BASE_DIR, engine_database_url, new_cl_ord_id
 from django.contrib.auth import get_user_model
 from venue_stack import LOG_DIR, committed
 
+from blotter import snapshot
 from blotter.consumers import BlotterConsumer
 from oms_project.asgi import application
 from orders import bus
@@ -225,6 +226,26 @@ def test_a_reconnect_too_far_behind_gets_a_snapshot(feed, lone_trader, settings)
         socket = Socket(lone_trader, after=1)
         await socket.open()
         await socket.until(lambda m: m["type"] == "snapshot")
+        await socket.close()
+
+    run(scenario)
+
+
+def test_a_large_snapshot_comes_in_parts_that_add_up_to_it(feed, monkeypatch):
+    monkeypatch.setattr(snapshot, "PART_ROWS", 2)  # a websocket message is at most 1 MiB
+    risk = get_user_model().objects.get(username="risk")
+
+    async def scenario():
+        for _ in range(3):
+            await asyncio.to_thread(submit, "DESK-EQ")
+        socket = Socket(risk)
+        await socket.open()
+        await socket.until(lambda m: m["type"] == "snapshot" and not m.get("more"))
+        parts = [m for m in socket.messages if m["type"] == "snapshot"]
+        assert len(parts) > 1 and all(p["more"] for p in parts[:-1])
+        assert all(len(p["orders"]) + len(p["fills"]) + len(p["positions"]) <= 2 for p in parts)
+        whole = await asyncio.to_thread(snapshot.take, None, "risk")
+        assert [o["id"] for p in parts for o in p["orders"]] == [o["id"] for o in whole["orders"]]
         await socket.close()
 
     run(scenario)

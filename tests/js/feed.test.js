@@ -23,12 +23,12 @@ class FakeSocket {
 function harness() {
   FakeSocket.made = [];
   const frames = [];
-  const seen = { batches: [], snapshots: [], hellos: [], markets: [], states: [], unauthorized: 0 };
+  const seen = { batches: [], snapshots: [], snapshotRows: [], hellos: [], markets: [], states: [], unauthorized: 0 };
   const feed = new Feed(
     "ws://oms/ws/blotter/",
     {
       hello: (user) => seen.hellos.push(user),
-      snapshot: (m) => seen.snapshots.push(m.position),
+      snapshot: (m) => seen.snapshots.push(m.position) && seen.snapshotRows.push(m.orders.map((o) => o.id)),
       batch: (messages) => seen.batches.push(messages.map((m) => `${m.type}@${m.position}`)),
       market: (m) => seen.markets.push(m.position),
       status: (s) => seen.states.push(s.state),
@@ -170,4 +170,25 @@ test("back-off doubles up to ten seconds, with jitter", () => {
   assert.equal(backoffMs(3, () => 0.5), 4000);
   assert.equal(backoffMs(10, () => 0.5), 10000);
   assert.equal(backoffMs(10, () => 0), 7500);
+});
+
+test("a snapshot in parts is applied once, whole, when its last part arrives", () => {
+  const { feed, seen, frame, socket } = harness();
+  feeds.push(feed);
+  feed.start();
+  socket().opened();
+  const part = (ids, more) => ({ ...snapshot(20), orders: ids.map((id) => ({ id })), ...(more ? { more } : {}) });
+  socket().send(part([1, 2], true));
+  frame();
+  assert.deepEqual(seen.snapshots, []); // not before the last part
+  socket().send(part([3], true));
+  socket().send(part([4], false));
+  frame();
+  assert.deepEqual(seen.snapshots, [20]);
+  assert.deepEqual(seen.snapshotRows, [[1, 2, 3, 4]]);
+  // a connection that drops mid-snapshot starts the next one afresh
+  socket().send(part([5], true));
+  frame();
+  socket().close();
+  assert.equal(feed.snapshotParts, null);
 });

@@ -53,10 +53,19 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# QUICK=1: every bench at small sizes (a minute or two) on services of their own, started afresh
+# (var/bench-quick/): every bench still runs and passes, as CI could check. `make test` does not run it.
+QUICK_RUN := $(filter-out 0,$(QUICK))
+BENCH_PROFILE := $(if $(QUICK_RUN),bench-quick,bench)
+
 bench: setup
-	@$(PY) -m oms_project.embedded start --profile bench
-	@OMS_SERVICES_PROFILE=bench OMS_BUS_PREFIX=oms-bench DJANGO_DEBUG=false $(PY) bench/run_all.py; rc=$$?; \
-	  $(PY) -m oms_project.embedded stop --profile bench; exit $$rc
+ifneq ($(QUICK_RUN),)
+	@$(PY) -m oms_project.embedded stop --profile $(BENCH_PROFILE) && rm -rf var/$(BENCH_PROFILE)
+endif
+	@$(PY) -m oms_project.embedded start --profile $(BENCH_PROFILE)
+	@OMS_SERVICES_PROFILE=$(BENCH_PROFILE) OMS_BUS_PREFIX=oms-bench DJANGO_DEBUG=false \
+	  $(PY) bench/run_all.py $(if $(QUICK_RUN),--quick); rc=$$?; \
+	  $(PY) -m oms_project.embedded stop --profile $(BENCH_PROFILE); exit $$rc
 
 clean-data:
 	$(PY) -m oms_project.embedded stop --profile run

@@ -22,7 +22,7 @@ The machine is shared (two cores for the clients, the gateway, the engine, the c
 venue, PostgreSQL and Valkey); the bench prints how busy it was and how much of that was this
 stack, and the CPU each part spent per order in the 10-session burst.
 
-    make bench            (or: python bench/fix_gateway.py [--orders N] [--burst N])
+    make bench            (or: python bench/fix_gateway.py [--orders N] [--burst N] [--quick])
 """
 
 from __future__ import annotations
@@ -30,37 +30,48 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import signal
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
 
 import quickfix as fix
-from common import BASE_DIR, EngineProcess, prepare_database, row, summary_ms
+from common import (
+    VAR,
+    CpuMeter,
+    EngineProcess,
+    Venues,
+    free_port,
+    median,
+    parse_args,
+    prepare_database,
+    report_machine,
+    resting_price,
+    row,
+    run_name,
+    spawn,
+    stop,
+    summary_ms,
+    wait_port,
+)
 from django.conf import settings
-from venue_roundtrip import bare_echo, commit_latencies, free_port, resting_price, spawn, wait_port
+from venue_roundtrip import bare_echo, commit_latencies
 
 from gateway.models import ClientSession
-from orders import bus, venue_feed
+from orders import bus
 from orders.domain import commands as cmd
 from orders.domain.values import OrderType, Side, TimeInForce
 from orders.models import Account, Order
 from venues.fix.config import SessionSpec, session_settings, settings_text
 from venues.fix.messages import new_message
-from venues.models import Venue
 
-# A venue of its own each run, as venue_roundtrip.py's: nothing an earlier run left is resynced.
-VENUE = f"BENCHGW{int(time.time()) % 100_000}"
+VENUE = run_name("BENCHGW")
 ACCOUNT = "BENCH-GW"  # no limits: the orders pass the checks by running every one of them
 SESSIONS = [f"BENCH{i:02d}" for i in range(1, 11)]  # through the front door
 DIRECT = "BENCHDIRECT"  # straight to its acceptor's port
-VAR = BASE_DIR / "var" / "bench"
-SERVICES = BASE_DIR / "var" / settings.SERVICES.profile  # the embedded PostgreSQL's and Valkey's
-GATEWAY_STATE = SERVICES / "gateway"
+GATEWAY_STATE = VAR / "gateway"
 ACCEPT_PORT = re.compile(r"^SocketAcceptPort=(\d+)$", re.M)
 
 
@@ -155,66 +166,6 @@ class Orders:
         with self._lock:
             k = self.count = self.count + 1
         return f"GW-{uuid.uuid4().hex[:12]}", 100 + k // 100, self.price - Decimal(k % 100) / 100
-
-
-class CpuMeter:
-    """CPU time each part of the stack used between `start` and `stop` (its threads and, for
-    PostgreSQL, its backends), and how busy the machine was: what the orders/s are bound by."""
-
-    TICKS = os.sysconf("SC_CLK_TCK")
-
-    def __init__(self, parts: dict[str, int]) -> None:
-        self.processes = parts
-        self.parts: dict[str, list[int]] = {}
-
-    def start(self) -> None:
-        self.parts = {name: [pid] for name, pid in self.processes.items()}
-        if (postmaster := _pid(SERVICES / "pgdata" / "postmaster.pid")) is not None:
-            self.parts["PostgreSQL"] = [postmaster, *(pid for pid, parent in _processes() if parent == postmaster)]
-        if (valkey := _pid(SERVICES / "valkey" / "valkey.pid")) is not None:
-            self.parts["Valkey"] = [valkey]
-        self._started = time.monotonic(), _machine_busy(), {name: self._cpu(pids) for name, pids in self.parts.items()}
-
-    def stop(self) -> tuple[float, float, dict[str, float]]:
-        """(seconds, machine CPU busy over them in cores, {part: CPU seconds})."""
-        at, busy, cpu = self._started
-        elapsed = time.monotonic() - at
-        used = {name: self._cpu(pids) - cpu[name] for name, pids in self.parts.items()}
-        return elapsed, (_machine_busy() - busy) / elapsed, used
-
-    def _cpu(self, pids: list[int]) -> float:
-        total = 0
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except FileNotFoundError:
-                continue
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / self.TICKS
-
-
-def _pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split()[0])
-    except FileNotFoundError:
-        return None  # not the embedded services
-
-
-def _processes() -> list[tuple[int, int]]:
-    """(pid, parent pid) of every process."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            found.append((int(stat.parent.name), int(stat.read_text().rsplit(")", 1)[1].split()[1])))
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return found
-
-
-def _machine_busy() -> float:
-    """CPU seconds the machine's cores have spent busy (not idle, not waiting on I/O)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields[:8]) - fields[3] - fields[4]) / CpuMeter.TICKS
 
 
 def create_sessions() -> None:
@@ -376,17 +327,6 @@ def report_rate(label: str, burst: Burst) -> None:
         report_machine(burst.cpu)
 
 
-def report_machine(cpu: tuple[float, float, dict[str, float]]) -> None:
-    """How busy the machine was, and how much of it was the stack: other work skews the figures."""
-    elapsed, busy, used = cpu
-    row("  the machine's cores busy meanwhile", f"{busy:.2f} of {os.cpu_count()}, "
-        f"of which this stack {sum(used.values()) / elapsed:.2f}")  # fmt: skip
-
-
-def median(values: list[float]) -> float:
-    return sorted(values)[len(values) // 2]
-
-
 def measure(args: argparse.Namespace, echo: list[float], commit: list[float], gateway_port: int,
             pids: dict[str, int]) -> None:  # fmt: skip
     """The gateway's figures, with its clients logged on for them."""
@@ -399,11 +339,11 @@ def measure(args: argparse.Namespace, echo: list[float], commit: list[float], ga
             "direct": through_gateway(clients, orders, DIRECT),
             "engine": engine_alone(orders),
         }
-        one_at_a_time(routes, 30)  # warm up
+        one_at_a_time(routes, args.warm_up)
         meter.start()
         sequential = one_at_a_time(routes, args.orders)
         report_latency(sequential, echo, commit, meter.stop())
-        all_at_once(clients, orders, SESSIONS, 50)  # warm up
+        all_at_once(clients, orders, SESSIONS, args.warm_up)
         report_rate("1 session", all_at_once(clients, orders, SESSIONS[:1], args.burst))
         ten = all_at_once(clients, orders, SESSIONS, args.burst, meter)
         report_rate("10 sessions", ten)
@@ -417,39 +357,27 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=500, help="one at a time down each route, for the latency")
     parser.add_argument("--burst", type=int, default=300, help="orders each session sends at once, for orders/s")
-    args = parser.parse_args()
+    parser.add_argument("--warm-up", type=int, default=30, help="orders down each route, and a burst of each session")
+    args = parse_args(parser, orders=30, burst=50, warm_up=10)
     prepare_database()
     create_sessions()
-    venue_port, gateway_port = free_port(), free_port()
-    Venue.objects.update_or_create(name=VENUE, defaults={"port": venue_port, "target_comp_id": VENUE, "active": True})
+    gateway_port = free_port()
     print("Client FIX gateway: NewOrderSingle -> ExecutionReport, over real FIX on loopback, to a simulated venue")
     echo = bare_echo(args.orders)
     commit = commit_latencies(args.orders)
     row(f"baseline: bare quickfix D -> 8 echo, 2 processes, {args.orders}", summary_ms(echo))
     row("baseline: psycopg INSERT+COMMIT", summary_ms(commit))
-    venue = spawn("manage.py", "run_venue", "--name", VENUE, "--port", str(venue_port), log="bench-venue.log")
-    try:
-        wait_port(venue_port)
-        with EngineProcess() as engine:
-            assert engine.process is not None
-            connector = spawn("manage.py", "run_venues", "--venue", VENUE, log="bench-connector.log")
-            gateway = spawn("manage.py", "run_fix_gateway", "--port", str(gateway_port), log="bench-gateway.log")
-            try:
-                deadline = time.monotonic() + 60
-                while venue_feed.read([VENUE])[VENUE]["state"] != venue_feed.LOGGED_ON:
-                    assert time.monotonic() < deadline, "the connector did not log on"
-                    time.sleep(0.1)
-                wait_port(gateway_port)
-                measure(args, echo, commit, gateway_port, {"client (this bench)": os.getpid(), "gateway": gateway.pid,
-                        "engine": engine.process.pid, "connector": connector.pid, "venue": venue.pid})  # fmt: skip
-            finally:
-                for process in (gateway, connector):
-                    process.send_signal(signal.SIGTERM)
-                    process.wait(timeout=60)  # the gateway logs its sessions out one by one
-    finally:
-        venue.send_signal(signal.SIGTERM)
-        venue.wait(timeout=30)
-        Venue.objects.filter(name=VENUE).update(active=False)
+    with Venues({VENUE: ()}, log="bench") as venues, EngineProcess() as engine:
+        assert engine.process is not None
+        gateway = spawn("manage.py", "run_fix_gateway", "--port", str(gateway_port), log="bench-gateway.log")
+        try:
+            venues.connect()
+            wait_port(gateway_port)
+            pids = {"client (this bench)": os.getpid(), "gateway": gateway.pid, "engine": engine.process.pid,
+                    **venues.pids()}  # fmt: skip
+            measure(args, echo, commit, gateway_port, pids)
+        finally:
+            stop(gateway)  # it logs its sessions out one by one
 
 
 if __name__ == "__main__":

@@ -10,29 +10,24 @@ Starts what it needs as `make run` does: the engine, two simulated venues (with 
 engine's reference prices come from their books) and the connector. The goal: every one of 1,000
 canceled within 2 s of the engage.
 
-    make bench            (or: python bench/kill_switch_drill.py [--orders N])
+    make bench            (or: python bench/kill_switch_drill.py [--orders N] [--quick])
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
 import time
 
-from common import EngineProcess, prepare_database, row
-from venue_roundtrip import free_port, spawn, wait_port
+from common import EngineProcess, Venues, parse_args, prepare_database, row, run_name
 
 from oms_project.drill import Drill, percentile
-from orders import bus, references, venue_feed
+from orders import bus, references
 from orders.domain import commands as cmd
 from orders.domain.values import LIVE_STATUSES
 from orders.models import Order
-from venues.models import Venue
 
-# Venues of their own each run, as venue_roundtrip.py's: nothing an earlier run left is resynced.
-RUN = int(time.time()) % 100_000
-VENUES = {f"KSA{RUN}": ("--seed", "1", "--spread-ticks", "2", "--levels", "5", "--size-lots", "40"),
-          f"KSB{RUN}": ("--seed", "2", "--spread-ticks", "4", "--levels", "3", "--size-lots", "20")}  # fmt: skip
+VENUES = {run_name("KSA"): ("--seed", "1", "--spread-ticks", "2", "--levels", "5", "--size-lots", "40"),
+          run_name("KSB"): ("--seed", "2", "--spread-ticks", "4", "--levels", "3", "--size-lots", "20")}  # fmt: skip
 SYMBOLS = ["AAPL", "MSFT", "AMZN", "NVDA", "TSLA"]
 ACTOR = "user:risk"
 
@@ -80,59 +75,41 @@ def spread(seconds: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=1000)
-    args = parser.parse_args()
+    args = parse_args(parser, orders=100)
     prepare_database()
-    processes = []
-    try:
-        for name, knobs in VENUES.items():
-            port = free_port()
-            Venue.objects.update_or_create(name=name, defaults={"port": port, "target_comp_id": name, "active": True})
-            processes.append(spawn("manage.py", "run_venue", "--name", name, "--port", str(port), *knobs,
-                                   log="bench-drill-venues.log"))  # fmt: skip
-            wait_port(port)
-        with EngineProcess():
-            args_venues = [a for v in VENUES for a in ("--venue", v)]
-            processes.append(spawn("manage.py", "run_venues", *args_venues, log="bench-drill-connector.log"))
-            deadline = time.monotonic() + 60
-            while any(s["state"] != venue_feed.LOGGED_ON for s in venue_feed.read(list(VENUES)).values()):
-                assert time.monotonic() < deadline, "the connector did not log on"
-                time.sleep(0.1)
-            wait_references()
-            quiet = lambda line: None  # noqa: E731
-            drill = Drill(orders=args.orders, actor=ACTOR, venues=list(VENUES), symbols=SYMBOLS, out=quiet)
-            drill.prepare()
-            swept = sweep_leftovers()
-            print(f"Kill switch drill: {args.orders:,} resting orders over {' and '.join(VENUES)}, firm switch engaged")
-            if swept:
-                print(f"  (a first engage and release swept {swept:,} orders earlier benches left live)")
-            drill.place()
-            drill.wait_acknowledged()
-            try:
-                result = drill.engage_and_measure(reason="bench drill")
-            finally:
-                drill.release()
-            baseline = Drill(orders=args.orders, actor=ACTOR, venues=list(VENUES), symbols=SYMBOLS, out=quiet)
-            baseline.place()
-            baseline.wait_acknowledged()
-            last, per_order, answered = one_by_one(baseline)
-        per = result.per_order_s
-        row(f"baseline: {args.orders:,} CancelOrder on the bus at once (35=F each)",
-            f"last canceled at the venue {last:.3f} s after the first was sent")  # fmt: skip
-        row("", f"per order {spread(per_order)}  (the engine answered all {args.orders:,} in {answered * 1000:.0f} ms)")
-        row("firm kill switch: engage answered by the engine", f"{result.engage_answer_s * 1000:.0f} ms")
-        row("", f"per order {spread(per)}")
-        mass, single = result.sent if result.sent else (None, None)
-        row("", f"via mass cancel: {result.orders - (single or 0):,} ({mass} x 35=q); one by one: {single}")
-        every = "every one" if result.by_venues == result.orders else f"only {result.by_venues:,}"
-        met = result.by_venues == result.orders and result.last_cancel_s <= 2
-        print(f"  {every} of {result.orders:,} live orders canceled at the venues within {result.last_cancel_s:.3f} s "
-              f"of the engage (goal 2 s: {'met' if met else 'NOT met'}; {last / result.last_cancel_s:.1f}x faster "
-              "than one by one)", flush=True)  # fmt: skip
-    finally:
-        for process in reversed(processes):
-            process.send_signal(signal.SIGTERM)
-            process.wait(timeout=30)
-        Venue.objects.filter(name__in=list(VENUES)).update(active=False)
+    with Venues(VENUES, log="bench-drill") as venues, EngineProcess():
+        venues.connect()
+        wait_references()
+        quiet = lambda line: None  # noqa: E731
+        drill = Drill(orders=args.orders, actor=ACTOR, venues=list(VENUES), symbols=SYMBOLS, out=quiet)
+        drill.prepare()
+        swept = sweep_leftovers()
+        print(f"Kill switch drill: {args.orders:,} resting orders over {' and '.join(VENUES)}, firm switch engaged")
+        if swept:
+            print(f"  (a first engage and release swept {swept:,} orders earlier benches left live)")
+        drill.place()
+        drill.wait_acknowledged()
+        try:
+            result = drill.engage_and_measure(reason="bench drill")
+        finally:
+            drill.release()
+        baseline = Drill(orders=args.orders, actor=ACTOR, venues=list(VENUES), symbols=SYMBOLS, out=quiet)
+        baseline.place()
+        baseline.wait_acknowledged()
+        last, per_order, answered = one_by_one(baseline)
+    per = result.per_order_s
+    row(f"baseline: {args.orders:,} CancelOrder on the bus at once (35=F each)",
+        f"last canceled at the venue {last:.3f} s after the first was sent")  # fmt: skip
+    row("", f"per order {spread(per_order)}  (the engine answered all {args.orders:,} in {answered * 1000:.0f} ms)")
+    row("firm kill switch: engage answered by the engine", f"{result.engage_answer_s * 1000:.0f} ms")
+    row("", f"per order {spread(per)}")
+    mass, single = result.sent if result.sent else (None, None)
+    row("", f"via mass cancel: {result.orders - (single or 0):,} ({mass} x 35=q); one by one: {single}")
+    every = "every one" if result.by_venues == result.orders else f"only {result.by_venues:,}"
+    met = result.by_venues == result.orders and result.last_cancel_s <= 2
+    print(f"  {every} of {result.orders:,} live orders canceled at the venues within {result.last_cancel_s:.3f} s "
+          f"of the engage (goal 2 s: {'met' if met else 'NOT met'}; {last / result.last_cancel_s:.1f}x faster "
+          "than one by one)", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

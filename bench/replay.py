@@ -4,7 +4,7 @@ Prints the rebuild's events/s beside two baselines measured in the same run on t
 - raw: COPY the log out with psycopg and fold it with the domain code in memory (no writes);
 - naive: the per-event ORM replay (read an event, load its order, apply, save), on a sample.
 
-    make bench            (or: python bench/replay.py [--events N])
+    make bench            (or: python bench/replay.py [--events N] [--quick])
 """
 
 from __future__ import annotations
@@ -14,10 +14,8 @@ import json
 import time
 from decimal import Decimal
 
-import common  # noqa: F401  (Django set-up)
-import psycopg
-from common import prepare_database, row
-from django.db import connection, transaction
+from common import parse_args, prepare_database, raw_connection, row
+from django.db import transaction
 from tqdm import tqdm
 
 from orders import rebuild, store
@@ -28,11 +26,6 @@ from orders.domain.values import OrderType, Side, TimeInForce
 from orders.engine import WRITER_LOCK_KEY
 from orders.models import Order
 from orders.projections import order_row
-
-
-def raw_connection() -> psycopg.Connection:
-    db = connection.settings_dict
-    return psycopg.connect(host=db["HOST"], port=db["PORT"], user=db["USER"], dbname=db["NAME"])
 
 
 def order_history(order_id: int, at: int) -> list[ev.Event]:
@@ -123,7 +116,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--naive-sample", type=int, default=5_000)
-    args = parser.parse_args()
+    args = parse_args(parser, events=20_000, naive_sample=500)
     prepare_database()
     total = ensure_log(args.events)
     print(f"Replay: rebuilding orders, fills and positions from a log of {total:,} events")

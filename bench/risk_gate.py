@@ -8,7 +8,7 @@ against), so the full gate runs to its end on each. The orders rest at a venue w
 as logged on and where nothing answers; after each run that venue rejects them (as a venue would),
 so both runs start with the same live orders. The goal: the gate on at least 0.9x the gate off.
 
-    make bench            (or: python bench/risk_gate.py [--orders N])
+    make bench            (or: python bench/risk_gate.py [--orders N] [--quick])
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import time
 import uuid
 from decimal import Decimal
 
-from common import EngineProcess, prepare_database, row
+from common import EngineProcess, parse_args, prepare_database, row
 
 from orders import bus, venue_feed
 from orders.domain import commands as cmd
@@ -111,7 +111,7 @@ def reject_at_venue(order_ids: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=20_000)
-    args = parser.parse_args()
+    args = parse_args(parser, orders=1000)
     prepare_database()
     Account.objects.update_or_create(code=ACCOUNT, defaults={"name": "risk gate bench", "active": True})
     AccountLimits.objects.update_or_create(

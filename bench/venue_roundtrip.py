@@ -5,60 +5,43 @@
 
 beside, in the same run, a bare quickfix NewOrderSingle -> ExecutionReport echo between two
 processes and one psycopg INSERT+COMMIT. The target: the round trip within 3 x (echo + commit).
+
+    make bench            (or: python bench/venue_roundtrip.py [--orders N] [--quick])
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import queue
-import signal
-import socket
-import subprocess
-import sys
 import time
 import uuid
 from decimal import Decimal
 
 import quickfix as fix
-from common import BASE_DIR, EngineProcess, prepare_database, row, summary_ms
+from common import (
+    VAR,
+    EngineProcess,
+    Venues,
+    free_port,
+    parse_args,
+    prepare_database,
+    raw_connection,
+    resting_price,
+    row,
+    run_name,
+    spawn,
+    stop,
+    summary_ms,
+    wait_port,
+)
 from django.contrib.auth import get_user_model
-from order_path import connect
 from rest_framework.test import APIClient
 
-from orders import references, venue_feed
 from orders.models import Account, Order
 from venues.fix.config import SessionSpec, session_settings, settings_text
-from venues.models import Venue
 
-# A venue of its own each run: the orders a run leaves resting would otherwise be resynced by the
-# next run's connector (the simulator has forgotten them) while it measures.
-VENUE = f"BENCH{int(time.time()) % 100_000}"
-VAR = BASE_DIR / "var" / "bench"
+VENUE = run_name("BENCH")
 ACCOUNT = "BENCH-RT"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(*args: str, log: str) -> subprocess.Popen:
-    out = open(BASE_DIR / "var" / log, "a")
-    return subprocess.Popen([sys.executable, *args], cwd=BASE_DIR, stdout=out, stderr=out,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # fmt: skip
-
-
-def wait_port(port: int, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise TimeoutError(f"nothing listens on {port}")
 
 
 class EchoClient(fix.Application):
@@ -92,7 +75,7 @@ class EchoClient(fix.Application):
 
 def bare_echo(n: int) -> list[float]:
     port = free_port()
-    echo = spawn(str(BASE_DIR / "bench" / "fix_echo.py"), str(port), str(VAR / "echo"), log="bench-echo.log")
+    echo = spawn("bench/fix_echo.py", str(port), str(VAR / "echo"), log="bench-echo.log")
     try:
         wait_port(port)
         text = settings_text(acceptor=False, port=port, sessions=[SessionSpec("BENCH", "ECHO")],
@@ -119,13 +102,12 @@ def bare_echo(n: int) -> list[float]:
         initiator.stop()
         return latencies
     finally:
-        echo.send_signal(signal.SIGTERM)
-        echo.wait(timeout=30)
+        stop(echo)
 
 
 def commit_latencies(n: int) -> list[float]:
     latencies = []
-    with connect() as conn:
+    with raw_connection() as conn:
         # A logged table, as the event log is: a temporary one skips the WAL flush a commit waits for.
         conn.execute("CREATE TABLE IF NOT EXISTS bench_commit (id bigint, payload jsonb)")
         conn.commit()
@@ -135,19 +117,6 @@ def commit_latencies(n: int) -> list[float]:
             conn.commit()
             latencies.append(time.perf_counter() - started)
     return latencies
-
-
-def resting_price() -> Decimal:
-    """5% under the engine's reference for AAPL (inside the price band): an order that rests."""
-    deadline = time.monotonic() + 60
-    while not (reference := _fresh(references.read().get("AAPL", {}))):
-        assert time.monotonic() < deadline, "no reference price for AAPL from the venue's market data"
-        time.sleep(0.1)
-    return (Decimal(reference) * Decimal("0.95")).quantize(Decimal("0.01"))
-
-
-def _fresh(quote: dict) -> str | None:
-    return quote.get("reference") if quote.get("age_s") is not None and quote["age_s"] < 5 else None
 
 
 def oms_round_trips(n: int) -> tuple[list[float], list[float]]:
@@ -181,40 +150,25 @@ def oms_round_trips(n: int) -> tuple[list[float], list[float]]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=500)
-    args = parser.parse_args()
+    parser.add_argument("--warm-up", type=int, default=50, help="orders first, not measured")
+    args = parse_args(parser, orders=50, warm_up=10)
     prepare_database()
-    port = free_port()
-    Venue.objects.update_or_create(name=VENUE, defaults={"port": port, "target_comp_id": VENUE, "active": True})
     print("Venue round trip: REST submission -> committed venue acknowledgement, over real FIX on loopback")
     echo = bare_echo(args.orders)
     commit = commit_latencies(args.orders)
     row(f"baseline: bare quickfix D -> 8 echo, 2 processes, {args.orders}", summary_ms(echo))
     row("baseline: psycopg INSERT+COMMIT", summary_ms(commit))
     # With its market makers: the reference price the pre-trade checks need comes from its book.
-    venue = spawn("manage.py", "run_venue", "--name", VENUE, "--port", str(port), log="bench-venue.log")
-    connector = None
-    try:
-        wait_port(port)
-        with EngineProcess():
-            connector = spawn("manage.py", "run_venues", "--venue", VENUE, log="bench-connector.log")
-            deadline = time.monotonic() + 60
-            while venue_feed.read([VENUE])[VENUE]["state"] != venue_feed.LOGGED_ON:
-                assert time.monotonic() < deadline, "the connector did not log on"
-                time.sleep(0.1)
-            oms_round_trips(50)  # warm up
-            oms, answered = oms_round_trips(args.orders)
-        row(f"OMS: REST -> venue ack committed, {args.orders} sequential", summary_ms(oms))
-        row("  of which the REST answer (pending_new committed)", summary_ms(answered))
-        p50 = sorted(oms)[len(oms) // 2]
-        budget = 3 * (sorted(echo)[len(echo) // 2] + sorted(commit)[len(commit) // 2])
-        row("target: p50 within 3 x (echo + commit) p50", f"{p50 * 1000:.2f} ms vs {budget * 1000:.2f} ms: "
-            f"{'met' if p50 <= budget else 'NOT met'} ({p50 / budget * 3:.1f}x echo+commit)")  # fmt: skip
-    finally:
-        for process in (connector, venue):
-            if process is not None:
-                process.send_signal(signal.SIGTERM)
-                process.wait(timeout=30)
-        Venue.objects.filter(name__startswith="BENCH").update(active=False)
+    with Venues({VENUE: ()}, log="bench") as venues, EngineProcess():
+        venues.connect()
+        oms_round_trips(args.warm_up)
+        oms, answered = oms_round_trips(args.orders)
+    row(f"OMS: REST -> venue ack committed, {args.orders} sequential", summary_ms(oms))
+    row("  of which the REST answer (pending_new committed)", summary_ms(answered))
+    p50 = sorted(oms)[len(oms) // 2]
+    budget = 3 * (sorted(echo)[len(echo) // 2] + sorted(commit)[len(commit) // 2])
+    row("target: p50 within 3 x (echo + commit) p50", f"{p50 * 1000:.2f} ms vs {budget * 1000:.2f} ms: "
+        f"{'met' if p50 <= budget else 'NOT met'} ({p50 / budget * 3:.1f}x echo+commit)")  # fmt: skip
 
 
 if __name__ == "__main__":

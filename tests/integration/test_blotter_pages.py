@@ -58,7 +58,7 @@ def test_a_wrong_password_stays_on_the_form_with_an_error(browser):
     assert browser.get("/").status_code == 302
 
 
-@pytest.mark.parametrize(("username", "role"), [("risk", "risk"), ("compliance", "compliance"), ("admin", "risk")])
+@pytest.mark.parametrize(("username", "role"), [("risk", "risk"), ("compliance", "compliance"), ("admin", "admin")])
 def test_the_page_names_each_demo_users_role(browser, username, role):
     browser.force_login(get_user_model().objects.get(username=username))
     assert page_config(browser.get("/").content.decode())["role"] == role

@@ -1,4 +1,5 @@
 import logging
+import os
 import random
 import signal
 import threading
@@ -17,6 +18,8 @@ from venues.simulator.liquidity import OPENING_PRICES, MarketMaker, NoiseTrader
 from venues.simulator.venue import InstrumentSpec, Venue
 
 log = logging.getLogger("oms.simulator")
+
+STOP_SECONDS = 5.0
 
 
 class Command(BaseCommand):
@@ -94,7 +97,15 @@ class Command(BaseCommand):
         log.info("venue %s: FIX 4.4 on 127.0.0.1:%d for %s; %d instruments", name, port, clients, len(instruments))
         stop.wait()
         application.stop()
-        acceptor.stop()
+        # quickfix's Acceptor.stop() can spin forever in SocketServer::close (seen with py-spy in
+        # the client gateway): give it STOP_SECONDS to log the sessions out, then leave regardless.
+        stopper = threading.Thread(target=acceptor.stop, name="stop", daemon=True)
+        stopper.start()
+        stopper.join(STOP_SECONDS)
+        if stopper.is_alive():
+            log.warning("venue %s: quickfix did not stop within %.0fs; exiting anyway", name, STOP_SECONDS)
+            logging.shutdown()
+            os._exit(0)
         log.info("venue %s stopped", name)
 
 

@@ -39,15 +39,15 @@ def new_account(**limits: str) -> str:
     return code
 
 
-def new_instrument(bid: str, ask: str, **controls: str) -> str:
-    """An instrument of its own, quoted on HELD (a logged-on venue) at bid/ask."""
+def new_instrument(bid: str, ask: str, venue: str = HELD, **controls: str) -> str:
+    """An instrument of its own, quoted on `venue` (HELD: a logged-on venue) at bid/ask."""
     symbol = f"Z{uuid.uuid4().hex[:6].upper()}"
     committed(
         "INSERT INTO orders_instrument (symbol, description, tick_size, lot_size, currency, asset_class, active,"
         " restricted) VALUES (%s, '', 0.01, 1, 'USD', 'equity', true, false)",
         symbol,
     )
-    venue_feed.publish_book(HELD, symbol, [(Decimal(bid), Decimal(100))], [(Decimal(ask), Decimal(100))])
+    venue_feed.publish_book(venue, symbol, [(Decimal(bid), Decimal(100))], [(Decimal(ask), Decimal(100))])
     time.sleep(SEEN)
     if controls:
         answer = send(cmd.ChangeInstrumentRisk(*stamp("user:risk"), symbol, tuple(controls.items()), "test"))
@@ -110,7 +110,10 @@ def test_no_reference_and_a_stale_one_reject(engine_process):
         unquoted,
     )
     time.sleep(SEEN)
-    stale = new_instrument("99.90", "100.10", max_reference_age_s="0.001")
+    # Quoted by a venue whose session is not up: its book counts as of its own time and ages. (A
+    # quiet book on a venue that is up counts as of the session's last word, refreshed every
+    # beat: HELD's would read fresh, or even newer than an order stamped just before a beat.)
+    stale = new_instrument("99.90", "100.10", venue="NOSESSION", max_reference_age_s="0.001")
 
     assert order(account, unquoted)["reason"] == "no_reference"
     answer = order(account, stale)

@@ -76,8 +76,9 @@ class Pending:
 
 @dataclass(frozen=True, slots=True)
 class Submission:
-    """A job that may run while the orders before it are unanswered: its `prepare` reads nothing
-    from the database and sends nothing itself."""
+    """A job that may run while the orders before it are unanswered: its `prepare` sends nothing
+    itself and reads the database only for a symbol or venue KnownNames does not hold (a new one,
+    or a client's mistake)."""
 
     prepare: Callable[[], Pending]
 

@@ -26,6 +26,11 @@ lock, in the order the messages were put and none before its time (the delay_ms 
 slow session never holds up the books. Nothing under `self.lock` calls into a quickfix Session
 (send, logout): quickfix holds a session's mutex while it calls `onLogout`, which takes
 `self.lock`, so the other order could deadlock.
+
+The day is durable before it is reported: with a `journal` (persistence.DayStore) every message
+is preceded, under the lock, by a commit of what the venue changed, and an order report (35=8, 9,
+r, j) is itself kept until quickfix has taken it. A restart hands those to the outboxes again
+(`requeue`).
 """
 
 from __future__ import annotations
@@ -39,12 +44,15 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import partial
+from typing import Protocol
 
 import quickfix as fix
 
 from orders.domain.values import ExecType, OrdStatus, Side
 from venues.fix import orders as fix_orders
 from venues.fix import tables
+from venues.fix.config import data_dictionary
 from venues.fix.market_data import (
     MDEntry,
     market_data_reject_message,
@@ -89,17 +97,28 @@ Handler = Callable[[str, fix.Message, Get], None]  # (owner, message, get); rais
 Refusal = Callable[[str, fix.Message, Get, FixValueError], None]
 
 
+class Journal(Protocol):
+    """Where the venue's day is kept (persistence.DayStore)."""
+
+    def record(self, owner: str, message: str | None = None) -> int | None: ...  # commit; a kept message's key
+
+    def sent(self, key: int) -> None: ...  # quickfix has taken the message `key` names
+
+
 class Outbox:
     """One session's sender thread: messages leave in the order they were put, none before its time."""
 
     def __init__(self, session_id: fix.SessionID, name: str) -> None:
         self.session_id = session_id
-        self._queue: queue.SimpleQueue[tuple[float, fix.Message] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[float, fix.Message, Callable[[], None] | None] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._run, name=f"outbox-{name}", daemon=True)
         self._thread.start()
 
-    def put(self, message: fix.Message, not_before: float) -> None:
-        self._queue.put((not_before, message))
+    def put(self, message: fix.Message, not_before: float, sent: Callable[[], None] | None = None) -> None:
+        """Send `message` once `not_before` (time.monotonic()) has come, then call `sent`."""
+        self._queue.put((not_before, message, sent))
 
     def close(self, timeout: float = 5) -> None:
         """Send what is queued, then stop."""
@@ -108,7 +127,7 @@ class Outbox:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            not_before, message = item
+            not_before, message, sent = item
             wait = not_before - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -116,13 +135,19 @@ class Outbox:
                 fix.Session.sendToTarget(message, self.session_id)
             except Exception:  # one message that cannot go must not stop the ones behind it
                 log.exception("%s: could not send %s", self.session_id.toString(), message.toString())
+            if sent is not None:
+                try:
+                    sent()
+                except Exception:  # at worst it is sent again after a restart, with its ExecID
+                    log.exception("%s: could not mark %s sent", self.session_id.toString(), message.toString())
 
 
 class VenueApplication(fix.Application):
     def __init__(self, venue: Venue, faults: FaultLoader | None = None, *,
-                 min_interval: float = market_data.MIN_INTERVAL) -> None:  # fmt: skip
+                 min_interval: float = market_data.MIN_INTERVAL, journal: Journal | None = None) -> None:  # fmt: skip
         super().__init__()
         self.venue = venue
+        self.journal = journal
         self.lock = threading.Lock()  # the venue, the subscriptions, the fault counters, the outboxes' order
         self.sessions: dict[str, fix.SessionID] = {}
         self.outboxes: dict[str, Outbox] = {}
@@ -411,8 +436,36 @@ class VenueApplication(fix.Application):
 
     def _put(self, owner: str, message: fix.Message) -> None:
         outbox = self.outboxes.get(owner)
-        if outbox is not None:
-            outbox.put(message, time.monotonic() + self.faults[owner].delay_seconds)
+        if outbox is None:
+            return
+        sent = None
+        if self.journal is not None:  # durable before report
+            kept = message.getHeader().getField(35) in RESENT_TYPES
+            try:
+                key = self.journal.record(owner, message.toString() if kept else None)
+            except Exception:  # a store that cannot write (disk full) must not stop the venue: say so, go on
+                log.exception("%s: could not keep the day before a report to %s", self.venue.name, owner)
+                key = None
+            if key is not None:
+                sent = partial(self.journal.sent, key)
+        outbox.put(message, time.monotonic() + self.faults[owner].delay_seconds, sent)
+
+    def requeue(self, pending: Iterable[tuple[int, str, str]]) -> int:
+        """Hand the reports a journal kept but quickfix never took (key, owner, FIX text) to their
+        outboxes, before anything new. Call once the acceptor exists (its sessions are created).
+        Returns how many; one for a session no longer configured is dropped, with a log line."""
+        assert self.journal is not None
+        dictionary = fix.DataDictionary(str(data_dictionary()))  # reads repeating groups back as groups
+        count = 0
+        for key, owner, text in pending:
+            outbox = self.outboxes.get(owner)
+            if outbox is None:
+                log.warning("%s: a kept report to %s, no longer a session here, is dropped", self.venue.name, owner)
+                self.journal.sent(key)
+                continue
+            outbox.put(fix.Message(text, dictionary, False), 0, partial(self.journal.sent, key))
+            count += 1
+        return count
 
     # -- faults ---------------------------------------------------------------------------------------
 

@@ -27,10 +27,12 @@ slow session never holds up the books. Nothing under `self.lock` calls into a qu
 (send, logout): quickfix holds a session's mutex while it calls `onLogout`, which takes
 `self.lock`, so the other order could deadlock.
 
-The day is durable before it is reported: with a `journal` (persistence.DayStore) every message
-is preceded, under the lock, by a commit of what the venue changed, and an order report (35=8, 9,
-r, j) is itself kept until quickfix has taken it. A restart hands those to the outboxes again
-(`requeue`).
+The day is durable before it is reported. With a `journal` (persistence.DayStore) whatever
+decides takes the lock through `deciding()`: the messages decided wait until, on the way out and
+still under the lock, one commit has kept what the venue changed together with every order report
+(35=8, 9, r, j) decided from it; only then do they go on the outboxes. A report is kept until
+quickfix has taken it, and a restart hands those left to the outboxes again (`requeue`). One
+commit for all: a change whose reports were not all kept could be restored without them.
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from functools import partial
 from typing import Protocol
@@ -100,9 +103,9 @@ Refusal = Callable[[str, fix.Message, Get, FixValueError], None]
 class Journal(Protocol):
     """Where the venue's day is kept (persistence.DayStore)."""
 
-    def record(self, owner: str, message: str | None = None) -> int | None: ...  # commit; a kept message's key
+    def record(self, reports: list[tuple[str, str]] = ...) -> list[int]: ...  # commit the changes and these
 
-    def sent(self, key: int) -> None: ...  # quickfix has taken the message `key` names
+    def sent(self, key: int) -> None: ...  # quickfix has taken the report `key` names
 
 
 class Outbox:
@@ -148,6 +151,7 @@ class VenueApplication(fix.Application):
         super().__init__()
         self.venue = venue
         self.journal = journal
+        self._undecided: list[tuple[str, fix.Message, float]] = []  # (owner, message, not before), to commit first
         self.lock = threading.Lock()  # the venue, the subscriptions, the fault counters, the outboxes' order
         self.sessions: dict[str, fix.SessionID] = {}
         self.outboxes: dict[str, Outbox] = {}
@@ -236,7 +240,7 @@ class VenueApplication(fix.Application):
         get = getter(message)
         # Decide and queue under one lock, so messages leave in the order things happened even
         # when the market makers' thread trades at the same moment.
-        with self.lock:
+        with self.deciding():
             try:
                 handler(owner, message, get)
             except FixValueError as exc:
@@ -366,7 +370,7 @@ class VenueApplication(fix.Application):
 
     def _market_data_clock(self) -> None:
         while not self._stop.wait(MARKET_DATA_TICK):
-            with self.lock:
+            with self.deciding():
                 for snapshot in self.market_data.due(self._quote, time.monotonic()):
                     self._put_snapshot(snapshot)
 
@@ -438,17 +442,35 @@ class VenueApplication(fix.Application):
         outbox = self.outboxes.get(owner)
         if outbox is None:
             return
-        sent = None
-        if self.journal is not None:  # durable before report
-            kept = message.getHeader().getField(35) in RESENT_TYPES
+        not_before = time.monotonic() + self.faults[owner].delay_seconds
+        if self.journal is None:
+            outbox.put(message, not_before)
+        else:
+            self._undecided.append((owner, message, not_before))  # until `deciding` has committed
+
+    @contextmanager
+    def deciding(self) -> Iterator[None]:
+        """Hold `self.lock` to read or change the venue and queue messages. On the way out, with a
+        journal: one commit of what changed and of the order reports decided, then onto the outboxes."""
+        with self.lock:
             try:
-                key = self.journal.record(owner, message.toString() if kept else None)
-            except Exception:  # a store that cannot write (disk full) must not stop the venue: say so, go on
-                log.exception("%s: could not keep the day before a report to %s", self.venue.name, owner)
-                key = None
-            if key is not None:
-                sent = partial(self.journal.sent, key)
-        outbox.put(message, time.monotonic() + self.faults[owner].delay_seconds, sent)
+                yield
+            finally:
+                if self.journal is not None:
+                    self._commit_and_queue(self.journal)
+
+    def _commit_and_queue(self, journal: Journal) -> None:
+        undecided, self._undecided = self._undecided, []
+        kept = [i for i, (_, message, _) in enumerate(undecided) if message.getHeader().getField(35) in RESENT_TYPES]
+        try:
+            keys = dict(zip(kept, journal.record([(undecided[i][0], undecided[i][1].toString()) for i in kept]),
+                            strict=True))  # fmt: skip
+        except Exception:  # a store that cannot write (disk full) must not stop the venue: say so, go on
+            log.exception("%s: could not keep the day; sending its reports all the same", self.venue.name)
+            keys = {}
+        for i, (owner, message, not_before) in enumerate(undecided):
+            key = keys.get(i)
+            self.outboxes[owner].put(message, not_before, partial(journal.sent, key) if key is not None else None)
 
     def requeue(self, pending: Iterable[tuple[int, str, str]]) -> int:
         """Hand the reports a journal kept but quickfix never took (key, owner, FIX text) to their

@@ -31,6 +31,7 @@ import sqlite3
 import threading
 import types
 import typing
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -159,21 +160,21 @@ class DayStore:
 
     # -- recording ---------------------------------------------------------------------------------
 
-    def record(self, owner: str, message: str | None = None) -> int | None:
-        """Commit what changed in the venue since the last call and, when given, `message` for
-        `owner` as a report still to send; its key for `sent`. Call before the message leaves
-        (under the acceptor's lock: the venue does not change meanwhile)."""
+    def record(self, reports: Sequence[tuple[str, str]] = ()) -> list[int]:
+        """Commit, in one transaction, what changed in the venue since the last call and `reports`
+        ((owner, FIX text) still to send); their keys for `sent`. Call before any of them leaves,
+        under the acceptor's lock (the venue does not change meanwhile).
+
+        Nothing changed for a kept owner and no reports: nothing is written, even if the id counters
+        moved. Those ids went to the built-in participants only, and nobody saw them."""
         changes = self.venue.changes
         assert changes is not None, "record() needs a store opened on this venue"
-        if message is None and not (changes.orders or changes.positions or changes.cl_ord_ids) \
-                and self.venue.next_ids == self._saved_ids:  # fmt: skip
-            return None  # market data, a position answer: nothing to keep
+        if not (reports or changes.orders or changes.positions or changes.cl_ord_ids):
+            return []
         with self._lock, self._db:
             self._write_changes(changes)
-            if message is None:
-                return None
-            cursor = self._db.execute("INSERT INTO outbox (owner, message) VALUES (?, ?)", (owner, message))
-            return cursor.lastrowid
+            return [self._db.execute("INSERT INTO outbox (owner, message) VALUES (?, ?)", report).lastrowid or 0
+                    for report in reports]  # fmt: skip
 
     def sent(self, key: int) -> None:
         """quickfix has the report: its store keeps it from here on."""

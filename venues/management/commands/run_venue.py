@@ -139,5 +139,5 @@ def _trade(application: VenueApplication, participants: list[MarketMaker | Noise
     the fills they cause reach the FIX sessions."""
     while not stop.wait(interval):
         for participant in participants:
-            with application.lock:  # decide and queue in one piece: reports stay in order
+            with application.deciding():  # decide, keep and queue in one piece: reports stay in order
                 application.send_all(participant.step(application.venue))

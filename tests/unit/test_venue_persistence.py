@@ -328,8 +328,13 @@ def test_a_kept_report_is_pending_until_sent(path):
         ("B", "8=FIX.4.4|second"),
     ]
     store.sent(first)
-    _, again = opened(path)
-    assert again.pending() == [(second, "B", "8=FIX.4.4|second")]
+    assert store.pending() == [(second, "B", "8=FIX.4.4|second")]
+    assert len(opened(path)[1].pending()) == 2  # the delete waits for the next commit (a kill now: sent twice)
+    store.record()
+    assert opened(path)[1].pending() == [(second, "B", "8=FIX.4.4|second")]
+    store.sent(second)
+    store.close()
+    assert opened(path)[1].pending() == []
 
 
 def test_fresh_forgets_the_day(path):

@@ -462,15 +462,19 @@ class VenueApplication(fix.Application):
     def _commit_and_queue(self, journal: Journal) -> None:
         undecided, self._undecided = self._undecided, []
         kept = [i for i, (_, message, _) in enumerate(undecided) if message.getHeader().getField(35) in RESENT_TYPES]
+        if not kept:  # market data, position answers: nothing they tell needs keeping first, so no waiting
+            for owner, message, not_before in undecided:
+                self.outboxes[owner].put(message, not_before)
         try:
             keys = dict(zip(kept, journal.record([(undecided[i][0], undecided[i][1].toString()) for i in kept]),
                             strict=True))  # fmt: skip
         except Exception:  # a store that cannot write (disk full) must not stop the venue: say so, go on
             log.exception("%s: could not keep the day; sending its reports all the same", self.venue.name)
             keys = {}
-        for i, (owner, message, not_before) in enumerate(undecided):
-            key = keys.get(i)
-            self.outboxes[owner].put(message, not_before, partial(journal.sent, key) if key is not None else None)
+        if kept:
+            for i, (owner, message, not_before) in enumerate(undecided):
+                key = keys.get(i)
+                self.outboxes[owner].put(message, not_before, partial(journal.sent, key) if key is not None else None)
 
     def requeue(self, pending: Iterable[tuple[int, str, str]]) -> int:
         """Hand the reports a journal kept but quickfix never took (key, owner, FIX text) to their

@@ -8,9 +8,10 @@ Durable before report. The venue changes in memory (`Venue.changes` says what), 
 the acceptor puts a message on a session's outbox (`fix_app.VenueApplication._put`) it calls
 `record`: the changed rows and the message itself are committed in one small transaction. Once
 quickfix has taken the message (its own store keeps it for ResendRequests from then on) the
-outbox calls `sent` and the row goes. A restart hands what is left to the outboxes again: a
-kill between quickfix taking a message and `sent` sends it twice, with its ExecID, which the OMS
-recognises; nothing is ever lost.
+outbox calls `sent` and the row goes, with the next commit (the next decision, or the market data
+clock's within 50 ms: a delete is not worth a commit of its own). A restart hands what is left to
+the outboxes again: a report sent in those last moments comes twice, with its ExecID, which the
+OMS recognises; nothing is ever lost.
 
 SQLite in WAL mode with synchronous=NORMAL: a commit is in the WAL file (the operating system's
 page cache) when it returns, which a killed process cannot undo; only a crash of the machine
@@ -106,6 +107,7 @@ class DayStore:
         self._db = connection
         self._lock = threading.Lock()
         self._saved_ids = venue.next_ids
+        self._sent: list[tuple[int]] = []  # keys of reports quickfix has, to delete with the next commit
 
     # -- opening ---------------------------------------------------------------------------------
 
@@ -169,22 +171,27 @@ class DayStore:
         moved. Those ids went to the built-in participants only, and nobody saw them."""
         changes = self.venue.changes
         assert changes is not None, "record() needs a store opened on this venue"
-        if not (reports or changes.orders or changes.positions or changes.cl_ord_ids):
+        if not (reports or changes.orders or changes.positions or changes.cl_ord_ids or self._sent):
             return []
         with self._lock, self._db:
             self._write_changes(changes)
+            if self._sent:
+                self._db.executemany("DELETE FROM outbox WHERE id = ?", self._sent)
+                self._sent = []
             return [self._db.execute("INSERT INTO outbox (owner, message) VALUES (?, ?)", report).lastrowid or 0
                     for report in reports]  # fmt: skip
 
     def sent(self, key: int) -> None:
-        """quickfix has the report: its store keeps it from here on."""
-        with self._lock, self._db:
-            self._db.execute("DELETE FROM outbox WHERE id = ?", (key,))
+        """quickfix has the report (its store keeps it from here on): its row goes with the next commit."""
+        with self._lock:
+            self._sent.append((key,))
 
     def pending(self) -> list[tuple[int, str, str]]:
         """(key, owner, message) of the reports decided but not handed to quickfix, oldest first."""
         with self._lock:
-            return self._db.execute("SELECT id, owner, message FROM outbox ORDER BY id").fetchall()
+            gone = {key for (key,) in self._sent}
+            rows = self._db.execute("SELECT id, owner, message FROM outbox ORDER BY id").fetchall()
+            return [r for r in rows if r[0] not in gone]
 
     def start_day(self, day: date) -> None:
         """A new trading day while running: the venue keeps its open GTC orders and forgets the
@@ -196,7 +203,12 @@ class DayStore:
             self._rewrite_day()
 
     def close(self) -> None:
+        """Delete what was sent (a clean stop resends nothing), and close."""
         with self._lock:
+            if self._sent:
+                with self._db:
+                    self._db.executemany("DELETE FROM outbox WHERE id = ?", self._sent)
+                self._sent = []
             self._db.close()
 
     # -- internals ---------------------------------------------------------------------------------
@@ -211,14 +223,18 @@ class DayStore:
             else:
                 order, symbol = found
                 upserts.append((order_id, order.owner, symbol, fields_of(order)))
-        db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?)", upserts)
-        db.executemany("DELETE FROM orders WHERE order_id = ?", gone)
-        db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?)",
-                       [(owner, symbol, str(venue.positions[owner][symbol]))
-                        for owner, symbol in changes.positions])  # fmt: skip
-        db.executemany("INSERT OR REPLACE INTO cl_ord_ids VALUES (?, ?, ?)",
-                       [(owner, cl_ord_id, venue.order_id_of(owner, cl_ord_id))
-                        for owner, cl_ord_id in changes.cl_ord_ids])  # fmt: skip
+        if upserts:
+            db.executemany("INSERT OR REPLACE INTO orders VALUES (?, ?, ?, ?)", upserts)
+        if gone:
+            db.executemany("DELETE FROM orders WHERE order_id = ?", gone)
+        if changes.positions:
+            db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?)",
+                           [(owner, symbol, str(venue.positions[owner][symbol]))
+                            for owner, symbol in changes.positions])  # fmt: skip
+        if changes.cl_ord_ids:
+            db.executemany("INSERT OR REPLACE INTO cl_ord_ids VALUES (?, ?, ?)",
+                           [(owner, cl_ord_id, venue.order_id_of(owner, cl_ord_id))
+                            for owner, cl_ord_id in changes.cl_ord_ids])  # fmt: skip
         changes.orders.clear()
         changes.positions.clear()
         changes.cl_ord_ids.clear()
@@ -299,8 +315,11 @@ def _remove(path: Path, aside: Path | None = None) -> None:
 # -- orders as rows: every BookOrder field by name, so a field added later is kept too ------------------
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(BookOrder))
+
+
 def fields_of(order: BookOrder) -> str:
-    return json.dumps({f.name: _plain(getattr(order, f.name)) for f in dataclasses.fields(BookOrder)})
+    return json.dumps({name: _plain(getattr(order, name)) for name in _FIELDS})
 
 
 def order_of(text: str) -> BookOrder:

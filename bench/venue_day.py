@@ -13,6 +13,7 @@ ack and fill and the resting side's fill kept, both orders and both positions wr
 from __future__ import annotations
 
 import argparse
+import sqlite3
 import tempfile
 import time
 from decimal import Decimal
@@ -69,6 +70,23 @@ def decisions(n: int, store_dir: Path | None) -> tuple[list[float], list[float]]
     return resting, crossing
 
 
+def sqlite_commits(n: int, directory: Path) -> list[float]:
+    """The floor: one small INSERT + COMMIT each, in a WAL database with synchronous=NORMAL, as the store's."""
+    db = sqlite3.connect(directory / "floor.sqlite3", isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+    latencies = []
+    for i in range(n):
+        started = time.perf_counter()
+        with db:
+            db.execute("BEGIN")
+            db.execute("INSERT INTO t (v) VALUES (?)", (f"row {i}",))
+        latencies.append(time.perf_counter() - started)
+    db.close()
+    return latencies
+
+
 def _today():
     from datetime import UTC, datetime
 
@@ -85,6 +103,8 @@ def main() -> None:
     bare_rest, bare_cross = decisions(args.orders, None)
     with tempfile.TemporaryDirectory() as tmp:
         kept_rest, kept_cross = decisions(args.orders, Path(tmp))
+        floor = sqlite_commits(args.orders, Path(tmp))
+    row("baseline: SQLite INSERT + COMMIT (WAL, synchronous=NORMAL)", summary_ms(floor))
     row("baseline: resting order (1 report), in memory", summary_ms(bare_rest))
     row("baseline: crossing order (3 reports), in memory", summary_ms(bare_cross))
     row("kept: resting order, 1 commit", summary_ms(kept_rest))

@@ -319,7 +319,16 @@ _FIELDS = tuple(f.name for f in dataclasses.fields(BookOrder))
 
 
 def fields_of(order: BookOrder) -> str:
-    return json.dumps({name: _plain(getattr(order, name)) for name in _FIELDS})
+    return json.dumps({name: getattr(order, name) for name in _FIELDS}, default=_plain)
+
+
+def _plain(value: Any) -> Any:
+    """What JSON cannot write itself (a StrEnum it writes as its value)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    raise TypeError(f"an order field of type {type(value).__name__} cannot be kept")
 
 
 def order_of(text: str) -> BookOrder:
@@ -333,14 +342,6 @@ def order_of(text: str) -> BookOrder:
         return BookOrder(**{name: _typed(hints[name], value) for name, value in data.items() if name in hints})
     except (TypeError, ArithmeticError) as exc:
         raise ValueError(f"not an order row: {exc}") from exc
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Enum):
-        return value.value
-    return value
 
 
 def _typed(hint: Any, value: Any) -> Any:

@@ -213,6 +213,24 @@ def test_a_new_day_carries_open_gtc_orders_only_and_ids_go_on(ops):
         again.close()
 
 
+@SETTINGS
+@given(ops=operations, later=operations)
+def test_a_day_change_while_running_matches_a_restart_on_the_new_day(ops, later):
+    """DayStore.start_day (the close, while the venue runs) leaves the venue and the store as a
+    restart on the new day would, and the new day's changes are kept as any day's."""
+    with tempfile.TemporaryDirectory() as tmp:
+        running, restarted = Path(tmp) / "running.sqlite3", Path(tmp) / "restarted.sqlite3"
+        live, store = opened(running)
+        twin, twin_store = opened(restarted)
+        run(live, store, ops)
+        run(twin, twin_store, ops)
+        store.start_day(date(2026, 3, 3))
+        tomorrow, _ = opened(restarted, date(2026, 3, 3))
+        assert day_of(live) == day_of(tomorrow) and live.positions_of("A") == {}
+        run(live, store, later)
+        assert day_of(opened(running, date(2026, 3, 3))[0]) == day_of(live)
+
+
 # -- cases --------------------------------------------------------------------------------------------------
 
 

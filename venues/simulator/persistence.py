@@ -123,6 +123,8 @@ class DayStore:
         try:
             connection, stored_day = _connect(path, venue.name)
         except (sqlite3.Error, StoreUnreadable, ValueError) as exc:
+            if isinstance(exc, sqlite3.OperationalError) and ("locked" in str(exc) or "busy" in str(exc)):
+                raise  # another process has it (an old one still stopping): not a bad file, not to set aside
             aside = path.with_name(f"{path.name}.unreadable-{datetime.now(UTC):%Y%m%dT%H%M%S}")
             log.error("venue %s: the day store %s cannot be read (%s); moved aside to %s, starting with empty "
                       "books", venue.name, path, exc, aside.name)  # fmt: skip

@@ -96,7 +96,9 @@ def start_of_day() -> datetime:
 def accounts_at(venue: str, since: datetime) -> list[str]:
     """The accounts to ask the venue about: those with an order there today or still live, an
     adjustment booked there today, or a position break open there."""
-    orders = Order.objects.filter(Q(venue=venue) & (Q(created_at__gte=since) | Q(status__in=LIVE)), parent__isnull=True)
+    orders = Order.objects.filter(
+        Q(venue=venue) & (Q(created_at__gte=since) | Q(status__in=LIVE)), strategy=""
+    )  # parents: their children are at the venue
     codes = set(orders.values_list("account_id", flat=True).distinct())
     codes |= set(PositionAdjustment.objects.filter(venue=venue, adjusted_at__gte=since)
                  .values_list("account_id", flat=True).distinct())  # fmt: skip
@@ -131,7 +133,9 @@ def oms_orders(venue: str, named: list[int], asked_ns: int, as_of_ns: int) -> tu
     asked, or changed after the answer was complete, are left out: the two sides saw them at
     different moments (the next run compares them)."""
     live, other, skipped = {}, {}, set()
-    rows = Order.objects.filter(Q(venue=venue) & (Q(status__in=LIVE) | Q(id__in=named)), parent__isnull=True)
+    rows = Order.objects.filter(
+        Q(venue=venue) & (Q(status__in=LIVE) | Q(id__in=named)), strategy=""
+    )  # parents: their children are at the venue
     for order in rows.only("id", "account_id", "symbol", "status", "cum_qty", "created_at_ns", "updated_at_ns"):
         if order.created_at_ns > asked_ns or order.updated_at_ns > as_of_ns:
             skipped.add(str(order.id))

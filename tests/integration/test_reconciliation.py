@@ -60,7 +60,8 @@ def reconcile() -> services.VenueResult:
 
 def buy_filled(api, cpty, symbol: str, quantity: str, price: str) -> Order:
     body = {"account": ACCOUNT, "cl_ord_id": new_cl_ord_id("R"), "symbol": symbol, "side": "buy",
-            "quantity": quantity, "order_type": "limit", "limit_price": price, "time_in_force": "day", "venue": VENUE}  # fmt: skip
+            "quantity": quantity, "order_type": "limit", "limit_price": price, "time_in_force": "day",
+            "venue": VENUE}  # fmt: skip
     order = api.post("/api/v1/orders/", body, format="json").json()
     wait_order(order["id"], status_is("new"))
     sell(cpty, symbol, quantity, price)
@@ -146,8 +147,8 @@ def test_dismissing_books_nothing_and_the_same_difference_stays_quiet(api, venue
     reconcile()
     (found,) = open_breaks()
     before = held("NVDA")
-    answer = client_for("compliance").post(f"/api/v1/reconciliation/breaks/{found.id}/resolve/",
-                                           {"resolution": "dismiss", "reason": "booked elsewhere"}, format="json")  # fmt: skip
+    url = f"/api/v1/reconciliation/breaks/{found.id}/resolve/"
+    answer = client_for("compliance").post(url, {"resolution": "dismiss", "reason": "booked elsewhere"}, format="json")
     assert answer.status_code == 200 and answer.json()["break"]["status"] == "dismissed"
     assert held("NVDA") == before
     assert not Event.objects.filter(stream_type="reconciliation", stream_id=found.id,

@@ -108,6 +108,19 @@ def test_a_position_break_opens_stays_and_clears_by_itself(api, venue):
     assert open_breaks() == []
 
 
+def test_an_engine_restarted_knows_the_open_breaks_from_the_log(api, venue, engine):
+    inject(VENUE, unreported_fill=f"{ACCOUNT} AAPL 2")
+    reconcile()
+    (found,) = open_breaks()
+    events = Event.objects.filter(stream_type="reconciliation").count()
+    engine.stop()
+    engine.start()
+    assert not reconcile().matches
+    assert Event.objects.filter(stream_type="reconciliation").count() == events and open_breaks() == [found]
+    inject(VENUE, unreported_fill=f"{ACCOUNT} AAPL -2")
+    assert reconcile().matches and open_breaks() == []
+
+
 def test_accepting_the_venues_figure_books_an_audited_adjustment_and_the_next_run_matches(api, venue):
     inject(VENUE, unreported_fill=f"{ACCOUNT} MSFT 7")
     reconcile()

@@ -19,6 +19,8 @@ from orders.domain.calendar import trading_day
 from orders.domain.values import PENDING_STATUSES, WORKING_STATUSES
 from orders.models import Fill, Order, Position
 from orders.serializers import FillSerializer, OrderSerializer, PositionSerializer
+from reconciliation.models import ReconciliationBreak
+from reconciliation.serializers import BreakSerializer
 from risk.domain.kill_switch import Scope
 from risk.models import KillSwitch
 from risk.serializers import KillSwitchSerializer
@@ -26,7 +28,7 @@ from risk.serializers import KillSwitchSerializer
 OPEN = [s.value for s in WORKING_STATUSES | PENDING_STATUSES]
 # A websocket message is at most 1 MiB (daphne): a snapshot goes in parts of at most this many rows.
 PART_ROWS = 1000
-LISTS = ("orders", "fills", "positions", "kill_switches")
+LISTS = ("orders", "fills", "positions", "kill_switches", "breaks")
 
 
 def parts(snapshot: dict[str, Any], rows: int | None = None) -> list[dict[str, Any]]:
@@ -48,7 +50,8 @@ def parts(snapshot: dict[str, Any], rows: int | None = None) -> list[dict[str, A
 
 def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
     """The snapshot message for a viewer who sees `accounts` (None: all): today's orders and any
-    older still open, parents and children; today's fills; positions; engaged kill switches."""
+    older still open, parents and children; today's fills; positions; engaged kill switches; and,
+    for those who see every account, the open reconciliation breaks."""
     today = trading_day(time.time_ns(), settings.OMS_TRADING_DAY_TZ)
     with transaction.atomic():
         with connection.cursor() as cursor:
@@ -58,7 +61,9 @@ def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
         fills = Fill.objects.filter(order__trading_day=today)
         positions = Position.objects.all()
         switches = KillSwitch.objects.filter(engaged=True)
+        breaks = ReconciliationBreak.objects.filter(status="open")
         if accounts is not None:
+            breaks = breaks.none()
             orders = orders.filter(account_id__in=accounts)
             fills = fills.filter(account_id__in=accounts)
             positions = positions.filter(account_id__in=accounts)
@@ -74,4 +79,5 @@ def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
             "fills": list(FillSerializer(fills.order_by("id"), many=True).data),
             "positions": list(PositionSerializer(positions.order_by("account_id", "symbol"), many=True).data),
             "kill_switches": list(KillSwitchSerializer(switches, many=True).data),
+            "breaks": list(BreakSerializer(breaks.order_by("id"), many=True).data),
         }

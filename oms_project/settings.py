@@ -6,6 +6,7 @@ With DATABASE_URL / REDIS_URL unset, the OMS uses the embedded PostgreSQL and Va
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
     "venues",
     "gateway",
     "blotter",
+    "reconciliation",
 ]
 
 MIDDLEWARE = [
@@ -193,8 +195,21 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # our logging settings, one line per e
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(SERVICES.root / "celerybeat-schedule")
 CELERY_HEARTBEAT_SECONDS = env.float("OMS_CELERY_HEARTBEAT_SECONDS", default=10.0)
+# Reconciliation with the venues (docs/operations.md): how often the beat task runs, how far a
+# quantity may differ before it is a break, how long a run waits for the connector's answers.
+OMS_RECONCILE_SECONDS = env.float("OMS_RECONCILE_SECONDS", default=30.0)
+OMS_RECONCILE_THRESHOLD = env.str("OMS_RECONCILE_THRESHOLD", default="0")
+try:
+    if not Decimal(OMS_RECONCILE_THRESHOLD) >= 0:
+        raise ValueError
+except (ArithmeticError, ValueError):
+    raise ImproperlyConfigured(
+        f"OMS_RECONCILE_THRESHOLD must be a quantity >= 0, got {OMS_RECONCILE_THRESHOLD!r}"
+    ) from None
+OMS_RECONCILE_ANSWER_SECONDS = env.float("OMS_RECONCILE_ANSWER_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oms.heartbeat", "schedule": CELERY_HEARTBEAT_SECONDS},
+    "reconcile": {"task": "oms.reconcile", "schedule": OMS_RECONCILE_SECONDS},
 }
 # Whether this deployment runs Celery worker and beat, so health reports them (`celery`).
 OMS_CELERY = env.bool("OMS_CELERY", default=OMS_ENV != "test")

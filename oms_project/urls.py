@@ -10,6 +10,7 @@ api_v1 = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("risk.urls")),
+    path("", include("reconciliation.urls")),
     path("", include("orders.urls")),
 ]
 

@@ -34,6 +34,8 @@ COMMAND_TYPES: dict[str, type] = {
         cmd.ChangeInstrumentRisk,
         cmd.EngageKillSwitch,
         cmd.ReleaseKillSwitch,
+        cmd.RecordReconciliation,
+        cmd.ResolveReconciliationBreak,
     )
 }
 GROUP = "engine"

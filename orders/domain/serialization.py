@@ -13,14 +13,16 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
 
+from reconciliation.domain.events import RECONCILIATION_EVENT_TYPES
 from risk.domain.events import RISK_EVENT_TYPES
 
 from . import events as ev
 from .values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 # Bump an event's version when its payload changes shape, and add an upcaster from the old one.
-# Risk control events (risk/domain/events.py) share the log and this codec.
-EVENT_TYPES: dict[str, type] = ev.EVENT_TYPES | RISK_EVENT_TYPES
+# Risk control events (risk/domain/events.py) and reconciliation events
+# (reconciliation/domain/events.py) share the log and this codec.
+EVENT_TYPES: dict[str, type] = ev.EVENT_TYPES | RISK_EVENT_TYPES | RECONCILIATION_EVENT_TYPES
 SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
     "OrderAccepted": 3,
     "OrderAcknowledged": 2,

@@ -43,11 +43,13 @@ from orders.engine.decisions import Inputs, Outcome
 from orders.engine.market import MarketInputs
 from orders.engine.reference import REFRESH_SECONDS, ReferenceData
 from orders.engine.state import EngineState
+from reconciliation.domain.events import RECONCILIATION_EVENT_TYPES
 from risk import usage_feed
 from risk.domain import DuplicateWindow, RiskUsage
 from risk.domain.events import RISK_EVENT_TYPES
 
 RISK_EVENTS = tuple(RISK_EVENT_TYPES.values())
+RECONCILIATION_EVENTS = tuple(RECONCILIATION_EVENT_TYPES.values())
 
 log = logging.getLogger("oms.engine")
 
@@ -364,9 +366,9 @@ class Engine:
         # and its children), each its own stream.
         state = self.state
         folded: dict[int, OrderState] = {}
-        transitions: list[tuple[OrderState | None, OrderState] | None] = []  # None: a risk control event
+        transitions: list[tuple[OrderState | None, OrderState] | None] = []  # None: a risk or reconciliation event
         for event in events:
-            if isinstance(event, RISK_EVENTS):
+            if isinstance(event, RISK_EVENTS + RECONCILIATION_EVENTS):
                 transitions.append(None)
                 continue
             current = folded[event.order_id] if event.order_id in folded else state.orders.get(event.order_id)
@@ -374,6 +376,13 @@ class Engine:
             transitions.append((current, folded[event.order_id]))
         for event, transition in zip(events, transitions):
             state.last_position += 1
+            if isinstance(event, RECONCILIATION_EVENTS):
+                after_break = state.track_reconciliation(event)
+                staged.append(store.StoredEvent.for_reconciliation(
+                    event, position=state.last_position, version=after_break.version, account=after_break.account,
+                    recorded_at_ns=inputs.now_ns, actor=command.actor, command_id=command.command_id,
+                ))  # fmt: skip
+                continue
             if transition is None:
                 state.risk_version += 1
                 staged.append(store.StoredEvent.for_risk(

@@ -15,6 +15,8 @@ from orders.domain import events as ev
 from orders.domain.calendar import trading_day
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
+from reconciliation.domain import breaks as recon
+from reconciliation.domain import events as rev
 from risk.domain import DuplicateWindow, KillSwitches, MessageWindow, RiskUsage, Scope, Switch, trader_of
 from risk.domain import events as risk_ev
 
@@ -47,6 +49,9 @@ class EngineState:
     traders: dict[int, str | None] = field(default_factory=dict)  # top-level order -> who sent it
     live: set[int] = field(default_factory=set)  # top-level orders not done: what a kill switch sweeps
     risk_version: int = 0  # events on the risk stream
+    # Reconciliation breaks by id, open and closed (a dismissed one keeps its difference quiet):
+    # reconciliation/domain/breaks.py decides on them.
+    breaks: dict[int, recon.Break] = field(default_factory=dict)
     _last_command: str = ""
 
     def fold(self, stored: store.StoredEvent, zone: str) -> None:
@@ -56,6 +61,9 @@ class EngineState:
         if stored.stream_type == risk_ev.RISK_STREAM:
             self.risk_version = stored.stream_version
             self.track_risk(event, stored.actor, stored.command_id)  # type: ignore[arg-type]
+            return
+        if stored.stream_type == rev.RECONCILIATION_STREAM:
+            self.track_reconciliation(event)  # type: ignore[arg-type]
             return
         before = self.orders.get(event.order_id)
         after = apply(before, event)
@@ -90,6 +98,12 @@ class EngineState:
             self.kill_switches.engage(Switch(Scope(event.scope), event.target, actor, event.reason, event.at_ns))
         elif isinstance(event, risk_ev.KillSwitchReleased):
             self.kill_switches.release(Scope(event.scope), event.target)
+
+    def track_reconciliation(self, event: rev.ReconciliationEvent) -> recon.Break:
+        """The break `event` is about, after it."""
+        after = recon.apply(self.breaks.get(event.stream_id), event)
+        self.breaks[event.stream_id] = after
+        return after
 
     def claim(self, account: str, event: ev.Event, zone: str) -> None:
         """Note the ClOrdID `event` introduces, if any."""

@@ -292,3 +292,28 @@ def test_csv_export_has_the_orders_rows(trader, system, api_token):
     assert shown[sent["cl_ord_id"]]["Status"] == "new" and shown[sent["cl_ord_id"]]["Qty"] == "2"
     assert len(rows) == trader.page.evaluate("() => window.blotter.grids.orders.rowCount")
     system.request("POST", f"/api/v1/orders/{order['id']}/cancel/", {}, api_token)
+
+
+def test_risk_sees_the_reconciliation_breaks_panel_live_and_a_trader_does_not(trader, risk, system):
+    """Beat reconciles SIMA and SIMB every 30 s; the open breaks (if any) reach risk and compliance only."""
+    risk.wait_live()
+    expect(risk.page.locator("#breaks-panel")).to_be_visible()
+    snapshot = risk.received("snapshot")[-1]
+    assert "breaks" in snapshot and all(b["status"] == "open" for b in snapshot["breaks"]), snapshot.get("breaks")
+    deadline = time.monotonic() + 10
+    while True:  # the page holds exactly the breaks its messages left open, one row each
+        expected = {b["id"] for b in snapshot["breaks"]}
+        for message in risk.received("break"):
+            if message["position"] > snapshot["position"]:
+                (expected.add if message["break"]["status"] == "open" else expected.discard)(message["break"]["id"])
+        held_ids = set(risk.page.evaluate("[...window.blotter.store.breaks.keys()]"))
+        if held_ids == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert held_ids == expected
+    expect(risk.page.locator("#breaks-panel .break-row")).to_have_count(len(expected))
+    trader.wait_live()
+    expect(trader.page.locator("#breaks-panel")).to_be_hidden()
+    assert all(s["breaks"] == [] for s in trader.received("snapshot")) and trader.received("break") == []
+    _, body = system.request("GET", "/api/v1/health/")
+    assert "reconciliation" in body["components"], body

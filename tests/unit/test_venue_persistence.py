@@ -59,6 +59,13 @@ def day_of(venue: Venue, owners=KEPT) -> dict:
         "orders": {o.order_id: (dataclasses.asdict(o), s) for o, s in venue.orders() if o.owner in owners},
         "books": {s: [o.order_id for o in book.resting() if o.owner in owners] for s, book in venue.books.items()},
         "positions": {(owner, symbol): qty for owner in owners for symbol, qty in venue.positions_of(owner).items()},
+        "account_positions": {
+            (owner, account, symbol): qty
+            for (owner, account), held in venue.account_positions.items()
+            if owner in owners
+            for symbol, qty in held.items()
+            if qty
+        },
         "cl_ord_ids": {k: v for k, v in venue.cl_ord_ids().items() if k[0] in owners},
     }
 
@@ -73,11 +80,13 @@ def number(venue_id: str) -> int:
 
 owners = st.sampled_from(("A", "B", "mm"))
 prices = st.sampled_from([None, *(D("10.00") + D("0.01") * i for i in range(-3, 4))])
+accounts = st.sampled_from(("", "DESK-EQ", "DESK-FI"))  # 1 Account on the order, or none
 new_orders = st.tuples(st.just("new"), owners, st.sampled_from(SYMBOLS), st.sampled_from(list(Side)),
-                       st.integers(1, 20), prices, st.sampled_from(list(TimeInForce)))  # fmt: skip
+                       st.integers(1, 20), prices, st.sampled_from(list(TimeInForce)), accounts)  # fmt: skip
 requests = st.tuples(st.sampled_from(("cancel", "replace", "status", "fill_after_cancel")), owners,
                      st.integers(0, 30), st.integers(1, 30), prices)  # fmt: skip
-others = st.tuples(st.sampled_from(("mass_cancel", "bust", "duplicate")), owners, st.sampled_from((None, *SYMBOLS)))
+others = st.tuples(st.sampled_from(("mass_cancel", "bust", "duplicate", "unreported_fill")), owners,
+                  st.sampled_from((None, *SYMBOLS)), accounts)  # fmt: skip
 operations = st.lists(st.one_of(new_orders, new_orders, requests, others), max_size=40)
 
 
@@ -100,10 +109,10 @@ class Driver:
     def apply(self, op) -> list:
         venue, kind, owner = self.venue, op[0], op[1]
         if kind == "new":
-            _, _, symbol, side, qty, price, tif = op
+            _, _, symbol, side, qty, price, tif, account = op
             if price is None and tif in (TimeInForce.DAY, TimeInForce.GTC):
                 tif = TimeInForce.IOC
-            reports = venue.new_order(owner, self.cl_ord_id(owner), symbol, side, D(qty), price, tif)
+            reports = venue.new_order(owner, self.cl_ord_id(owner), symbol, side, D(qty), price, tif, account=account)
         elif kind == "mass_cancel":
             outcome = venue.mass_cancel(owner, self.cl_ord_id(owner), op[2])
             reports = outcome.canceled
@@ -112,6 +121,9 @@ class Driver:
         elif kind == "bust":  # the latest fill that completed an order (the only kind a venue busts)
             done = [f for f in self.fills if f.ord_status is OrdStatus.FILLED]
             reports = venue.bust(done[-1]) if done else []
+        elif kind == "unreported_fill":  # the fault: a position change with no report
+            venue.book_unreported_fill(owner, op[3], op[2] or "AAPL", D(3))
+            reports = []
         elif kind == "duplicate":
             used = self.sent[owner]
             reports = (

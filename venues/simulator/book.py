@@ -51,6 +51,7 @@ class BookOrder:
     notional: Decimal = ZERO
     priority: int = 0  # lower is older: time priority within a price level
     open: bool = True
+    account: str = ""  # 1 Account as the order named it: positions are kept per account too
 
     @property
     def leaves_qty(self) -> Decimal:

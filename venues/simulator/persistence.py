@@ -1,6 +1,6 @@
 """A simulated venue's trading day, kept in SQLite so that a restart, kill -9 included, forgets
 nothing a client was told: its FIX sessions' orders (resting ones back in the books at their
-time priority), each session's positions, the ClOrdIDs used, the OrderID and ExecID counters
+time priority), each session's positions (per account), the ClOrdIDs used, the OrderID and ExecID counters
 (an id is never handed out twice: the OMS deduplicates on ExecID), and the reports decided but
 not yet handed to quickfix. The built-in participants' orders are not kept: they requote.
 
@@ -55,7 +55,8 @@ CREATE TABLE IF NOT EXISTS cl_ord_ids (
     owner TEXT NOT NULL, cl_ord_id TEXT NOT NULL, order_id TEXT, PRIMARY KEY (owner, cl_ord_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS positions (
-    owner TEXT NOT NULL, symbol TEXT NOT NULL, quantity TEXT NOT NULL, PRIMARY KEY (owner, symbol)
+    owner TEXT NOT NULL, account TEXT NOT NULL, symbol TEXT NOT NULL, quantity TEXT NOT NULL,
+    PRIMARY KEY (owner, account, symbol)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY, owner TEXT NOT NULL, message TEXT NOT NULL);
 """
@@ -149,8 +150,8 @@ class DayStore:
             venue.restore_order(order, symbol)
         for owner, cl_ord_id, order_id in db.execute("SELECT owner, cl_ord_id, order_id FROM cl_ord_ids"):
             venue.restore_cl_ord_id(owner, cl_ord_id, order_id if order_id and venue.order(order_id) else None)
-        for owner, symbol, quantity in db.execute("SELECT owner, symbol, quantity FROM positions"):
-            venue.positions[owner][symbol] = Decimal(quantity)
+        for owner, account, symbol, quantity in db.execute("SELECT owner, account, symbol, quantity FROM positions"):
+            venue.restore_position(owner, account, symbol, Decimal(quantity))
         if stored_day is not None and stored_day != self.day:
             venue.start_day()
             self._rewrite_day()
@@ -230,9 +231,9 @@ class DayStore:
         if gone:
             db.executemany("DELETE FROM orders WHERE order_id = ?", gone)
         if changes.positions:
-            db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?)",
-                           [(owner, symbol, str(venue.positions[owner][symbol]))
-                            for owner, symbol in changes.positions])  # fmt: skip
+            db.executemany("INSERT OR REPLACE INTO positions VALUES (?, ?, ?, ?)",
+                           [(owner, account, symbol, str(venue.account_positions[(owner, account)][symbol]))
+                            for owner, account, symbol in changes.positions])  # fmt: skip
         if changes.cl_ord_ids:
             db.executemany("INSERT OR REPLACE INTO cl_ord_ids VALUES (?, ?, ?)",
                            [(owner, cl_ord_id, venue.order_id_of(owner, cl_ord_id))
@@ -263,9 +264,10 @@ class DayStore:
             db.executemany("INSERT INTO cl_ord_ids VALUES (?, ?, ?)",
                            [(owner, cl_ord_id, order_id) for (owner, cl_ord_id), order_id in venue.cl_ord_ids().items()
                             if keeps(owner)])  # fmt: skip
-            db.executemany("INSERT INTO positions VALUES (?, ?, ?)",
-                           [(owner, symbol, str(qty)) for owner, by_symbol in venue.positions.items()
-                            for symbol, qty in by_symbol.items() if keeps(owner)])  # fmt: skip
+            db.executemany("INSERT INTO positions VALUES (?, ?, ?, ?)",
+                           [(owner, account, symbol, str(qty)) for (owner, account), by_symbol
+                            in venue.account_positions.items() for symbol, qty in by_symbol.items()
+                            if keeps(owner)])  # fmt: skip
             next_order_id, next_exec_id = venue.next_ids
             self._write_meta({"trading_day": self.day.isoformat(), "next_order_id": str(next_order_id),
                               "next_exec_id": str(next_exec_id)})  # fmt: skip

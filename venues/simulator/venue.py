@@ -8,7 +8,7 @@ refused with reason "duplicate_cl_ord_id" and never executed twice.
 
 The venue also keeps what its market data and position reports show: the last trade per
 symbol (any trade in its books: makers, takers and FIX sessions alike) and each owner's net
-position per symbol.
+position per symbol, in total and per account (1 Account on the order; "" when it named none).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class ExecReport:
         ""  # 103 OrdRejReason by name (venues/fix/tables.py): "duplicate_cl_ord_id", "unknown_order"...
     )
     exec_ref_id: str = ""  # 19 ExecRefID: the fill a trade cancel (150=H) names
+    account: str = ""  # 1 Account, as the order named it
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ class Changes:
 
     keeps: Callable[[str], bool]
     orders: set[str] = field(default_factory=set)  # venue order ids
-    positions: set[tuple[str, str]] = field(default_factory=set)  # (owner, symbol)
+    positions: set[tuple[str, str, str]] = field(default_factory=set)  # (owner, account, symbol)
     cl_ord_ids: set[tuple[str, str]] = field(default_factory=set)  # (owner, ClOrdID) newly used
 
 
@@ -132,6 +133,8 @@ class Venue:
         self._by_cl_ord_id: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> venue order id
         self._seen: set[tuple[str, str]] = set()  # every ClOrdID an owner ever used here
         self.positions: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        # (owner, account) -> symbol -> net quantity: what a RequestForPositions for an account reports
+        self.account_positions: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.last_trades: dict[str, LastTrade] = {}
         self._trade_count = 0
         self.changes: Changes | None = None  # set by a day store: what to write before the next report
@@ -147,6 +150,7 @@ class Venue:
         quantity: Decimal,
         price: Decimal | None,
         time_in_force: TimeInForce,
+        account: str = "",
     ) -> list[Report]:
         refusal = self._refusal(owner, cl_ord_id, symbol, quantity, price)
         if refusal is not None:
@@ -162,7 +166,14 @@ class Venue:
             ]
         self._use(owner, cl_ord_id)
         order = BookOrder(
-            f"{self.name}-{next(self._order_ids)}", owner, cl_ord_id, side, quantity, price, time_in_force
+            f"{self.name}-{next(self._order_ids)}",
+            owner,
+            cl_ord_id,
+            side,
+            quantity,
+            price,
+            time_in_force,
+            account=account,
         )
         self._orders[order.order_id] = (order, symbol)
         self._by_cl_ord_id[(owner, cl_ord_id)] = order.order_id
@@ -292,7 +303,7 @@ class Venue:
             return []
         order.cum_qty += quantity
         order.notional += quantity * order.price
-        self.positions[owner][symbol] += quantity if order.side is Side.BUY else -quantity
+        self._book_position(order, symbol, quantity if order.side is Side.BUY else -quantity)
         return [self._report(order, symbol, ExecType.TRADE, OrdStatus.FILLED, last=(quantity, order.price))]
 
     def bust(self, fill: ExecReport) -> list[Report]:
@@ -307,14 +318,30 @@ class Venue:
             return []
         order.cum_qty -= fill.last_qty
         order.notional -= fill.last_qty * fill.last_px
-        self.positions[fill.owner][symbol] -= fill.last_qty * (1 if order.side is Side.BUY else -1)
+        self._book_position(order, symbol, -fill.last_qty * (1 if order.side is Side.BUY else -1))
         report = self._report(order, symbol, ExecType.TRADE_CANCEL, OrdStatus.CANCELED, last=(fill.last_qty,
                               fill.last_px), text="trade busted by the venue (fault injection)")  # fmt: skip
         return [dataclasses.replace(report, exec_ref_id=fill.exec_id, leaves_qty=ZERO)]
 
-    def positions_of(self, owner: str) -> dict[str, Decimal]:
-        """The owner's non-zero net positions here, by symbol (long positive, short negative)."""
-        return {symbol: qty for symbol, qty in sorted(self.positions.get(owner, {}).items()) if qty}
+    def positions_of(self, owner: str, account: str | None = None) -> dict[str, Decimal]:
+        """The owner's non-zero net positions here, by symbol (long positive, short negative): in
+        total, or in one account."""
+        held = self.positions.get(owner, {}) if account is None else self.account_positions.get((owner, account), {})
+        return {symbol: qty for symbol, qty in sorted(held.items()) if qty}
+
+    def open_orders(self, owner: str, account: str | None = None) -> list[ExecReport]:
+        """An OrderStatus report (150=I) for each open order of `owner` (in `account` only, when
+        given), oldest first: the answer to an OrderMassStatusRequest (35=AF)."""
+        return [
+            self._report(order, symbol, ExecType.ORDER_STATUS, _status_of(order), exec_id="0")
+            for order, symbol in self._orders.values()
+            if order.owner == owner and order.open and (account is None or order.account == account)
+        ]
+
+    def book_unreported_fill(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
+        """Book `quantity` (signed) to the owner's position in `account` and `symbol` without any
+        report (fault injection: a trade the venue's books hold and the session was never told of)."""
+        self._add_position(owner, account, symbol, quantity)
 
     def next_exec_id(self) -> str:
         return f"{self.name}-E{next(self._exec_ids)}"
@@ -353,6 +380,11 @@ class Venue:
         if order_id is not None:
             self._by_cl_ord_id[(owner, cl_ord_id)] = order_id
 
+    def restore_position(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
+        """Take back a kept net position in one account (the owner's total is the accounts' sum)."""
+        self.positions[owner][symbol] += quantity
+        self.account_positions[(owner, account)][symbol] += quantity
+
     def restore_ids(self, next_order_id: int, next_exec_id: int) -> None:
         """Go on from these ids; never back (an id handed out since must not come again)."""
         self._order_ids.next = max(self._order_ids.next, next_order_id)
@@ -373,6 +405,7 @@ class Venue:
         self._by_cl_ord_id = {key: order_id for key, order_id in self._by_cl_ord_id.items() if order_id in carried}
         self._seen = set(self._by_cl_ord_id)
         self.positions.clear()
+        self.account_positions.clear()
         return [order for order, _ in carried.values()]
 
     # -- internals ---------------------------------------------------------------------------
@@ -424,6 +457,15 @@ class Venue:
         if self.changes is not None and self.changes.keeps(owner):
             self.changes.cl_ord_ids.add((owner, cl_ord_id))
 
+    def _book_position(self, order: BookOrder, symbol: str, quantity: Decimal) -> None:
+        self._add_position(order.owner, order.account, symbol, quantity)
+
+    def _add_position(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
+        self.positions[owner][symbol] += quantity
+        self.account_positions[(owner, account)][symbol] += quantity
+        if self.changes is not None and self.changes.keeps(owner):
+            self.changes.positions.add((owner, account, symbol))
+
     def _relabel(self, order: BookOrder, cl_ord_id: str) -> None:
         """A cancel or replace gives the order the request's ClOrdID (FIX); the old one still finds it."""
         order.cl_ord_id = cl_ord_id
@@ -436,7 +478,7 @@ class Venue:
             self.last_trades[symbol] = LastTrade(trade.price, trade.quantity, self.clock(), self._trade_count)
             for fill in (trade.aggressor_fill, trade.resting_fill):
                 order = fill.order
-                self.positions[order.owner][symbol] += trade.quantity * (1 if order.side is Side.BUY else -1)
+                self._book_position(order, symbol, trade.quantity * (1 if order.side is Side.BUY else -1))
                 # The order's totals as of this fill, not as of the end of the match.
                 status = OrdStatus.FILLED if fill.leaves_qty == 0 else OrdStatus.PARTIALLY_FILLED
                 report = self._report(order, symbol, ExecType.TRADE, status, last=(trade.quantity, trade.price))
@@ -465,8 +507,6 @@ class Venue:
         if self.changes is not None and exec_id is None and self.changes.keeps(order.owner):
             if order.order_id in self._orders:
                 self.changes.orders.add(order.order_id)
-            if exec_type in (ExecType.TRADE, ExecType.TRADE_CANCEL):
-                self.changes.positions.add((order.owner, symbol))
         return ExecReport(
             owner=order.owner,
             order_id=order.order_id,
@@ -486,6 +526,7 @@ class Venue:
             avg_px=order.avg_px,
             text=text,
             reject_reason=reject_reason,
+            account=order.account,
         )
 
 

@@ -34,6 +34,7 @@ COMMAND_TYPES: dict[str, type] = {
         cmd.ChangeInstrumentRisk,
         cmd.EngageKillSwitch,
         cmd.ReleaseKillSwitch,
+        cmd.ExpireDayOrders,
     )
 }
 GROUP = "engine"

@@ -19,6 +19,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.test import Client
 from venue_stack import Connector, Simulator, manage, status_is, wait_order
 
 from orders import bus, calendars
@@ -224,3 +226,27 @@ def test_at_its_close_the_venue_expires_day_orders_and_gtc_orders_carry(api, clo
     assert sweep.outcome == "no_change"
     assert Order.objects.get(id=gtc).status == "new"
     assert not CloseSweep.objects.filter(venue="HELD", trading_day=day).exists()
+
+
+def test_compliance_reads_the_report_in_admin_and_downloads_its_files_and_nobody_edits_it(db_ready, settings,
+                                                                                          tmp_path):  # fmt: skip
+    settings.OMS_REPORTS_DIR = str(tmp_path)
+    report = services.end_of_day_report_make(date(2026, 5, 6), now_ns=at(date(2026, 5, 7), 1))
+    compliance = Client()
+    compliance.force_login(get_user_model().objects.get(username="compliance"))
+
+    listed = compliance.get("/admin/tradingday/endofdayreport/")
+    assert listed.status_code == 200 and b"eod-2026-05-06.json" in listed.content
+    page = compliance.get(f"/admin/tradingday/endofdayreport/{report.pk}/change/")
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    download = compliance.get(f"/admin/tradingday/endofdayreport/{report.pk}/file/json/")
+    assert download.status_code == 200
+    assert json.loads(b"".join(download.streaming_content))["trading_day"] == "2026-05-06"
+    csv_file = compliance.get(f"/admin/tradingday/endofdayreport/{report.pk}/file/csv/")
+    assert csv_file.status_code == 200 and b"".join(csv_file.streaming_content).startswith(b"trading_day,account")
+    assert compliance.get(f"/admin/tradingday/endofdayreport/{report.pk}/file/exe/").status_code == 404
+    assert compliance.get("/admin/tradingday/endofdayreport/add/").status_code == 403
+
+    trader = Client()
+    trader.force_login(get_user_model().objects.get(username="trader"))
+    assert trader.get(f"/admin/tradingday/endofdayreport/{report.pk}/file/json/").status_code == 302  # to login

@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q
 
-from orders import store
+from orders import calendars, store
 from orders.domain import events as ev
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -89,7 +88,7 @@ class OrderStates:
 
 
 def order_rows(states: Iterable[OrderState]) -> list[dict[str, Any]]:
-    zone = settings.OMS_TRADING_DAY_TZ
+    zone = calendars.oms_day()
     orders = [Order(**{_ORDER_ATTRS[c]: v for c, v in zip(ORDER_COLUMNS, order_row(s, zone), strict=True)})
               for s in states]  # fmt: skip
     return list(OrderSerializer(orders, many=True).data)

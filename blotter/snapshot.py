@@ -10,11 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from orders import store
+from orders import calendars, store
 from orders.domain.calendar import trading_day
 from orders.domain.values import PENDING_STATUSES, WORKING_STATUSES
 from orders.models import Fill, Order, Position
@@ -52,7 +51,7 @@ def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
     """The snapshot message for a viewer who sees `accounts` (None: all): today's orders and any
     older still open, parents and children; today's fills; positions; engaged kill switches; and,
     for those who see every account, the open reconciliation breaks."""
-    today = trading_day(time.time_ns(), settings.OMS_TRADING_DAY_TZ)
+    today = trading_day(time.time_ns(), calendars.oms_day())
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")

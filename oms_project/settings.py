@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "gateway",
     "blotter",
     "reconciliation",
+    "tradingday",
 ]
 
 MIDDLEWARE = [
@@ -210,6 +211,10 @@ OMS_RECONCILE_ANSWER_SECONDS = env.float("OMS_RECONCILE_ANSWER_SECONDS", default
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oms.heartbeat", "schedule": CELERY_HEARTBEAT_SECONDS},
     "reconcile": {"task": "oms.reconcile", "schedule": OMS_RECONCILE_SECONDS},
+    # The trading day (tradingday/): after each venue's close, expire the DAY orders it left; after
+    # the day's last close, the end-of-day report. Both check every minute and do nothing twice.
+    "day-orders-expire": {"task": "tradingday.expire_day_orders", "schedule": 60.0},
+    "end-of-day-report": {"task": "tradingday.end_of_day_report", "schedule": 60.0},
 }
 # Whether this deployment runs Celery worker and beat, so health reports them (`celery`).
 OMS_CELERY = env.bool("OMS_CELERY", default=OMS_ENV != "test")
@@ -233,8 +238,27 @@ OMS_FIX_EXPLAIN_UNKNOWN = env.bool("OMS_FIX_EXPLAIN_UNKNOWN", default=True)
 # The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
 OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)
-# ClOrdID is unique per account per trading day; the day rolls at midnight in this zone.
+# ClOrdID is unique per account per trading day; the OMS's day ends at OMS_TRADING_DAY_END
+# ("HH:MM[:SS]", local; 00:00 is midnight) in this zone, every day (docs/operations.md, The trading day).
 OMS_TRADING_DAY_TZ = env.str("OMS_TRADING_DAY_TZ", default="UTC")
+OMS_TRADING_DAY_END = env.str("OMS_TRADING_DAY_END", default="00:00")
+# Each venue's close (orders/domain/calendar.py): {"<venue>" or "default": {"close": "HH:MM[:SS]",
+# "zone": IANA zone, "days": "mon-fri" | "every day" | "mon,tue,..."}}. DAY orders expire at the close;
+# a venue's close_time / time_zone in admin override its entry. JSON in the environment.
+OMS_VENUE_CALENDAR = env.json(
+    "OMS_VENUE_CALENDAR", default={"default": {"close": "16:00", "zone": "America/New_York", "days": "mon-fri"}}
+)
+# How long after a venue's close the OMS expires the DAY orders the venue did not report expired,
+# and after the last close the end-of-day report is made (seconds).
+OMS_CLOSE_GRACE_SECONDS = env.float("OMS_CLOSE_GRACE_SECONDS", default=60.0)
+# Whether the simulated venues expire their DAY orders at the close (the test stack's run without a
+# close, so a test running across 16:00 New York is not surprised; the trading-day tests turn it on).
+OMS_SIMULATOR_CLOSES = env.bool("OMS_SIMULATOR_CLOSES", default=OMS_ENV != "test")
+# Seconds added to the wall clock by the day's clocks (simulators' close, close sweep, end-of-day
+# report): a rehearsal of a close at any hour. Never read on the order path (oms_project/clock.py).
+OMS_CLOCK_OFFSET_S = env.float("OMS_CLOCK_OFFSET_S", default=0.0)
+# Where the end-of-day reports are written: eod-<date>.json and eod-<date>.csv.
+OMS_REPORTS_DIR = env.str("OMS_REPORTS_DIR", default=str(SERVICES.root / "reports"))
 # FIX sessions (venues, simulators) keep their sequence numbers for the day; they reset at this
 # time of day, UTC ("HH:MM:SS"), quickfix's StartTime.
 OMS_FIX_SESSION_START = env.str("OMS_FIX_SESSION_START", default="00:00:00")

@@ -36,6 +36,7 @@ COMMAND_TYPES: dict[str, type] = {
         cmd.ReleaseKillSwitch,
         cmd.RecordReconciliation,
         cmd.ResolveReconciliationBreak,
+        cmd.ExpireDayOrders,
     )
 }
 GROUP = "engine"

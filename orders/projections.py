@@ -18,13 +18,13 @@ from datetime import date
 from decimal import Decimal
 
 import psycopg
-from django.conf import settings
 from django.db import IntegrityError, connection
 from django.dispatch import receiver
 
+from orders import calendars
 from orders.domain import cl_ord_ids
 from orders.domain import events as ev
-from orders.domain.calendar import trading_day
+from orders.domain.calendar import Zone, trading_day
 from orders.domain.fold import apply
 from orders.domain.positions import Position as PositionState
 from orders.domain.positions import apply_adjustment, apply_fill
@@ -133,7 +133,7 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
                 fills.append(fill_row(stored.position, state, event))
             elif isinstance(event, ev.FillBusted | ev.FillCorrected):
                 amendments.append((state, event))
-        zone = settings.OMS_TRADING_DAY_TZ
+        zone = calendars.oms_day()
         rows = [order_row(states[i], zone) for i in touched]
         if not continuing:
             _copy_rows(cursor, ORDER_TABLE, ORDER_COLUMNS, rows)  # all new: plain COPY, the fast path
@@ -160,7 +160,7 @@ CLAIM_UPSERT = (
 )
 
 
-def _claim_cl_ord_ids(cursor: psycopg.Cursor, events: list[StoredEvent], zone: str) -> None:
+def _claim_cl_ord_ids(cursor: psycopg.Cursor, events: list[StoredEvent], zone: Zone) -> None:
     claims: dict[tuple[str, date, str], int] = {}
     for stored in events:
         cl_ord_id = cl_ord_ids.introduced(stored.event)
@@ -226,7 +226,7 @@ def _load_orders(cursor: psycopg.Cursor, continuing: list[int]) -> dict[int, Ord
     return {row[0]: _state_from_row(row) for row in cursor.fetchall()}
 
 
-def order_row(state: OrderState, zone: str) -> tuple:
+def order_row(state: OrderState, zone: Zone) -> tuple:
     pending = state.pending
     day: date = trading_day(state.created_at_ns, zone)
     return (

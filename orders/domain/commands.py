@@ -187,6 +187,21 @@ class ResolveReconciliationBreak:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class ExpireDayOrders:
+    """The close of `venue`'s trading day `trading_day` (ISO date) at `close_at_ns`: expire every
+    DAY order routed there, taken before the close, that the venue left open (and DAY orders
+    never routed, and parents whose children are all done). Sent by the close sweep after the
+    close plus a grace period (tradingday/services.py); doing it again books nothing twice."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    venue: str
+    trading_day: str  # YYYY-MM-DD: the venue's trading day that closed
+    close_at_ns: int  # the close (UTC ns): orders taken at or after it belong to the next day
+
+
 Command = (
     SubmitOrder
     | CancelOrder
@@ -199,4 +214,5 @@ Command = (
     | ReleaseKillSwitch
     | RecordReconciliation
     | ResolveReconciliationBreak
+    | ExpireDayOrders
 )

@@ -29,6 +29,7 @@ SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
     "OrderRejected": 2,
     "OrderCancelRejected": 2,
     "OrderReplaceRejected": 2,
+    "OrderExpired": 2,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -54,6 +55,11 @@ def _no_details(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "details": []}
 
 
+def _expired_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 expiries were the venue's alone and kept no text
+    return {**payload, "text": ""}
+
+
 # (event type, version it reads) -> function returning the payload at version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderAccepted", 1): _accepted_v1_to_v2,
@@ -62,6 +68,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderRejected", 1): _no_details,
     ("OrderCancelRejected", 1): _no_details,
     ("OrderReplaceRejected", 1): _no_details,
+    ("OrderExpired", 1): _expired_v1_to_v2,
 }
 
 

@@ -34,7 +34,7 @@ import redis
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
-from orders import bus, references, store
+from orders import bus, calendars, references, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -78,7 +78,7 @@ class Engine:
     def __init__(self, *, consumer: str = "engine", batch_max: int | None = None) -> None:
         self.consumer = consumer
         self.batch_max = batch_max or settings.OMS_ENGINE_BATCH_MAX
-        self.zone = settings.OMS_TRADING_DAY_TZ
+        self.zone = calendars.oms_day()
         self.redis: redis.Redis = bus.client()
         self.state = EngineState()
         self.reference = ReferenceData()

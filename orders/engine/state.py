@@ -12,7 +12,7 @@ from datetime import date
 from orders import store
 from orders.domain import cl_ord_ids
 from orders.domain import events as ev
-from orders.domain.calendar import trading_day
+from orders.domain.calendar import Zone, trading_day
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from reconciliation.domain import breaks as recon
@@ -54,7 +54,7 @@ class EngineState:
     breaks: dict[int, recon.Break] = field(default_factory=dict)
     _last_command: str = ""
 
-    def fold(self, stored: store.StoredEvent, zone: str) -> None:
+    def fold(self, stored: store.StoredEvent, zone: Zone) -> None:
         """One event from the log (replay)."""
         event = stored.event
         self.last_position = stored.position
@@ -105,14 +105,14 @@ class EngineState:
         self.breaks[event.stream_id] = after
         return after
 
-    def claim(self, account: str, event: ev.Event, zone: str) -> None:
+    def claim(self, account: str, event: ev.Event, zone: Zone) -> None:
         """Note the ClOrdID `event` introduces, if any."""
         cl_ord_id = cl_ord_ids.introduced(event)
         if cl_ord_id is not None:
             key = (account, trading_day(event.at_ns, zone), cl_ord_id)
             self.cl_ord_ids.setdefault(key, (event.order_id, cl_ord_ids.named_by(event)))
 
-    def claimed(self, account: str, cl_ord_id: str, at_ns: int, zone: str) -> tuple[int, str] | None:
+    def claimed(self, account: str, cl_ord_id: str, at_ns: int, zone: Zone) -> tuple[int, str] | None:
         """(order id, what it names) of the ClOrdID `account` used today, or the day before if that
         was lately enough to be a retry of the same submission (cl_ord_ids.days_to_check)."""
         days = cl_ord_ids.days_to_check(at_ns, zone)

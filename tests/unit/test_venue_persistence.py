@@ -508,3 +508,19 @@ def test_requeue_hands_kept_reports_to_their_outboxes_in_order(path):
     assert app.requeue(again.pending()) == 3
     assert [parse_execution_report(getter(m)).exec_id for m in outbox.messages] == ["E0", "E1", "E2"]
     assert again.pending() == []
+
+
+def test_the_close_keeps_each_expired_day_order_before_its_report_leaves(path):
+    venue, store = opened(path)
+    app = VenueApplication(venue, journal=store)
+    outbox = app.outboxes["A"] = CheckingOutbox(path)  # type: ignore[assignment]
+    app.sessions["A"] = fix.SessionID("FIX.4.4", "XSIM", "A")
+    app.fromApp(new_order_message("day", "1"), app.sessions["A"])
+    app.fromApp(new_order_message("gtc", "1", tif="1"), app.sessions["A"])
+    app.close(DAY)
+    expired, orders, pending = outbox.seen[-1]
+    assert expired == "C" and pending == 1
+    assert {order_of(fields).cl_ord_id: order_of(fields).open for _, fields in orders} == {"day": False, "gtc": True}
+    restarted, _ = opened(path)
+    assert restarted.status("A", "day").ord_status is OrdStatus.EXPIRED
+    assert [o.cl_ord_id for o in restarted.books["AAPL"].resting()] == ["gtc"]

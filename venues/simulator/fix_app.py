@@ -46,12 +46,14 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
 from typing import Protocol
 
 import quickfix as fix
 
+from orders.domain.calendar import TradingCalendar
 from orders.domain.values import ExecType, OrdStatus, Side
 from venues.fix import orders as fix_orders
 from venues.fix import tables
@@ -95,6 +97,7 @@ RESENT_TYPES = frozenset({"8", "9", "r", "j"})
 # 530 MassCancelRequestTypes served: every order of the session, or those in one symbol.
 MASS_CANCEL_TYPES = frozenset({"all", "security"})
 MARKET_DATA_TICK = 0.05  # seconds: how often the market data clock looks for snapshots due
+CLOSE_TICK = 0.2  # seconds: how often the close clock looks at the time
 ZERO = Decimal(0)
 
 Handler = Callable[[str, fix.Message, Get], None]  # (owner, message, get); raises FixValueError
@@ -148,9 +151,12 @@ class Outbox:
 
 class VenueApplication(fix.Application):
     def __init__(self, venue: Venue, faults: FaultLoader | None = None, *,
-                 min_interval: float = market_data.MIN_INTERVAL, journal: Journal | None = None) -> None:  # fmt: skip
+                 min_interval: float = market_data.MIN_INTERVAL, calendar: TradingCalendar | None = None,
+                 now_ns: Callable[[], int] = time.time_ns, journal: Journal | None = None) -> None:  # fmt: skip
         super().__init__()
         self.venue = venue
+        self.calendar = calendar  # None: the venue never closes (its DAY orders rest on)
+        self.now_ns = now_ns  # the close clock's time: wall time, or a rehearsal's (oms_project/clock.py)
         self.journal = journal
         self._undecided: list[tuple[str, fix.Message, float]] = []  # (owner, message, not before), to commit first
         self.lock = threading.Lock()  # the venue, the subscriptions, the fault counters, the outboxes' order
@@ -184,6 +190,8 @@ class VenueApplication(fix.Application):
             self._refresh_faults()  # in force before the first logon
             self._clock(self._fault_clock, "faults")
         self._clock(self._market_data_clock, "market-data")
+        if self.calendar is not None:
+            self._clock(self._close_clock, "close")
 
     def stop(self) -> None:
         """Stop the clocks and send what the outboxes hold. Call before stopping the acceptor."""
@@ -407,6 +415,26 @@ class VenueApplication(fix.Application):
         header = message.getHeader()
         self._put(owner, business_reject_message(header.getField(34) if header.isSetField(34) else None, "AF",
                                                  "other", str(error)))  # fmt: skip
+
+    # -- the close ------------------------------------------------------------------------------------
+
+    def _close_clock(self) -> None:
+        assert self.calendar is not None
+        day, close_ns = self.calendar.next_close(self.now_ns())
+        log.info("%s: next close %s (trading day %s; %s)", self.venue.name,
+                 datetime.fromtimestamp(close_ns / 1e9, tz=UTC).isoformat(), day, self.calendar.describe())  # fmt: skip
+        while not self._stop.wait(CLOSE_TICK):
+            now = self.now_ns()
+            if now >= close_ns:
+                self.close(day)
+                day, close_ns = self.calendar.next_close(now)
+
+    def close(self, day: date) -> None:
+        """The close of trading day `day`: the sessions' DAY orders expire, each reported (150=C)."""
+        with self.deciding():  # kept before reported, as any change
+            reports = self.venue.expire_day_orders(set(self.sessions), f"DAY order expired at the close of {day}")
+            self.send_all(reports)
+        log.info("%s: the close of %s expired %d DAY order(s)", self.venue.name, day, len(reports))
 
     # -- 35=AN: positions -----------------------------------------------------------------------------
 

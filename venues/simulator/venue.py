@@ -323,6 +323,19 @@ class Venue:
                               fill.last_px), text="trade busted by the venue (fault injection)")  # fmt: skip
         return [dataclasses.replace(report, exec_ref_id=fill.exec_id, leaves_qty=ZERO)]
 
+    def expire_day_orders(self, owners: set[str], text: str = "") -> list[ExecReport]:
+        """The close: every resting DAY order of these owners (the FIX sessions; the built-in
+        participants requote on their own) leaves the book, each with an Expired report (150=C,
+        39=C). GTC orders rest on into the next day."""
+        reports = []
+        for symbol, book in self.books.items():
+            for order in list(book.resting()):
+                if order.owner in owners and order.time_in_force is TimeInForce.DAY:
+                    book.cancel(order.order_id)
+                    order.expired = True
+                    reports.append(self._report(order, symbol, ExecType.EXPIRED, OrdStatus.EXPIRED, text=text))
+        return reports
+
     def positions_of(self, owner: str, account: str | None = None) -> dict[str, Decimal]:
         """The owner's non-zero net positions here, by symbol (long positive, short negative): in
         total, or in one account."""
@@ -535,5 +548,7 @@ def _status_of(order: BookOrder) -> OrdStatus:
         return OrdStatus.FILLED
     if order.open:
         return OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
+    if order.expired:
+        return OrdStatus.EXPIRED
     return OrdStatus.CANCELED if order.price is not None and order.time_in_force in (
         TimeInForce.DAY, TimeInForce.GTC) else OrdStatus.EXPIRED  # fmt: skip

@@ -62,7 +62,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "oms_project.api.RejectNulMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "oms_project.asyncweb.StaticFilesMiddleware",  # WhiteNoise, async-capable
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -135,7 +135,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "oms_project.rest.CachedTokenAuthentication",  # DRF's, each worker remembering a key for 1 s
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -180,6 +180,15 @@ CHANNEL_LAYERS = {
             "prefix": f"{env.str('OMS_BUS_PREFIX', default='oms')}:asgi",
             "capacity": 1000,
         },
+    }
+}
+# Django's cache, shared by every web worker (a per-process cache would give each worker its own
+# throttle counts, were throttles configured). Nothing reads it on the order path.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{env.str('OMS_BUS_PREFIX', default='oms')}:cache",
     }
 }
 # Celery (oms_project/celery.py): broker and results on the same Valkey/Redis, under the bus prefix.

@@ -59,6 +59,32 @@ def _unpadded(value: Decimal) -> Decimal:
 _compact = CompactDecimalField(max_digits=40, decimal_places=16)
 
 
+class DatabaseLookups:
+    """What order entry asks about the world, read from the database each time: where no cached
+    snapshot (orders.edge.Lookups, context["lookups"]) was given."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+
+    def symbol_known(self, symbol: str) -> bool:
+        return services.instrument_exists(symbol)
+
+    def venue_active(self, name: str) -> bool:
+        return services.venue_active(name)
+
+    def may_trade(self, code: str) -> bool:
+        return services.account_granted(self.user, code)
+
+
+def _lookups(serializer: serializers.Serializer):
+    context = serializer.context
+    lookups = context.get("lookups")
+    if lookups is None:
+        request = context.get("request")
+        lookups = context["lookups"] = DatabaseLookups(request.user if request is not None else None)
+    return lookups
+
+
 def validate_cl_ord_id(value: str) -> str:
     _refuse(entry.cl_ord_id_problem(value))
     return value
@@ -124,11 +150,11 @@ class RoutingSerializer(serializers.Serializer):
     )  # fmt: skip
 
     def validate_venue(self, value: str) -> str:
-        _refuse(entry.venue_problem(value, services.venue_active))
+        _refuse(entry.venue_problem(value, _lookups(self).venue_active))
         return value
 
     def validate_venues(self, value: list[str]) -> list[str]:
-        _refuse(entry.venues_problem(value, services.venue_active))
+        _refuse(entry.venues_problem(value, _lookups(self).venue_active))
         return value
 
     def to_internal_value(self, data):
@@ -166,16 +192,15 @@ class OrderCreateSerializer(serializers.Serializer):
     )
 
     def validate_venue(self, value: str | None) -> str | None:
-        _refuse(entry.venue_problem(value, services.venue_active))
+        _refuse(entry.venue_problem(value, _lookups(self).venue_active))
         return value
 
     def validate_account(self, value: str) -> str:
-        user = self.context["request"].user
-        _refuse(entry.account_problem(value, lambda code: services.account_granted(user, code)))
+        _refuse(entry.account_problem(value, _lookups(self).may_trade))
         return value
 
     def validate_symbol(self, value: str) -> str:
-        _refuse(entry.symbol_problem(value, services.instrument_exists))
+        _refuse(entry.symbol_problem(value, _lookups(self).symbol_known))
         return value
 
     def validate_quantity(self, value: Decimal) -> Decimal:

@@ -147,6 +147,12 @@ def health(request: Request) -> Response:
     return response
 
 
+async def ping(request) -> JsonResponse:
+    """GET /api/v1/ping/: the web process answers (no login, no database, no Redis): a liveness
+    probe, and the bare Django endpoint bench/rest_entry.py measures the REST API against."""
+    return JsonResponse({"status": "ok"})
+
+
 class RejectNulMiddleware:
     """PostgreSQL cannot store or compare a NUL character: refuse it anywhere in the URL (path
     or query string) with a 400 before any view, admin filter or lookup can pass it to SQL."""

@@ -59,16 +59,18 @@ INSTALLED_APPS = [
     "blotter",
 ]
 
+# Django's and WhiteNoise's middleware, each as a subclass whose hooks run on the event loop
+# (oms_project/asyncweb.py): Django would run each hook in a thread of its own under ASGI.
 MIDDLEWARE = [
     "oms_project.api.RejectNulMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "oms_project.asyncweb.StaticFilesMiddleware",  # WhiteNoise, async-capable
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oms_project.asyncweb.SecurityMiddleware",
+    "oms_project.asyncweb.StaticFilesMiddleware",  # WhiteNoise
+    "oms_project.asyncweb.SessionMiddleware",
+    "oms_project.asyncweb.CommonMiddleware",
+    "oms_project.asyncweb.CsrfViewMiddleware",
+    "oms_project.asyncweb.AuthenticationMiddleware",
+    "oms_project.asyncweb.MessageMiddleware",
+    "oms_project.asyncweb.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "oms_project.urls"

@@ -31,8 +31,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_project.settings")
+    os.environ["OMS_WEB_SUPERVISOR_PID"] = str(os.getpid())  # the workers die with it (web_worker)
     uvicorn.run(
-        "oms_project.asgi:application",
+        "oms_project.web_worker:application",
         host=args.host,
         port=args.port,
         workers=args.workers,

@@ -86,6 +86,7 @@ class EdgeCache:
         self._reference: tuple[frozenset[str], frozenset[str]] | None = None
         self._grants: dict[int, Mapping[str, bool]] = {}
         self._tokens: dict[str, TokenEntry] = {}
+        self._loading: dict[str, asyncio.Task] = {}
         self._loaded_at = time.monotonic()
         self._checked_at = time.monotonic()
         self._version: str | None = None
@@ -173,8 +174,20 @@ class EdgeCache:
         await self._acheck()
         entry = self._cached_token(key)
         if entry is None:
-            entry = self._remember(key, await sync_to_async(self._load_token)(key))
+            # One read per key at a time: when a busy client's entry expires, its requests in
+            # flight wait for the same read rather than each reading it.
+            loop = asyncio.get_running_loop()
+            loading = self._loading.get(key)
+            if loading is None or loading.get_loop() is not loop:
+                loading = self._loading[key] = loop.create_task(self._aload_token(key))
+            entry = await asyncio.shield(loading)
         return entry
+
+    async def _aload_token(self, key: str) -> TokenEntry:
+        try:
+            return self._remember(key, await sync_to_async(self._load_token)(key))
+        finally:
+            self._loading.pop(key, None)
 
     def _remember(self, key: str, entry: TokenEntry) -> TokenEntry:
         tokens = self._tokens

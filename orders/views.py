@@ -20,6 +20,7 @@ from orders.domain.values import OrderType, Side, TimeInForce
 from orders.filters import EventFilter, FillFilter, OrderFilter, PositionFilter
 from orders.models import Instrument
 from orders.serializers import (
+    ORDER_ROW_FIELDS,
     AccountSerializer,
     CancelSerializer,
     EventSerializer,
@@ -29,6 +30,8 @@ from orders.serializers import (
     OrderSerializer,
     PositionSerializer,
     ReplaceSerializer,
+    order_representation,
+    order_rows,
 )
 from risk import services as risk_services
 from risk.serializers import InstrumentRiskChangeSerializer
@@ -60,7 +63,7 @@ Refusal = inline_serializer(
 def _refusal(answer: services.EngineAnswer) -> Response:
     body: dict = {"detail": answer.text, "reason": answer.reason}
     if answer.order is not None:
-        body["order"] = OrderSerializer(answer.order).data
+        body["order"] = order_representation(answer.order)
     field = REFUSAL_FIELDS.get(answer.reason)
     if field is not None:
         body[field] = [answer.text]
@@ -90,7 +93,7 @@ def _created(answer: services.EngineAnswer) -> Response:
     if answer.order is None:
         return _refusal(answer)
     code = status.HTTP_200_OK if answer.outcome == "duplicate" else status.HTTP_201_CREATED
-    return Response(OrderSerializer(answer.order).data, status=code)
+    return Response(order_representation(answer.order), status=code)
 
 
 class OrderEntryView(AsyncAPIView):
@@ -136,6 +139,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         return services.orders_for_user(self.request.user)
+
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """Orders, newest first. One query for the page (plain rows: serializers.order_rows), one to count."""
+        queryset = self.filter_queryset(self.get_queryset()).values_list(*ORDER_ROW_FIELDS)
+        page = self.paginate_queryset(queryset)
+        assert page is not None  # the API always paginates (settings: DEFAULT_PAGINATION_CLASS)
+        return self.get_paginated_response(order_rows(page))
 
     def _order(self, pk: str, *, act: str | None = None):
         order = services.order_get_for_user(self.request.user, int(pk))
@@ -217,9 +227,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @staticmethod
     def _request_response(answer: services.EngineAnswer) -> Response:
         if answer.outcome == "accepted" and answer.order is not None:
-            return Response(OrderSerializer(answer.order).data, status=status.HTTP_202_ACCEPTED)
+            return Response(order_representation(answer.order), status=status.HTTP_202_ACCEPTED)
         if answer.outcome == "duplicate" and answer.order is not None:
-            return Response(OrderSerializer(answer.order).data, status=status.HTTP_200_OK)
+            return Response(order_representation(answer.order), status=status.HTTP_200_OK)
         return _refusal(answer)
 
 

@@ -31,7 +31,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.workers < 1:
         parser.error("--workers must be at least 1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_project.settings")
-    os.environ["OMS_WEB_SUPERVISOR_PID"] = str(os.getpid())  # the workers die with it (web_worker)
+    if args.workers > 1:  # uvicorn supervises worker processes; with one it serves in this process
+        os.environ["OMS_WEB_SUPERVISOR_PID"] = str(os.getpid())  # the workers die with it (web_worker)
     uvicorn.run(
         "oms_project.web_worker:application",
         host=args.host,

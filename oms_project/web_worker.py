@@ -10,12 +10,12 @@ import sys
 
 PR_SET_PDEATHSIG = 1
 
-if sys.platform.startswith("linux"):
+supervisor = os.environ.get("OMS_WEB_SUPERVISOR_PID")  # set by oms_project.web when it runs workers
+if supervisor and sys.platform.startswith("linux"):
     import ctypes
 
     ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    supervisor = os.environ.get("OMS_WEB_SUPERVISOR_PID")
-    if supervisor and os.getppid() != int(supervisor):  # it died before we asked
+    if os.getppid() != int(supervisor):  # it died before we asked
         os.kill(os.getpid(), signal.SIGTERM)
 
 from oms_project.asgi import application  # noqa: E402

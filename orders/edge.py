@@ -94,15 +94,18 @@ class EdgeCache:
     # -- freshness --------------------------------------------------------------------------
 
     def _due(self) -> bool:
+        """Time to read the version: every CHECK_SECONDS, and before anything is read after a clear
+        (so what is read then is at least as new as the version it is kept under)."""
         now = time.monotonic()
         if now - self._loaded_at > MAX_AGE_SECONDS:
             self.clear()
-            return False
-        return now - self._checked_at > CHECK_SECONDS
+        return self._version is None or now - self._checked_at > CHECK_SECONDS
 
     def _seen(self, version: str | None) -> None:
+        version = version or "0"  # never bumped yet
         if version != self._version:
-            self.clear()
+            if self._version is not None:
+                self.clear()
             self._version = version
         self._checked_at = time.monotonic()
 

@@ -145,3 +145,19 @@ def test_a_page_costs_the_same_queries_for_5_rows_as_for_50(api, trader, path):
 
     few, many = queries(5), queries(50)
     assert len(many) == len(few) <= 3, many
+
+
+def test_a_deactivated_accounts_orders_may_be_canceled_not_replaced(api, trader):
+    account = Account.objects.create(code="EDGE-OFF", name="soon inactive")
+    account.users.add(trader)
+    order = api.post("/api/v1/orders/", order_body(account="EDGE-OFF"), format="json").json()
+    account.active = False
+    account.save()  # the worker's cached grant follows at once
+    replace = api.post(f"/api/v1/orders/{order['id']}/replace/", {"quantity": "50"}, format="json")
+    assert replace.status_code == 403 and "may not replace" in replace.json()["detail"]
+    # let through to the engine, which answers for itself (the account is this test's, uncommitted:
+    # the engine rejected the order, so the cancel is too late)
+    cancel = api.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json")
+    assert cancel.status_code in (202, 409) and cancel.json().get("reason") != "account_not_allowed", cancel.json()
+    account.users.remove(trader)
+    assert api.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json").status_code in (403, 404)

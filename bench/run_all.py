@@ -19,6 +19,7 @@ BENCHES = (
     "replay.py",
     "venue_roundtrip.py",
     "venue_day.py",
+    "rest_entry.py",
     "fix_gateway.py",
     "risk_checks.py",
     "risk_gate.py",

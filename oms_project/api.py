@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, connection
@@ -158,18 +159,39 @@ def health(request: Request) -> Response:
     return response
 
 
+async def ping(request) -> JsonResponse:
+    """GET /api/v1/ping/: the web process answers (no login, no database, no Redis): a liveness
+    probe, and the bare Django endpoint bench/rest_entry.py measures the REST API against."""
+    return JsonResponse({"status": "ok"})
+
+
 class RejectNulMiddleware:
     """PostgreSQL cannot store or compare a NUL character: refuse it anywhere in the URL (path
     or query string) with a 400 before any view, admin filter or lookup can pass it to SQL."""
 
+    sync_capable = True
+    async_capable = True  # on the event loop: a sync-only middleware sends every request through a thread
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.async_mode:
+            return self._acall(request)
+        return self._refusal(request) or self.get_response(request)
+
+    async def _acall(self, request):
+        return self._refusal(request) or await self.get_response(request)
+
+    @staticmethod
+    def _refusal(request) -> JsonResponse | None:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "%00" in query or "\x00" in query:
             return JsonResponse({"detail": "NUL characters are not allowed in URLs"}, status=400)
-        return self.get_response(request)
+        return None
 
 
 def not_found(request, exception=None):

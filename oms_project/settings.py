@@ -62,16 +62,18 @@ INSTALLED_APPS = [
     "tradingday",
 ]
 
+# Django's and WhiteNoise's middleware, each as a subclass whose hooks run on the event loop
+# (oms_project/asyncweb.py): Django would run each hook in a thread of its own under ASGI.
 MIDDLEWARE = [
     "oms_project.api.RejectNulMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oms_project.asyncweb.SecurityMiddleware",
+    "oms_project.asyncweb.StaticFilesMiddleware",  # WhiteNoise
+    "oms_project.asyncweb.SessionMiddleware",
+    "oms_project.asyncweb.CommonMiddleware",
+    "oms_project.asyncweb.CsrfViewMiddleware",
+    "oms_project.asyncweb.AuthenticationMiddleware",
+    "oms_project.asyncweb.MessageMiddleware",
+    "oms_project.asyncweb.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "oms_project.urls"
@@ -138,7 +140,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "oms_project.rest.CachedTokenAuthentication",  # DRF's, each worker remembering a key for 1 s
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -183,6 +185,15 @@ CHANNEL_LAYERS = {
             "prefix": f"{env.str('OMS_BUS_PREFIX', default='oms')}:asgi",
             "capacity": 1000,
         },
+    }
+}
+# Django's cache, shared by every web worker (a per-process cache would give each worker its own
+# throttle counts, were throttles configured). Nothing reads it on the order path.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{env.str('OMS_BUS_PREFIX', default='oms')}:cache",
     }
 }
 # Celery (oms_project/celery.py): broker and results on the same Valkey/Redis, under the bus prefix.

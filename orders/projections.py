@@ -242,6 +242,13 @@ def order_row(state: OrderState, zone: Zone) -> tuple:
     )  # fmt: skip
 
 
+def order_reply(state: OrderState, zone: str) -> dict:
+    """The order's projection row as a JSON-ready dict (column -> value; decimals as strings), as the
+    engine puts it in a sender's reply: the row this commit wrote, without reading it back."""
+    row = order_row(state, zone)
+    return {c: str(v) if isinstance(v, Decimal) else v for c, v in zip(ORDER_COLUMNS, row, strict=True)}
+
+
 def _state_from_row(row: tuple) -> OrderState:
     """The inverse of `order_row`. ExecIDs are not kept in the projection: events are
     deduplicated before they are appended, so the projection never needs them."""

@@ -34,7 +34,7 @@ import redis
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
-from orders import bus, calendars, references, store
+from orders import bus, calendars, projections, references, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -318,6 +318,14 @@ class Engine:
         pipe.xdel(bus.commands_stream(), envelope.entry_id)
         pipe.execute()
 
+    def _reply(self, outcome: Outcome, with_order: bool) -> dict:
+        """The answer; with the order as just committed when the sender asked (bus.encode)."""
+        reply = outcome.as_reply()
+        state = self.state.orders.get(outcome.order_id) if with_order and outcome.order_id is not None else None
+        if state is not None:
+            reply["order"] = projections.order_reply(state, self.zone)
+        return reply
+
     def _safe_recover(self) -> None:
         while not self._stopping:
             try:
@@ -330,9 +338,10 @@ class Engine:
 
     def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]]) -> None:
         pipe = self.redis.pipeline(transaction=False)
+        with_order = {e.reply_to for e in envelopes if e.with_order}
         for reply_to, outcome in replies:
             if reply_to:
-                pipe.rpush(reply_to, orjson.dumps(outcome.as_reply()))
+                pipe.rpush(reply_to, orjson.dumps(self._reply(outcome, reply_to in with_order)))
                 pipe.expire(reply_to, bus.REPLY_TTL_SECONDS)
         ids = [e.entry_id for e in envelopes]
         pipe.xack(bus.commands_stream(), bus.GROUP, *ids)

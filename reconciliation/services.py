@@ -6,7 +6,10 @@ reconcile.py: positions per account by 35=AN, open orders by 35=AF), reads the O
 the log position the connector noted, compares (reconciliation/domain/compare.py) and sends what
 it found to the engine as one `RecordReconciliation` per venue: the engine opens, keeps or clears
 the breaks (single writer). A venue that did not answer (session down, no connector) is reported
-and left as it stands: no break opens or clears for lack of an answer.
+and left as it stands: no break opens or clears for lack of an answer. So is any part of an
+answer that is not complete (an account whose position reports did not all come, the open
+orders when the mass status answer did not): only what was answered completely is compared,
+and the run says what was not (`VenueResult.detail`, `complete`).
 
 Resolving (`break_resolve`) is for the risk and compliance roles (the permission
 reconciliation.resolve_break); the engine records it, with the adjustment an accepted position
@@ -74,14 +77,20 @@ class VenueResult:
     venue: str
     answered: bool
     detail: str = ""  # why not answered, or what the answer missed
-    accounts: list[str] = field(default_factory=list)
+    accounts: list[str] = field(default_factory=list)  # those compared: asked and completely answered
     symbols: int = 0
     orders: int = 0
     differences: list[Difference] = field(default_factory=list)
     engine: str = ""  # what the engine did with the findings
 
     @property
+    def complete(self) -> bool:
+        """Every part asked for was answered and compared."""
+        return self.answered and not self.detail
+
+    @property
     def matches(self) -> bool:
+        """What was compared matches (see `complete` for whether that was everything)."""
         return self.answered and not self.differences
 
 
@@ -147,9 +156,12 @@ def oms_orders(venue: str, named: list[int], asked_ns: int, as_of_ns: int) -> tu
 
 def compare_answer(venue: str, answer: dict[str, Any], threshold: Decimal) -> VenueResult:
     """The venue's answer beside the OMS's books: what differs (the engine is not told here)."""
-    accounts = list(answer["accounts"])
+    # Only the accounts the venue answered completely: one it did not is not flat there.
+    accounts = [a for a in answer.get("accounts_answered", []) if a in answer["accounts"]]
     theirs_positions = {}
     for p in answer["positions"]:
+        if p["account"] not in accounts:
+            continue
         key = (p["account"], p["symbol"])
         price = Decimal(p["price"]) if p.get("price") else None
         held = theirs_positions.get(key, VenuePosition(Decimal(0)))
@@ -181,9 +193,10 @@ def reconciliation_run(venues: list[str] | None = None, *, actor: str = "system"
     since = start_of_day()
     run_id = f"rec-{uuid.uuid4().hex[:16]}"
     asked = {name: accounts_at(name, since) for name in names}
+    within = settings.OMS_RECONCILE_ANSWER_SECONDS if timeout is None else timeout
     for name, accounts in asked.items():
-        connector.request(run_id, name, accounts)
-    answers = _answers(run_id, names, settings.OMS_RECONCILE_ANSWER_SECONDS if timeout is None else timeout)
+        connector.request(run_id, name, accounts, within)
+    answers = _answers(run_id, names, within)
     results = []
     for name in names:
         answer = answers.get(name)
@@ -209,7 +222,9 @@ def reconciliation_run(venues: list[str] | None = None, *, actor: str = "system"
             log.warning("%s: not reconciled: %s", result.venue, result.detail)
         elif result.differences:
             log.warning("%s: %d difference(s): %s", result.venue, len(result.differences), result.engine)
-        else:
+        if result.answered and result.detail:
+            log.warning("%s: reconciled in part; left as it stands: %s", result.venue, result.detail)
+        elif result.answered and not result.differences:
             log.info("%s: reconciled, %d symbols and %d open orders match", result.venue, result.symbols, result.orders)
     return results
 

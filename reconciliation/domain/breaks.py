@@ -10,7 +10,9 @@ them). For each difference:
 - otherwise a new break; an open one with the same key and other figures is cleared as
   superseded by it.
 An open break within the run's scope that the run did not find any more is cleared ("cleared
-on the next run"). Breaks outside the scope (another venue, an account not asked) stay as they are.
+on the next run"). Breaks outside the scope (another venue, an account not answered, orders not
+checked) stay as they are, and a difference outside it opens nothing: what the venue did not
+answer completely is not known to differ.
 """
 
 from __future__ import annotations
@@ -107,8 +109,12 @@ def decide_run(
     next_id = max(breaks, default=0) + 1
     events: list[rev.ReconciliationEvent] = []
     found: set[tuple[str, str, str, str]] = set()
+
+    def in_scope(kind: str, at_venue: str, account: str) -> bool:
+        return at_venue == venue and ((kind == POSITION and account in asked) or (kind == ORDER and orders_checked))
+
     for difference in differences:
-        if difference.venue != venue or difference.key in found:
+        if not in_scope(difference.kind, difference.venue, difference.account) or difference.key in found:
             continue
         found.add(difference.key)
         before = latest.get(difference.key)
@@ -124,9 +130,7 @@ def decide_run(
         ))  # fmt: skip
         next_id += 1
     for b in sorted(open_breaks(breaks), key=lambda b: b.break_id):
-        in_scope = b.venue == venue and ((b.kind == POSITION and b.account in asked) or (b.kind == ORDER and
-                                                                                        orders_checked))  # fmt: skip
-        if in_scope and b.key not in found:
+        if in_scope(b.kind, b.venue, b.account) and b.key not in found:
             events.append(rev.ReconciliationBreakCleared(
                 b.break_id, at_ns, "cleared on the next run: the OMS and the venue agree", None, run_id))  # fmt: skip
     return events

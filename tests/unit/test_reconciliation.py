@@ -3,6 +3,8 @@ run opens, keeps and clears, a person's resolution, and a position adjustment's 
 
 from __future__ import annotations
 
+import threading
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -11,7 +13,7 @@ from hypothesis import strategies as st
 from order_driver import PROPERTY_SETTINGS
 
 from orders.domain.positions import Position, apply_adjustment, apply_fill
-from orders.domain.values import Side
+from orders.domain.values import ExecType, OrdStatus, Side
 from reconciliation.domain import breaks as recon
 from reconciliation.domain import events as rev
 from reconciliation.domain.compare import (
@@ -22,6 +24,11 @@ from reconciliation.domain.compare import (
     compare_orders,
     compare_positions,
 )
+from venues.connector.reconcile import ASK_ATTEMPTS, Reconciliation
+from venues.fix.messages import getter
+from venues.fix.orders import ExecutionReport, execution_report_message, parse_execution_report
+from venues.fix.positions import Position as FixPosition
+from venues.fix.positions import PositionsRequest, position_report_message, positions_ack_message
 
 D = Decimal
 AT = 1_700_000_000_000_000_000
@@ -245,3 +252,122 @@ def test_adjustments_sum_into_the_quantity(moves):
     for quantity in moves:
         position = apply_adjustment(position, D(quantity), D(5))
     assert position.quantity == sum(moves) and position.realized_pnl == 0
+
+
+def test_a_difference_outside_the_runs_scope_opens_nothing():
+    """An account the venue did not answer completely, or orders not checked, are not known to differ."""
+    order_break = Difference("order", "X", "A", "7", D(0), None, "new", MISSING)
+    events, _ = run({}, [position_difference(account="B"), order_break], accounts=("A",), orders_checked=False)
+    assert events == []
+
+
+# -- the connector's side: collecting a venue's answers ---------------------------------------------
+
+
+class FakeLink:
+    """A venue session that answers at once, as `answer(message)` has it (None: the answer is lost)."""
+
+    def __init__(self, name, answer):
+        self.name, self.answer, self.sent = name, answer, []
+        self.up = threading.Event()
+        self.up.set()
+        self.reconciliation = None
+
+    def send(self, message):
+        self.sent.append(message)
+        for reply in self.answer(self, message) or []:
+            if reply.getHeader().getField(35) == "8":
+                self.reconciliation.on_execution_report(self, reply, otherwise=lambda *a: None)
+            else:
+                self.reconciliation.on_position_answer(self, reply)
+
+
+def position_request(message):
+    return PositionsRequest(message.getField(710), "0", message.getField(1), "1", "20260101", ())
+
+
+def positions_of(holdings):
+    """A venue holding `holdings` {account: {symbol: qty}} answers each 35=AN and 35=AF whole."""
+
+    def answer(link, message):
+        if message.getHeader().getField(35) == "AF":
+            return [none_open(message.getField(584))]
+        request = position_request(message)
+        held = holdings.get(request.account, {})
+        if not held:
+            return [positions_ack_message(request, "R", "no_positions", "completed")]
+        return [position_report_message(request, "R", len(held), FixPosition(symbol, D(qty), D("10")))
+                for symbol, qty in held.items()]  # fmt: skip
+
+    return answer
+
+
+def none_open(mass_status_req_id):
+    return execution_report_message(ExecutionReport(
+        order_id="NONE", cl_ord_id="NONE", exec_id="0", exec_type=ExecType.ORDER_STATUS, ord_status=OrdStatus.REJECTED,
+        symbol="NONE", side=Side.BUY, order_qty=None, price=None, last_qty=D(0), last_px=D(0), cum_qty=D(0),
+        leaves_qty=D(0), avg_px=D(0), mass_status_req_id=mass_status_req_id, total_reports=0, last_report=True,
+    ))  # fmt: skip
+
+
+def reconciliation_of(*links):
+    reconciliation = Reconciliation({link.name: link for link in links}, threading.Event(),
+                                    outbound_caught_up=lambda link, position: True,
+                                    flush_inbound=lambda timeout: True, last_position=lambda: 1)  # fmt: skip
+    for link in links:
+        link.reconciliation = reconciliation
+    return reconciliation
+
+
+def test_two_venues_answering_the_same_run_each_get_their_own_answers():
+    a = FakeLink("A", positions_of({"DESK": {"AAPL": "5"}}))
+    b = FakeLink("B", positions_of({"DESK": {"MSFT": "-7"}}))
+    reconciliation = reconciliation_of(a, b)
+    answers = {}
+    threads = [threading.Thread(target=lambda link=link: answers.__setitem__(
+        link.name, reconciliation.ask(link, "rec-1", ["DESK"], within=5))) for link in (a, b)]  # fmt: skip
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for name, symbol, quantity in (("A", "AAPL", "5"), ("B", "MSFT", "-7")):
+        answer = answers[name]
+        assert answer["incomplete"] == [] and answer["accounts_answered"] == ["DESK"] and answer["orders_complete"]
+        assert [(p["symbol"], p["quantity"]) for p in answer["positions"]] == [(symbol, quantity)]
+
+
+def test_an_answer_lost_on_the_way_is_asked_again_with_new_ids():
+    whole = positions_of({"DESK": {"AAPL": "5", "MSFT": "3"}})
+    asked = []
+
+    def lossy(link, message):  # the first position answer loses a report, the first mass status answer is lost
+        asked.append(message.getField(710 if message.isSetField(710) else 584))
+        replies = whole(link, message)
+        first = len([m for m in link.sent if m.getHeader().getField(35) == message.getHeader().getField(35)]) == 1
+        return (replies[:1] if message.getHeader().getField(35) == "AN" else []) if first else replies
+
+    link = FakeLink("A", lossy)
+    answer = reconciliation_of(link).ask(link, "rec-2", ["DESK"], within=5)
+    assert answer["incomplete"] == [] and answer["orders_complete"]
+    assert sorted((p["symbol"], p["quantity"]) for p in answer["positions"]) == [("AAPL", "5"), ("MSFT", "3")]
+    assert len(asked) == 4 and len(set(asked)) == 4  # each part asked twice, each question under an id of its own
+
+
+def test_a_part_never_answered_completely_is_named_and_never_passed_on_as_nothing():
+    whole = positions_of({"DESK": {"AAPL": "5", "MSFT": "3"}, "OTHER": {}})
+
+    def lossy(link, message):  # DESK's answers always lose a report; 912=Y comes, one of 2 reports does not
+        if message.getHeader().getField(35) == "AF":
+            report = replace(parse_execution_report(getter(none_open(message.getField(584)))), order_id="V1",
+                             cl_ord_id="V1", total_reports=2, last_report=True)  # fmt: skip
+            return [execution_report_message(report)]
+        replies = whole(link, message)
+        return replies[:1] if message.getField(1) == "DESK" else replies
+
+    link = FakeLink("A", lossy)
+    answer = reconciliation_of(link).ask(link, "rec-3", ["DESK", "OTHER"], within=2)
+    assert answer["accounts_answered"] == ["OTHER"] and answer["positions"] == []
+    assert not answer["orders_complete"] and answer["orders"] == []
+    assert answer["incomplete"] == ["no complete position answer for DESK", "no complete mass status answer"]
+    asked = [m.getField(1) if m.isSetField(1) else "orders" for m in link.sent]
+    assert sorted(asked) == sorted(["OTHER"] + ["DESK", "orders"] * ASK_ATTEMPTS)  # OTHER answered: asked once

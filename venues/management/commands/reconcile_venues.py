@@ -9,7 +9,8 @@ class Command(BaseCommand):
     help = (
         "Reconcile now: ask each venue (through the running connector) for its positions (35=AN) and open "
         "orders (35=AF), compare them with the OMS's, and record breaks through the engine, as the beat task "
-        "does. Prints what each venue showed; exits 1 when any venue differs or did not answer."
+        "does. Prints what each venue showed; exits 1 when any venue differs or did not answer completely (what "
+        "it did not answer is left as it stands)."
     )
 
     def add_arguments(self, parser):
@@ -32,6 +33,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"{result.venue}: no answer: {result.detail}")
                 continue
             if result.matches:
+                failed += not result.complete
                 accounts = ", ".join(result.accounts) or "none"
                 self.stdout.write(f"{result.venue}: positions match ({result.symbols} symbols, accounts {accounts}); "
                                   f"{result.orders} open orders match")  # fmt: skip
@@ -41,7 +43,7 @@ class Command(BaseCommand):
                 for d in result.differences:
                     self.stdout.write(f"  {d.kind:<8} {d.text}")
             if result.detail:
-                self.stdout.write(f"  incomplete: {result.detail}")
+                self.stdout.write(f"  incomplete, left as it stands: {result.detail}")
             self.stdout.write(f"  engine: {result.engine}")
         if failed:
             raise SystemExit(1)

@@ -119,9 +119,11 @@ def new_id(prefix: str) -> str:
 
 
 def order(
-    cl_ord_id: str, side: str, qty: str, price: str | None, tif: str = "0", symbol: str = "AAPL"
+    cl_ord_id: str, side: str, qty: str, price: str | None, tif: str = "0", symbol: str = "AAPL", account: str = ""
 ) -> dict[int, str]:
     fields = {11: cl_ord_id, 55: symbol, 54: side, 38: qty, 40: "2" if price else "1", 59: tif}
+    if account:
+        fields[1] = account
     if price:
         fields[44] = price
     return fields
@@ -195,9 +197,9 @@ def test_status_request_for_an_unknown_order_is_an_order_status_not_a_rejection(
 
 
 def test_an_unsupported_message_type_gets_a_business_reject(venue_client):
-    venue_client.send("AF", {584: new_id("MASS"), 585: "7"})  # OrderMassStatusRequest: not served here
+    venue_client.send("x", {320: new_id("SEC"), 559: "4"})  # SecurityListRequest (all securities): not served here
     reject = venue_client.receive_until(lambda m: m.get(35) == "j")[-1]
-    assert (reject[372], reject[380]) == ("AF", "3")
+    assert (reject[372], reject[380]) == ("x", "3")
 
 
 # -- order mass cancel ----------------------------------------------------------------------------------
@@ -399,17 +401,21 @@ def test_market_data_shows_a_trade_only_once_there_is_one(venue_client):
 
 
 PARTY = ((448, "DESK-EQ"), (447, "D"), (452, "3"))
+# The account each session's orders name (1 Account): the venue keeps positions per account and
+# answers a RequestForPositions for the account it names, as the OMS's connector sends and asks.
+ACCOUNT_OF = {"TEST": "DESK-EQ", "CPTY": "CPTY-1"}
 
 
-def cross(resting, aggressor, symbol: str, resting_side: str, qty: str, price: str) -> None:
-    """`resting` rests an order, `aggressor` takes it; returns once both have their fill."""
+def cross(clients, resting: str, aggressor: str, symbol: str, resting_side: str, qty: str, price: str) -> None:
+    """Session `resting` rests an order, `aggressor` takes it; returns once both have their fill."""
     rest, take = new_id("R"), new_id("T")
     aggressor_side = "1" if resting_side == "2" else "2"
-    resting.send("D", order(rest, resting_side, qty, price, symbol=symbol))
-    resting.receive_until(lambda m: m.get(11) == rest)
-    aggressor.send("D", order(take, aggressor_side, qty, price, symbol=symbol))
-    aggressor.receive_until(lambda m: m.get(11) == take and m.get(150) == "F")
-    resting.receive_until(lambda m: m.get(11) == rest and m.get(150) == "F")
+    maker, taker = clients[resting], clients[aggressor]
+    maker.send("D", order(rest, resting_side, qty, price, symbol=symbol, account=ACCOUNT_OF[resting]))
+    maker.receive_until(lambda m: m.get(11) == rest)
+    taker.send("D", order(take, aggressor_side, qty, price, symbol=symbol, account=ACCOUNT_OF[aggressor]))
+    taker.receive_until(lambda m: m.get(11) == take and m.get(150) == "F")
+    maker.receive_until(lambda m: m.get(11) == rest and m.get(150) == "F")
 
 
 def test_position_reports_show_each_sessions_net_position_per_symbol(positions_venue):
@@ -418,11 +424,11 @@ def test_position_reports_show_each_sessions_net_position_per_symbol(positions_v
     assert (nothing[35], nothing[728], nothing[727], nothing[729], nothing[1], nothing[581]) == (
         "AO", "2", "0", "0", "DESK-EQ", "1")  # fmt: skip
 
-    cross(cpty, test, "AAPL", "2", "30", "100.00")  # TEST buys 30 AAPL
-    cross(test, cpty, "MSFT", "2", "10", "50.00")  # TEST sells 10 MSFT
-    cross(test, cpty, "NVDA", "1", "5", "10.00")  # TEST buys 5 NVDA...
-    cross(cpty, test, "NVDA", "1", "5", "11.00")  # ...and sells them: flat, so no report
-    cross(cpty, cpty, "AAPL", "2", "1", "101.00")  # the last AAPL trade: CPTY with itself
+    cross(positions_venue, "CPTY", "TEST", "AAPL", "2", "30", "100.00")  # TEST buys 30 AAPL
+    cross(positions_venue, "TEST", "CPTY", "MSFT", "2", "10", "50.00")  # TEST sells 10 MSFT
+    cross(positions_venue, "TEST", "CPTY", "NVDA", "1", "5", "10.00")  # TEST buys 5 NVDA...
+    cross(positions_venue, "CPTY", "TEST", "NVDA", "1", "5", "11.00")  # ...and sells them: flat, so no report
+    cross(positions_venue, "CPTY", "CPTY", "AAPL", "2", "1", "101.00")  # the last AAPL trade: CPTY with itself
 
     reports = test.request_positions("POS-1", parties=(PARTY,))
     assert [r[55] for r in reports] == ["AAPL", "MSFT"] and len({r[721] for r in reports}) == 2
@@ -595,7 +601,7 @@ def test_fault_disconnect_logs_the_session_out_once_and_it_logs_on_again(faults)
 def test_fault_fill_after_cancel_fills_the_canceled_remainder_and_the_position_shows_it(faults):
     test, cpty = faults["TEST"], faults["CPTY"]
     buy, sell, cancel = new_id("B"), new_id("S"), new_id("C")
-    test.send("D", order(buy, "1", "10", "30.00", symbol="NVDA"))
+    test.send("D", order(buy, "1", "10", "30.00", symbol="NVDA", account="DESK-EQ"))  # the account the position asks
     test.receive_until(lambda m: m.get(11) == buy)
     cpty.send("D", order(sell, "2", "4", "30.00", symbol="NVDA"))
     test.receive_until(lambda m: m.get(11) == buy and m.get(150) == "F")

@@ -210,7 +210,8 @@ def orders_of_run(system: System) -> dict[tuple[str, str], list[tuple[int, str]]
         "import json; from orders.models import ClOrdIdClaim, Order;"
         f"claims = ClOrdIdClaim.objects.filter(cl_ord_id__regex=r'^CHAOS-{RUN}-[RF][0-9]+$');"
         "status = dict(Order.objects.filter(id__in=[c.order_id for c in claims]).values_list('id', 'status'));"
-        "print('CLAIMS', json.dumps([[c.account_code, c.cl_ord_id, c.order_id, status.get(c.order_id)] for c in claims]))"
+        "rows = [[c.account_code, c.cl_ord_id, c.order_id, status.get(c.order_id)] for c in claims];"
+        "print('CLAIMS', json.dumps(rows))"
     )
     found: dict[tuple[str, str], list[tuple[int, str]]] = {}
     output = system.manage("shell", "-c", script)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from orders import references
-from orders.models import Account, Event, Fill, Instrument, Order, Position, ns_to_datetime
+from orders.models import Account, Event, Fill, Instrument, Order, Position, PositionAdjustment, ns_to_datetime
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -119,6 +119,16 @@ class FillAdmin(ReadOnlyAdmin):
     list_display = ["id", "order_id", "account", "symbol", "side", "last_qty", "last_px", "exec_id", "executed_at"]
     list_filter = ["account", "side"]
     search_fields = ["=order__id", "=exec_id", "=symbol"]
+
+
+@admin.register(PositionAdjustment)
+class PositionAdjustmentAdmin(ReadOnlyAdmin):
+    """Adjustments reconciliation booked when a person accepted a venue's figure (never fills)."""
+
+    list_display = ["id", "break_id", "venue", "account", "symbol", "quantity", "price", "actor", "reason",
+                    "adjusted_at"]  # fmt: skip
+    list_filter = ["venue", "account"]
+    search_fields = ["=symbol", "=break_id"]
 
 
 @admin.register(Position)

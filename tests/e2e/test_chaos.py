@@ -41,7 +41,7 @@ PROCESSES = {
     "engine": "run_engine",
     "venues": "run_venues",
     "sima": "run_venue --name SIMA",
-    "web": "daphne",
+    "web": "oms_project.web --port",
     "gateway": "run_fix_gateway",
     "worker": "oms_project worker",
     "beat": "oms_project beat",

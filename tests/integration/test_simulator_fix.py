@@ -32,7 +32,8 @@ def free_port() -> int:
 
 def run_venue(tmp_path_factory, name: str, *extra: str, clients: dict[str, bool] | None = None):
     """run_venue as a process; yields {CompID: FixSession}, all logged on. `clients` maps each
-    CompID to whether its session resets sequence numbers at logon (default: one "TEST", no)."""
+    CompID to whether its session resets sequence numbers at logon (default: one "TEST", no).
+    It starts --fresh: an earlier run's day of the same venue is not this one's."""
     clients = clients or {"TEST": False}
     port = free_port()
     env = {**os.environ, "DATABASE_URL": engine_database_url(), "PYTHONUNBUFFERED": "1"}
@@ -40,7 +41,7 @@ def run_venue(tmp_path_factory, name: str, *extra: str, clients: dict[str, bool]
     log = open(BASE_DIR / "var" / "test" / "venue.log", "a")
     venue = subprocess.Popen(
         [sys.executable, "manage.py", "run_venue", "--name", name, "--port", str(port), "--clients", ",".join(clients),
-         *extra],
+         "--fresh", *extra],
         cwd=BASE_DIR, env=env, stdout=log, stderr=log,
     )  # fmt: skip
     sessions = {

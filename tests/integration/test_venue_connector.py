@@ -571,9 +571,10 @@ def test_disconnected_venue_fails_closed_and_a_lost_order_becomes_an_anomaly(api
         assert time.monotonic() < deadline, detail
         time.sleep(0.2)
     assert "not connected" in api.get("/api/v1/health/").json()["components"][f"venue:{stack.flaky.name}"]
-    # The venue comes back with empty books (its FIX sequence numbers it keeps): it has lost the
-    # resting order. The resync finds out and says so, and the order stops counting as working.
-    stack.flaky.start()
+    # The venue comes back having lost its day (--fresh: empty books; its FIX sequence numbers
+    # it keeps): it has lost the resting order. The resync finds out and says so, and the order
+    # stops counting as working.
+    stack.flaky.start(fresh=True)
     stack.connector.wait_logged_on(stack.flaky.name)
     lost = wait_order(resting["id"], status_is("canceled"))
     assert lost.anomalies == 1

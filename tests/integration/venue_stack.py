@@ -49,20 +49,32 @@ def _wait_listening(port: int, process: subprocess.Popen, what: str, timeout: fl
 
 
 class Simulator:
-    """One simulated exchange, restartable on the same port."""
+    """One simulated exchange, restartable on the same port. It keeps its day across restarts
+    (venues/simulator/persistence.py) but not across test runs: its first start is --fresh."""
 
     def __init__(self, name: str, *extra: str) -> None:
         self.name = name
         self.port = free_port()
         self.extra = extra
         self.process: subprocess.Popen | None = None
+        self.started = False
 
-    def start(self) -> None:
+    def start(self, *, fresh: bool = False) -> None:
+        """Start it; `fresh`: as a venue that lost its day (empty books), as its first start is."""
+        once = ("--fresh",) if fresh or not self.started else ()
         self.process = _spawn(
             f"sim-{self.name}", "run_venue", "--name", self.name, "--port", str(self.port),
-            "--clients", f"OMS,{COUNTERPARTY}", *self.extra,
+            "--clients", f"OMS,{COUNTERPARTY}", *self.extra, *once,
         )  # fmt: skip
+        self.started = True
         _wait_listening(self.port, self.process, f"run_venue {self.name}")
+
+    def kill(self) -> None:
+        """kill -9: nothing is finished, nothing is said."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+        self.process = None
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.process and self.process.poll() is None:

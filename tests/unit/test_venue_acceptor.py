@@ -30,7 +30,7 @@ class FakeOutbox:
     def __init__(self) -> None:
         self.messages: list[fix.Message] = []
 
-    def put(self, message: fix.Message, not_before: float) -> None:
+    def put(self, message: fix.Message, not_before: float, sent=None) -> None:
         self.messages.append(message)
 
     def types(self) -> list[str]:

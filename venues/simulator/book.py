@@ -207,6 +207,20 @@ class OrderBook:
             outcome.rested = True
         return outcome
 
+    def restore(self, order: BookOrder) -> None:
+        """Put back a resting order a restarted venue kept (venues/simulator/persistence.py), at its
+        old time priority, without matching: what rested together did not cross. Precondition: an
+        open limit order with leaves and a new order_id."""
+        assert order.open and order.price is not None and order.leaves_qty > 0 and order.order_id not in self._orders
+        book, key = (self._bids, -order.price) if order.side is Side.BUY else (self._asks, order.price)
+        queue = book.setdefault(key, deque())
+        place = len(queue)
+        while place and queue[place - 1].priority > order.priority:
+            place -= 1
+        queue.insert(place, order)
+        self._orders[order.order_id] = order
+        self._sequence = max(self._sequence, order.priority)  # what comes next queues behind it
+
     # -- internals ------------------------------------------------------------------------
 
     def _levels(self, side: Side) -> Iterator[tuple[Decimal, deque[BookOrder]]]:

@@ -26,6 +26,13 @@ lock, in the order the messages were put and none before its time (the delay_ms 
 slow session never holds up the books. Nothing under `self.lock` calls into a quickfix Session
 (send, logout): quickfix holds a session's mutex while it calls `onLogout`, which takes
 `self.lock`, so the other order could deadlock.
+
+The day is durable before it is reported. With a `journal` (persistence.DayStore) whatever
+decides takes the lock through `deciding()`: the messages decided wait until, on the way out and
+still under the lock, one commit has kept what the venue changed together with every order report
+(35=8, 9, r, j) decided from it; only then do they go on the outboxes. A report is kept until
+quickfix has taken it, and a restart hands those left to the outboxes again (`requeue`). One
+commit for all: a change whose reports were not all kept could be restored without them.
 """
 
 from __future__ import annotations
@@ -37,9 +44,12 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import partial
+from typing import Protocol
 
 import quickfix as fix
 
@@ -47,6 +57,7 @@ from orders.domain.calendar import TradingCalendar
 from orders.domain.values import ExecType, OrdStatus, Side
 from venues.fix import orders as fix_orders
 from venues.fix import tables
+from venues.fix.config import data_dictionary
 from venues.fix.market_data import (
     MDEntry,
     market_data_reject_message,
@@ -93,17 +104,28 @@ Handler = Callable[[str, fix.Message, Get], None]  # (owner, message, get); rais
 Refusal = Callable[[str, fix.Message, Get, FixValueError], None]
 
 
+class Journal(Protocol):
+    """Where the venue's day is kept (persistence.DayStore)."""
+
+    def record(self, reports: list[tuple[str, str]] = ...) -> list[int]: ...  # commit the changes and these
+
+    def sent(self, key: int) -> None: ...  # quickfix has taken the report `key` names
+
+
 class Outbox:
     """One session's sender thread: messages leave in the order they were put, none before its time."""
 
     def __init__(self, session_id: fix.SessionID, name: str) -> None:
         self.session_id = session_id
-        self._queue: queue.SimpleQueue[tuple[float, fix.Message] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[tuple[float, fix.Message, Callable[[], None] | None] | None] = (
+            queue.SimpleQueue()
+        )
         self._thread = threading.Thread(target=self._run, name=f"outbox-{name}", daemon=True)
         self._thread.start()
 
-    def put(self, message: fix.Message, not_before: float) -> None:
-        self._queue.put((not_before, message))
+    def put(self, message: fix.Message, not_before: float, sent: Callable[[], None] | None = None) -> None:
+        """Send `message` once `not_before` (time.monotonic()) has come, then call `sent`."""
+        self._queue.put((not_before, message, sent))
 
     def close(self, timeout: float = 5) -> None:
         """Send what is queued, then stop."""
@@ -112,7 +134,7 @@ class Outbox:
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
-            not_before, message = item
+            not_before, message, sent = item
             wait = not_before - time.monotonic()
             if wait > 0:
                 time.sleep(wait)
@@ -120,16 +142,23 @@ class Outbox:
                 fix.Session.sendToTarget(message, self.session_id)
             except Exception:  # one message that cannot go must not stop the ones behind it
                 log.exception("%s: could not send %s", self.session_id.toString(), message.toString())
+            if sent is not None:
+                try:
+                    sent()
+                except Exception:  # at worst it is sent again after a restart, with its ExecID
+                    log.exception("%s: could not mark %s sent", self.session_id.toString(), message.toString())
 
 
 class VenueApplication(fix.Application):
     def __init__(self, venue: Venue, faults: FaultLoader | None = None, *,
                  min_interval: float = market_data.MIN_INTERVAL, calendar: TradingCalendar | None = None,
-                 now_ns: Callable[[], int] = time.time_ns) -> None:  # fmt: skip
+                 now_ns: Callable[[], int] = time.time_ns, journal: Journal | None = None) -> None:  # fmt: skip
         super().__init__()
         self.venue = venue
         self.calendar = calendar  # None: the venue never closes (its DAY orders rest on)
         self.now_ns = now_ns  # the close clock's time: wall time, or a rehearsal's (oms_project/clock.py)
+        self.journal = journal
+        self._undecided: list[tuple[str, fix.Message, float]] = []  # (owner, message, not before), to commit first
         self.lock = threading.Lock()  # the venue, the subscriptions, the fault counters, the outboxes' order
         self.sessions: dict[str, fix.SessionID] = {}
         self.outboxes: dict[str, Outbox] = {}
@@ -221,7 +250,7 @@ class VenueApplication(fix.Application):
         get = getter(message)
         # Decide and queue under one lock, so messages leave in the order things happened even
         # when the market makers' thread trades at the same moment.
-        with self.lock:
+        with self.deciding():
             try:
                 handler(owner, message, get)
             except FixValueError as exc:
@@ -351,7 +380,7 @@ class VenueApplication(fix.Application):
 
     def _market_data_clock(self) -> None:
         while not self._stop.wait(MARKET_DATA_TICK):
-            with self.lock:
+            with self.deciding():
                 for snapshot in self.market_data.due(self._quote, time.monotonic()):
                     self._put_snapshot(snapshot)
 
@@ -402,7 +431,7 @@ class VenueApplication(fix.Application):
 
     def close(self, day: date) -> None:
         """The close of trading day `day`: the sessions' DAY orders expire, each reported (150=C)."""
-        with self.lock:
+        with self.deciding():  # kept before reported, as any change
             reports = self.venue.expire_day_orders(set(self.sessions), f"DAY order expired at the close of {day}")
             self.send_all(reports)
         log.info("%s: the close of %s expired %d DAY order(s)", self.venue.name, day, len(reports))
@@ -473,8 +502,58 @@ class VenueApplication(fix.Application):
 
     def _put(self, owner: str, message: fix.Message) -> None:
         outbox = self.outboxes.get(owner)
-        if outbox is not None:
-            outbox.put(message, time.monotonic() + self.faults[owner].delay_seconds)
+        if outbox is None:
+            return
+        not_before = time.monotonic() + self.faults[owner].delay_seconds
+        if self.journal is None:
+            outbox.put(message, not_before)
+        else:
+            self._undecided.append((owner, message, not_before))  # until `deciding` has committed
+
+    @contextmanager
+    def deciding(self) -> Iterator[None]:
+        """Hold `self.lock` to read or change the venue and queue messages. On the way out, with a
+        journal: one commit of what changed and of the order reports decided, then onto the outboxes."""
+        with self.lock:
+            try:
+                yield
+            finally:
+                if self.journal is not None:
+                    self._commit_and_queue(self.journal)
+
+    def _commit_and_queue(self, journal: Journal) -> None:
+        undecided, self._undecided = self._undecided, []
+        kept = [i for i, (_, message, _) in enumerate(undecided) if message.getHeader().getField(35) in RESENT_TYPES]
+        if not kept:  # market data, position answers: nothing they tell needs keeping first, so no waiting
+            for owner, message, not_before in undecided:
+                self.outboxes[owner].put(message, not_before)
+        try:
+            keys = dict(zip(kept, journal.record([(undecided[i][0], undecided[i][1].toString()) for i in kept]),
+                            strict=True))  # fmt: skip
+        except Exception:  # a store that cannot write (disk full) must not stop the venue: say so, go on
+            log.exception("%s: could not keep the day; sending its reports all the same", self.venue.name)
+            keys = {}
+        if kept:
+            for i, (owner, message, not_before) in enumerate(undecided):
+                key = keys.get(i)
+                self.outboxes[owner].put(message, not_before, partial(journal.sent, key) if key is not None else None)
+
+    def requeue(self, pending: Iterable[tuple[int, str, str]]) -> int:
+        """Hand the reports a journal kept but quickfix never took (key, owner, FIX text) to their
+        outboxes, before anything new. Call once the acceptor exists (its sessions are created).
+        Returns how many; one for a session no longer configured is dropped, with a log line."""
+        assert self.journal is not None
+        dictionary = fix.DataDictionary(str(data_dictionary()))  # reads repeating groups back as groups
+        count = 0
+        for key, owner, text in pending:
+            outbox = self.outboxes.get(owner)
+            if outbox is None:
+                log.warning("%s: a kept report to %s, no longer a session here, is dropped", self.venue.name, owner)
+                self.journal.sent(key)
+                continue
+            outbox.put(fix.Message(text, dictionary, False), 0, partial(self.journal.sent, key))
+            count += 1
+        return count
 
     # -- faults ---------------------------------------------------------------------------------------
 
@@ -485,7 +564,7 @@ class VenueApplication(fix.Application):
     def _refresh_faults(self) -> None:
         assert self.fault_loader is not None
         loaded = self.fault_loader.load(sorted(self.sessions))  # Redis: off the lock
-        with self.lock:
+        with self.deciding():  # an unreported fill is kept as any change
             for owner, settings in loaded.items():
                 self.faults[owner].apply(settings)
                 booked = self.faults[owner].take_unreported_fill()

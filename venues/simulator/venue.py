@@ -14,10 +14,9 @@ position per symbol, in total and per account (1 Account on the order; "" when i
 from __future__ import annotations
 
 import dataclasses
-import itertools
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -95,6 +94,31 @@ class LastTrade:
     sequence: int  # the venue's trade count: tells two equal trades apart
 
 
+class Sequence:
+    """A counter of ids (OrderIDs, ExecIDs) whose next value can be read and set: a restarted venue
+    goes on from where it stopped and never hands out an id twice (the OMS deduplicates on ExecID)."""
+
+    def __init__(self, start: int = 1) -> None:
+        self.next = start
+
+    def __next__(self) -> int:
+        value = self.next
+        self.next += 1
+        return value
+
+
+@dataclass
+class Changes:
+    """What changed since the store last took it, for the owners whose day is kept (`keeps`: the FIX
+    sessions; the built-in participants' orders are made afresh). venues/simulator/persistence.py
+    writes these rows before the reports that tell of them leave."""
+
+    keeps: Callable[[str], bool]
+    orders: set[str] = field(default_factory=set)  # venue order ids
+    positions: set[tuple[str, str, str]] = field(default_factory=set)  # (owner, account, symbol)
+    cl_ord_ids: set[tuple[str, str]] = field(default_factory=set)  # (owner, ClOrdID) newly used
+
+
 class Venue:
     def __init__(
         self, name: str, instruments: list[InstrumentSpec], clock: Callable[[], datetime] | None = None
@@ -103,8 +127,8 @@ class Venue:
         self.clock = clock or (lambda: datetime.now(UTC))
         self.instruments = {i.symbol: i for i in instruments}
         self.books = {i.symbol: OrderBook(i.symbol) for i in instruments}
-        self._order_ids = itertools.count(1)
-        self._exec_ids = itertools.count(1)
+        self._order_ids = Sequence()
+        self._exec_ids = Sequence()
         self._orders: dict[str, tuple[BookOrder, str]] = {}  # venue order id -> (order, symbol)
         self._by_cl_ord_id: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> venue order id
         self._seen: set[tuple[str, str]] = set()  # every ClOrdID an owner ever used here
@@ -113,6 +137,7 @@ class Venue:
         self.account_positions: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.last_trades: dict[str, LastTrade] = {}
         self._trade_count = 0
+        self.changes: Changes | None = None  # set by a day store: what to write before the next report
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -135,11 +160,11 @@ class Venue:
             # client resending after a crash can ask for its status instead of guessing.
             order_id = existing[0].order_id if existing else f"{self.name}-R{next(self._order_ids)}"
             refused = BookOrder(order_id, owner, cl_ord_id, side, quantity, price, time_in_force, open=False)
-            self._seen.add((owner, cl_ord_id))
+            self._use(owner, cl_ord_id)
             return [
                 self._report(refused, symbol, ExecType.REJECTED, OrdStatus.REJECTED, text=text, reject_reason=reason)
             ]
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         order = BookOrder(
             f"{self.name}-{next(self._order_ids)}",
             owner,
@@ -163,7 +188,7 @@ class Venue:
             return [refused]
         assert found is not None
         order, symbol = found
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         self.books[symbol].cancel(order.order_id)
         self._relabel(order, cl_ord_id)
         return [self._report(order, symbol, ExecType.CANCELED, OrdStatus.CANCELED, orig_cl_ord_id=orig_cl_ord_id)]
@@ -176,7 +201,7 @@ class Venue:
         mass_id = f"{self.name}-M{next(self._order_ids)}"
         if (owner, cl_ord_id) in self._seen:
             return MassCancel(owner, mass_id, cl_ord_id, [], "other", f"ClOrdID {cl_ord_id} was already used")
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         if symbol is not None and symbol not in self.books:
             return MassCancel(owner, mass_id, cl_ord_id, [], "unknown_security", f"unknown symbol {symbol}")
         books = [self.books[symbol]] if symbol is not None else list(self.books.values())
@@ -192,7 +217,7 @@ class Venue:
     def refuse_mass_cancel(self, owner: str, cl_ord_id: str, reason: str, text: str) -> MassCancel:
         """Refuse a mass cancel outright (a request type not served, fault injection): nothing is
         canceled, the ClOrdID counts as used."""
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         return MassCancel(owner, f"{self.name}-M{next(self._order_ids)}", cl_ord_id, [], reason, text)
 
     def replace(
@@ -204,7 +229,7 @@ class Venue:
             return [refused]
         assert found is not None
         order, symbol = found
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         if price is None:
             price = order.price  # 44 absent: the price stays; a replace never makes a limit order a market one
         spec = self.instruments[symbol]
@@ -249,14 +274,14 @@ class Venue:
         self, owner: str, cl_ord_id: str, symbol: str, side: Side, quantity: Decimal, price: Decimal | None, text: str
     ) -> list[Report]:
         """Refuse a NewOrderSingle outright (fault injection): nothing rests, the ClOrdID counts as used."""
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         refused = BookOrder(f"{self.name}-R{next(self._order_ids)}", owner, cl_ord_id, side, quantity, price,
                             open=False)  # fmt: skip
         return [self._report(refused, symbol, ExecType.REJECTED, OrdStatus.REJECTED, text=text, reject_reason="other")]
 
     def refuse_request(self, owner: str, cl_ord_id: str, orig_cl_ord_id: str, kind: str, text: str) -> list[Report]:
         """Refuse a cancel or replace outright (fault injection), naming the order as it stands."""
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         found = self._find(owner, orig_cl_ord_id, live_only=False)
         if found is None:
             return [CancelReject(owner, "NONE", cl_ord_id, orig_cl_ord_id, OrdStatus.REJECTED, kind, "other", text)]
@@ -329,11 +354,72 @@ class Venue:
     def book_unreported_fill(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
         """Book `quantity` (signed) to the owner's position in `account` and `symbol` without any
         report (fault injection: a trade the venue's books hold and the session was never told of)."""
-        self.positions[owner][symbol] += quantity
-        self.account_positions[(owner, account)][symbol] += quantity
+        self._add_position(owner, account, symbol, quantity)
 
     def next_exec_id(self) -> str:
         return f"{self.name}-E{next(self._exec_ids)}"
+
+    # -- the day, kept across a restart (venues/simulator/persistence.py) ----------------------
+
+    @property
+    def next_ids(self) -> tuple[int, int]:
+        """(the next OrderID's number, the next ExecID's number)."""
+        return self._order_ids.next, self._exec_ids.next
+
+    def order(self, order_id: str) -> tuple[BookOrder, str] | None:
+        """The order with this venue order id (37), open or done, and its symbol."""
+        return self._orders.get(order_id)
+
+    def order_id_of(self, owner: str, cl_ord_id: str) -> str | None:
+        """The venue order id a ClOrdID of `owner` names (its first or a cancel/replace's), if any."""
+        return self._by_cl_ord_id.get((owner, cl_ord_id))
+
+    def orders(self) -> list[tuple[BookOrder, str]]:
+        """Every order of the day (and each carried GTC one), with its symbol."""
+        return list(self._orders.values())
+
+    def cl_ord_ids(self) -> dict[tuple[str, str], str | None]:
+        """Every used (owner, ClOrdID), with the venue order id it names (None: it names none)."""
+        return {key: self._by_cl_ord_id.get(key) for key in self._seen}
+
+    def restore_order(self, order: BookOrder, symbol: str) -> None:
+        """Take back an order a store kept: an open one rests in the book at its old time priority."""
+        self._orders[order.order_id] = (order, symbol)
+        if order.open:
+            self.books[symbol].restore(order)
+
+    def restore_cl_ord_id(self, owner: str, cl_ord_id: str, order_id: str | None) -> None:
+        self._seen.add((owner, cl_ord_id))
+        if order_id is not None:
+            self._by_cl_ord_id[(owner, cl_ord_id)] = order_id
+
+    def restore_position(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
+        """Take back a kept net position in one account (the owner's total is the accounts' sum)."""
+        self.positions[owner][symbol] += quantity
+        self.account_positions[(owner, account)][symbol] += quantity
+
+    def restore_ids(self, next_order_id: int, next_exec_id: int) -> None:
+        """Go on from these ids; never back (an id handed out since must not come again)."""
+        self._order_ids.next = max(self._order_ids.next, next_order_id)
+        self._exec_ids.next = max(self._exec_ids.next, next_exec_id)
+
+    def start_day(self) -> list[BookOrder]:
+        """A new trading day: open GTC orders carry (in the books, their priority, ClOrdIDs and
+        totals kept); everything else of the old day is forgotten: done orders, open DAY orders
+        (taken off the books without a report: expire them first to tell their owners), the
+        ClOrdIDs used, positions. The last trades stay (market data). Returns the carried orders."""
+        carried = {}
+        for order_id, (order, symbol) in list(self._orders.items()):
+            if order.open and order.time_in_force is TimeInForce.GTC:
+                carried[order_id] = (order, symbol)
+            elif order.open:
+                self.books[symbol].cancel(order_id)
+        self._orders = carried
+        self._by_cl_ord_id = {key: order_id for key, order_id in self._by_cl_ord_id.items() if order_id in carried}
+        self._seen = set(self._by_cl_ord_id)
+        self.positions.clear()
+        self.account_positions.clear()
+        return [order for order, _ in carried.values()]
 
     # -- internals ---------------------------------------------------------------------------
 
@@ -375,12 +461,23 @@ class Venue:
         return None
 
     def _cancel_reject(self, owner, order: BookOrder, cl_ord_id, orig_cl_ord_id, kind, reason, text) -> CancelReject:
-        self._seen.add((owner, cl_ord_id))
+        self._use(owner, cl_ord_id)
         return CancelReject(owner, order.order_id, cl_ord_id, orig_cl_ord_id, _status_of(order), kind, reason, text)
 
+    def _use(self, owner: str, cl_ord_id: str) -> None:
+        """`owner` has used this ClOrdID here: it is not accepted again (the day's window)."""
+        self._seen.add((owner, cl_ord_id))
+        if self.changes is not None and self.changes.keeps(owner):
+            self.changes.cl_ord_ids.add((owner, cl_ord_id))
+
     def _book_position(self, order: BookOrder, symbol: str, quantity: Decimal) -> None:
-        self.positions[order.owner][symbol] += quantity
-        self.account_positions[(order.owner, order.account)][symbol] += quantity
+        self._add_position(order.owner, order.account, symbol, quantity)
+
+    def _add_position(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
+        self.positions[owner][symbol] += quantity
+        self.account_positions[(owner, account)][symbol] += quantity
+        if self.changes is not None and self.changes.keeps(owner):
+            self.changes.positions.add((owner, account, symbol))
 
     def _relabel(self, order: BookOrder, cl_ord_id: str) -> None:
         """A cancel or replace gives the order the request's ClOrdID (FIX); the old one still finds it."""
@@ -418,6 +515,11 @@ class Venue:
         reject_reason: str = "",
         exec_id: str | None = None,
     ) -> ExecReport:
+        # Every change to an order is reported, so this is where the store learns what changed.
+        # A given exec_id (a status answer) changes nothing; a refused order is not kept.
+        if self.changes is not None and exec_id is None and self.changes.keeps(order.owner):
+            if order.order_id in self._orders:
+                self.changes.orders.add(order.order_id)
         return ExecReport(
             owner=order.owner,
             order_id=order.order_id,

@@ -4,6 +4,7 @@ import os
 import random
 import signal
 import threading
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from orders.domain.calendar import CalendarError
 from orders.models import Instrument
 from venues.fix.config import SessionSpec, parse_day_start, session_settings, settings_text
 from venues.models import Venue as VenueRow
+from venues.simulator import persistence
 from venues.simulator.faults import FaultLoader
 from venues.simulator.fix_app import VenueApplication
 from venues.simulator.liquidity import OPENING_PRICES, MarketMaker, NoiseTrader
@@ -64,10 +66,22 @@ class Command(BaseCommand):
             help="Sequence numbers start at 1 at every logon (and logout and disconnect), nothing is resent: "
             "for conformance scripts, never for trading sessions, which keep theirs for the day.",
         )
+        parser.add_argument(
+            "--fresh",
+            action="store_true",
+            help="Forget the day kept in var/<profile>/venues/<NAME>/day.sqlite3: empty books, no positions, "
+            "ids from 1 (the FIX sequence numbers are kept all the same).",
+        )
+        parser.add_argument(
+            "--trading-day",
+            type=date.fromisoformat,
+            help="The trading day, YYYY-MM-DD (default: from the clock, days starting at OMS_FIX_SESSION_START): "
+            "for tests and drills of a day change.",
+        )
 
     def handle(self, *args, name: str, port: int, clients: str, no_liquidity: bool, seed: int, spread_ticks: int,
                levels: int, size_lots: int, step_ms: int, trade_probability: float, reset_on_logon: bool,
-               close: bool | None, **options):  # fmt: skip
+               fresh: bool, trading_day: date | None, close: bool | None, **options):  # fmt: skip
         instruments = [
             InstrumentSpec(i.symbol, i.tick_size, i.lot_size) for i in Instrument.objects.filter(active=True)
         ]
@@ -75,12 +89,20 @@ class Command(BaseCommand):
         state_dir = Path(settings.BASE_DIR) / "var" / settings.SERVICES.profile / "venues" / name
         # FIX sequence numbers and the messages sent are kept for the trading day in the FileStore
         # under state_dir, across restarts: a client that reconnects gets what it missed resent
-        # (ResendRequest / GapFill), as from a real venue. The books live in memory and are lost
-        # with the process; a client's status requests find that out.
+        # (ResendRequest / GapFill), as from a real venue. The sessions' orders, positions and ids
+        # are kept for the day beside them (venues/simulator/persistence.py).
         sessions = [SessionSpec(name, client.strip(), reset_on_logon=reset_on_logon)
                     for client in clients.split(",") if client.strip()]  # fmt: skip
+        day_start = parse_day_start(settings.OMS_FIX_SESSION_START)
+        day = trading_day or persistence.trading_day(venue.clock(), day_start)
+        try:
+            store, restored = persistence.DayStore.open(state_dir / "day.sqlite3", venue, day,
+                                            keeps={s.target for s in sessions}.__contains__, fresh=fresh)  # fmt: skip
+        except OSError as exc:
+            raise CommandError(f"venue {name}: cannot open its day store under {state_dir}: {exc}") from exc
+        log.info("venue %s: %s%s", name, "started --fresh; " if fresh else "", restored.describe())
         text = settings_text(acceptor=True, port=port, sessions=sessions, state_dir=state_dir,
-                             day_start=parse_day_start(settings.OMS_FIX_SESSION_START))  # fmt: skip
+                             day_start=day_start)  # fmt: skip
         calendar = None
         if settings.OMS_SIMULATOR_CLOSES if close is None else close:
             configured = VenueRow.objects.filter(name=name).first()
@@ -88,7 +110,8 @@ class Command(BaseCommand):
                 calendar = venue_calendar_of(configured) if configured else venue_calendar(name)
             except CalendarError as exc:
                 raise CommandError(str(exc)) from exc
-        application = VenueApplication(venue, FaultLoader(name), calendar=calendar, now_ns=clock.now_ns)
+        application = VenueApplication(venue, FaultLoader(name), calendar=calendar, now_ns=clock.now_ns,
+                                       journal=store)  # fmt: skip
         quickfix_settings = session_settings(text, state_dir / "acceptor.cfg")
         acceptor = fix.SocketAcceptor(
             application, fix.FileStoreFactory(quickfix_settings), quickfix_settings,
@@ -108,6 +131,7 @@ class Command(BaseCommand):
             for spec in instruments:
                 participants.append(NoiseTrader(spec, owner=f"noise-{name}", probability=trade_probability,
                                                 rng=random.Random(f"{seed}-{spec.symbol}-noise")))  # fmt: skip
+        application.requeue(store.pending())  # before anything new: a session's reports stay in order
         application.start()
         acceptor.start()
         if participants:
@@ -125,6 +149,7 @@ class Command(BaseCommand):
             log.warning("venue %s: quickfix did not stop within %.0fs; exiting anyway", name, STOP_SECONDS)
             logging.shutdown()
             os._exit(0)
+        store.close()
         log.info("venue %s stopped", name)
 
 
@@ -134,5 +159,5 @@ def _trade(application: VenueApplication, participants: list[MarketMaker | Noise
     the fills they cause reach the FIX sessions."""
     while not stop.wait(interval):
         for participant in participants:
-            with application.lock:  # decide and queue in one piece: reports stay in order
+            with application.deciding():  # decide, keep and queue in one piece: reports stay in order
                 application.send_all(participant.step(application.venue))

@@ -60,7 +60,8 @@ def process_of(system: System, name: str) -> psutil.Process | None:
             parent = " ".join(child.parent().cmdline())
         except (psutil.NoSuchProcess, AttributeError):
             continue
-        if PROCESSES[name] in command and "oms_project.respawn" in parent and child.is_running():
+        wrapped = "oms_project.respawn" not in command and "oms_project.respawn" in parent
+        if PROCESSES[name] in command and wrapped and child.is_running():
             return child
     return None
 

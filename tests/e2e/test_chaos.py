@@ -71,6 +71,7 @@ class Told:
     """What the clients were told: (account, ClOrdID) -> order id (None: a FIX report without one)."""
 
     orders: dict[tuple[str, str], int | None] = field(default_factory=dict)
+    refused: dict[tuple[str, str], str] = field(default_factory=dict)  # FIX orders refused, with 58
     retries: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -186,7 +187,12 @@ class FixFlow(threading.Thread):
             except Exception:  # queue.Empty
                 return
             if message.get(35) == "8" and str(message.get(11, "")).startswith(f"CHAOS-{RUN}-F"):
-                self.told.note(message.get(1, "CLIENT-1"), message[11], None)
+                key = (message.get(1, "CLIENT-1"), message[11])
+                if str(message.get(37, "")).isdigit():  # an OMS order: 37 is its id
+                    self.told.note(*key, int(message[37]))
+                else:  # refused before the engine took it (e.g. 58 "engine_unavailable ... send it again")
+                    with self.told.lock:
+                        self.told.refused[key] = str(message.get(58, ""))
 
 
 def wait_back(system: System, name: str, killed: int) -> float:
@@ -245,7 +251,8 @@ def test_every_process_killed_in_turn_under_load_loses_and_duplicates_nothing(tm
         rest.join(150)
         flow.join(30)
         assert rest.failure is None and flow.failure is None, (rest.failure, flow.failure)
-        print(f"\nchaos: {len(told.orders)} orders told, {told.retries} REST retries; back after (s): {downtime}")
+        print(f"\nchaos: {len(told.orders)} orders told, {len(told.refused)} FIX orders refused, {told.retries} REST "
+              f"retries; back after (s): {downtime}")  # fmt: skip
 
         trader = system.token("risk", "risk")
         deadline = time.monotonic() + 90
@@ -266,6 +273,10 @@ def test_every_process_killed_in_turn_under_load_loses_and_duplicates_nothing(tm
             assert len(found[key]) == 1, f"{key} exists {len(found[key])} times: {found[key]}"
             assert order_id is None or found[key][0][0] == order_id, f"{key}: told {order_id}, found {found[key]}"
             assert found[key][0][1] is not None, f"{key}: claimed by order {found[key][0][0]}, which is not projected"
+
+        for key, text in told.refused.items():
+            if key not in told.orders:
+                assert key not in found, f"{key} was refused ({text}) but the OMS holds it: {found[key]}"
 
         reconciled = subprocess.run([sys.executable, "manage.py", "reconcile_venues"], cwd=BASE_DIR, env=system.env,
                                     capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -33,20 +33,21 @@ def free_port() -> int:
 
 
 class System:
-    def __init__(self) -> None:
+    def __init__(self, profile: str = PROFILE) -> None:
+        self.profile = profile
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
-            "OMS_SERVICES_PROFILE": PROFILE,
+            "OMS_SERVICES_PROFILE": profile,
             "OMS_WEB_PORT": str(self.port),
             "OMS_SIMA_PORT": str(free_port()),
             "OMS_SIMB_PORT": str(free_port()),
             "OMS_FIX_PORT": str(free_port()),
-            "OMS_BUS_PREFIX": "oms-e2e",
+            "OMS_BUS_PREFIX": f"oms-{profile}",
             "OMS_ENV": "development",
         }
-        self.log = BASE_DIR / "var" / f"{PROFILE}-launcher.log"
+        self.log = BASE_DIR / "var" / f"{profile}-launcher.log"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:

@@ -193,8 +193,20 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # our logging settings, one line per e
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(SERVICES.root / "celerybeat-schedule")
 CELERY_HEARTBEAT_SECONDS = env.float("OMS_CELERY_HEARTBEAT_SECONDS", default=10.0)
+# Snapshots of the engine's state (orders/snapshots.py): one is taken when this many events, or
+# this many seconds (if any event came meanwhile), have passed since the newest; beat checks every
+# OMS_SNAPSHOT_CHECK_SECONDS. An engine start replays at most about EVERY_EVENTS events after one.
+OMS_SNAPSHOT_EVERY_EVENTS = env.int("OMS_SNAPSHOT_EVERY_EVENTS", default=100_000)
+OMS_SNAPSHOT_SECONDS = env.float("OMS_SNAPSHOT_SECONDS", default=300.0)
+OMS_SNAPSHOT_CHECK_SECONDS = env.float("OMS_SNAPSHOT_CHECK_SECONDS", default=5.0)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oms.heartbeat", "schedule": CELERY_HEARTBEAT_SECONDS},
+    # a check that queued behind a long snapshot is dropped, not run late: the next one comes soon
+    "snapshot": {
+        "task": "orders.snapshot_if_due",
+        "schedule": OMS_SNAPSHOT_CHECK_SECONDS,
+        "options": {"expires": OMS_SNAPSHOT_CHECK_SECONDS},
+    },
 }
 # Whether this deployment runs Celery worker and beat, so health reports them (`celery`).
 OMS_CELERY = env.bool("OMS_CELERY", default=OMS_ENV != "test")

@@ -38,10 +38,11 @@ from orders import bus, references, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
-from orders.engine import handlers
+from orders.engine import handlers, snapshots
 from orders.engine.decisions import Inputs, Outcome
 from orders.engine.market import MarketInputs
 from orders.engine.reference import REFRESH_SECONDS, ReferenceData
+from orders.engine.snapshot_codec import Basis
 from orders.engine.state import EngineState
 from risk import usage_feed
 from risk.domain import DuplicateWindow, RiskUsage
@@ -79,6 +80,7 @@ class Engine:
         self.zone = settings.OMS_TRADING_DAY_TZ
         self.redis: redis.Redis = bus.client()
         self.state = EngineState()
+        self.start = snapshots.Start()  # how the state was last rebuilt: from a snapshot, or the whole log
         self.reference = ReferenceData()
         self.market = MarketInputs()
         self._references_published_at = 0.0
@@ -115,7 +117,8 @@ class Engine:
             time.sleep(0.5)
 
     def recover(self) -> None:
-        """Rebuild the in-memory state from the log. Also the way back after a failed commit."""
+        """Rebuild the in-memory state: the newest usable snapshot and the log's tail after it, or the
+        whole log (orders/engine/snapshots.py). Also the way back after a failed commit."""
         self._health_state = "recovering"
         self._heartbeat(force=True)
         if connection.connection is None or connection.connection is not self._locked_connection:
@@ -123,15 +126,18 @@ class Engine:
             self.acquire_writer_lock(wait=True)
         started = time.monotonic()
         self.reference.load()
-        self.state = self._empty_state()
-        count = 0
-        for batch in store.iter_batches(batch_size=20_000):
-            for stored in batch:
-                self.state.fold(stored, self.zone)
-            count += len(batch)
+        self.state = self._empty_state()  # what health shows until the state is rebuilt
+        folded = 0
+
+        def on_progress(events: int) -> None:
+            nonlocal folded
+            folded += events
             if time.monotonic() - self._last_heartbeat > HEARTBEAT_SECONDS:
-                log.info("recovering: %d events replayed", count)
+                log.info("recovering: %d events replayed", folded)
                 self._heartbeat(force=True)
+
+        # The newest usable snapshot and the log's tail after it, or the whole log (snapshots.py).
+        self.state, self.start = snapshots.restore(self._snapshot_reference(), progress=on_progress)
         self.market.start()
         references.forget()
         self._references_published_at = 0.0  # publish at once what this engine holds
@@ -141,8 +147,8 @@ class Engine:
         self._publish_usage(force=True)
         elapsed = time.monotonic() - started
         log.info(
-            "recovered %d events (%d orders) in %.2fs; last position %d; live",
-            count,
+            "recovered from %s (%d orders) in %.2fs in all; last position %d; live",
+            self.start.describe(),
             len(self.state.orders),
             elapsed,
             self.state.last_position,
@@ -353,6 +359,11 @@ class Engine:
             usage=RiskUsage(self.reference.margin_rates()), duplicates=DuplicateWindow(self.reference.policy)
         )
 
+    def _snapshot_reference(self) -> snapshots.Reference:
+        """What a snapshot is folded on and re-applied with: this engine's zone and reference data."""
+        policy = self.reference.policy
+        return snapshots.Reference(Basis.of(self.zone, policy), self.reference.margin_rates(), policy)
+
     def handle(self, command: cmd.Command, inputs: Inputs, staged: list[store.StoredEvent]) -> Outcome:
         outcome, events = handlers.handle(self.state, inputs, command)
         if outcome.reason == "unknown_order" and isinstance(command, cmd.ApplyExecutionReport | cmd.ApplyCancelReject):
@@ -459,6 +470,7 @@ class Engine:
             "pid": os.getpid(),
             "last_position": self.state.last_position,
             "orders": len(self.state.orders),
+            "start": self.start.as_health(),
             "at_ns": time.time_ns(),
         }
         try:

@@ -73,7 +73,7 @@ def _taker_lock() -> Iterator[bool]:
 def snapshot_take(*, progress: Progress | None = None, on_total: Callable[[int], None] | None = None) -> Taken | None:
     """Fold the newest usable snapshot and the log's tail into a new snapshot, and store it.
 
-    None when there is nothing new since the newest snapshot, or another process is taking one.
+    None when there is nothing new since the newest usable snapshot, or another process is taking one.
     `on_total` is told how many events the fold will read (for a progress bar), `progress` each
     batch folded."""
     started = time.monotonic()
@@ -82,13 +82,15 @@ def snapshot_take(*, progress: Progress | None = None, on_total: Callable[[int],
             log.info("another process is taking a snapshot; not taking one")
             return None
         until = store.last_position()
-        newest = Snapshot.objects.order_by("-position", "-id").values_list("position", flat=True).first()
-        if until == 0 or newest == until:
+        if until == 0:
             return None
+        newest = Snapshot.objects.order_by("-position", "-id").values_list("position", flat=True).first()
         if on_total is not None:
-            on_total(until - (newest or 0))  # at most: a skipped snapshot makes the fold longer
+            on_total(until - (newest or 0))  # at least: a snapshot skipped makes the fold longer
         reference = current_reference()
         state, start = restore(reference, until=until, progress=progress)
+        if start.snapshot_position == until:
+            return None  # the newest usable snapshot is already at the end of the log
         encoding = time.monotonic()
         with gc_paused():
             doc = codec.encode(state, reference.basis)

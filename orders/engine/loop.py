@@ -147,10 +147,10 @@ class Engine:
         self._publish_usage(force=True)
         elapsed = time.monotonic() - started
         log.info(
-            "recovered from %s (%d orders) in %.2fs in all; last position %d; live",
+            "recovered from %s in %.2fs in all; %d orders, last position %d; live",
             self.start.describe(),
-            len(self.state.orders),
             elapsed,
+            len(self.state.orders),
             self.state.last_position,
         )
         self._health_state = "live"

@@ -63,10 +63,12 @@ class Start:
         return self.snapshot_id is not None
 
     def describe(self) -> str:
+        """Where the state came from, and the time each part took."""
         if self.from_snapshot:
-            return (f"snapshot at position {self.snapshot_position} + {self.tail_events} tail events in "
-                    f"{self.seconds:.2f}s (snapshot read in {self.decode_seconds:.2f}s)")  # fmt: skip
-        return f"full replay of {self.tail_events} events in {self.seconds:.2f}s"
+            tail = self.seconds - self.decode_seconds
+            return (f"snapshot at position {self.snapshot_position} + {self.tail_events} tail events "
+                    f"(snapshot read {self.decode_seconds:.2f}s, tail {tail:.2f}s)")  # fmt: skip
+        return f"full replay of {self.tail_events} events ({self.seconds:.2f}s)"
 
     def as_health(self) -> dict[str, object]:
         return {

@@ -22,6 +22,7 @@ BENCHES = (
     "risk_checks.py",
     "risk_gate.py",
     "kill_switch_drill.py",
+    "snapshot_restart.py",
 )
 
 

@@ -199,6 +199,8 @@ CELERY_HEARTBEAT_SECONDS = env.float("OMS_CELERY_HEARTBEAT_SECONDS", default=10.
 OMS_SNAPSHOT_EVERY_EVENTS = env.int("OMS_SNAPSHOT_EVERY_EVENTS", default=100_000)
 OMS_SNAPSHOT_SECONDS = env.float("OMS_SNAPSHOT_SECONDS", default=300.0)
 OMS_SNAPSHOT_CHECK_SECONDS = env.float("OMS_SNAPSHOT_CHECK_SECONDS", default=5.0)
+# Taking one is background work: its thread runs this much nicer, so the order path keeps the CPU.
+OMS_SNAPSHOT_NICENESS = env.int("OMS_SNAPSHOT_NICENESS", default=10)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oms.heartbeat", "schedule": CELERY_HEARTBEAT_SECONDS},
     # a check that queued behind a long snapshot is dropped, not run late: the next one comes soon

@@ -14,6 +14,8 @@ task again while a long one runs, and the late one then does nothing.
 from __future__ import annotations
 
 import logging
+import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 
 from orders import store
@@ -70,12 +72,18 @@ def _taker_lock() -> Iterator[bool]:
                 cursor.execute("SELECT pg_advisory_unlock(%s)", [TAKER_LOCK_KEY])
 
 
-def snapshot_take(*, progress: Progress | None = None, on_total: Callable[[int], None] | None = None) -> Taken | None:
+def snapshot_take(
+    *, progress: Progress | None = None, on_total: Callable[[int], None] | None = None, niceness: int = 0
+) -> Taken | None:
     """Fold the newest usable snapshot and the log's tail into a new snapshot, and store it.
 
     None when there is nothing new since the newest usable snapshot, or another process is taking one.
     `on_total` is told how many events the fold will read (for a progress bar), `progress` each
-    batch folded."""
+    batch folded. With `niceness` > 0 the work runs in a thread of its own at that lower CPU priority
+    (and on that thread's own database connection), so that on a busy machine it takes the CPU the
+    engine and the order path leave over; the calling thread keeps its own priority."""
+    if niceness > 0:
+        return _at_lower_priority(niceness, lambda: snapshot_take(progress=progress, on_total=on_total))
     started = time.monotonic()
     with _taker_lock() as got:
         if not got:
@@ -114,6 +122,35 @@ def snapshot_take(*, progress: Progress | None = None, on_total: Callable[[int],
     return taken
 
 
+def _at_lower_priority(niceness: int, work: Callable[[], Taken | None]) -> Taken | None:
+    """`work()` in a new thread whose nice value is raised by `niceness` (on Linux a nice value is
+    a thread's own, so the caller's is untouched, and it need not be lowered back, which would take
+    a privilege); its database connection is closed when it ends."""
+    outcome: list[Taken | None] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            try:
+                thread_id = threading.get_native_id()
+                nice = min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + niceness)
+                os.setpriority(os.PRIO_PROCESS, thread_id, nice)
+            except OSError as exc:  # not Linux, or refused: the snapshot still gets taken
+                log.warning("cannot lower the snapshot's CPU priority (%s); taking it at normal priority", exc)
+            outcome.append(work())
+        except BaseException as exc:
+            failure.append(exc)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run, name="snapshot", daemon=True)
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return outcome[0]
+
+
 def snapshot_due() -> str | None:
     """Why a snapshot is due now, or None: OMS_SNAPSHOT_EVERY_EVENTS events since the newest one,
     or OMS_SNAPSHOT_SECONDS since it was taken and at least one event since."""
@@ -138,7 +175,7 @@ def snapshot_take_if_due() -> Taken | None:
     if reason is None:
         return None
     log.info("snapshot due: %s", reason)
-    return snapshot_take()
+    return snapshot_take(niceness=settings.OMS_SNAPSHOT_NICENESS)
 
 
 @dataclass(frozen=True)

@@ -74,8 +74,9 @@ POISON_ERRORS = (DataError, IntegrityError, psycopg.DataError, psycopg.Integrity
 
 
 class Engine:
-    def __init__(self, *, consumer: str = "engine", batch_max: int | None = None) -> None:
+    def __init__(self, *, consumer: str = "engine", batch_max: int | None = None, full_replay: bool = False) -> None:
         self.consumer = consumer
+        self.full_replay = full_replay  # rebuild from the whole log, never from a snapshot
         self.batch_max = batch_max or settings.OMS_ENGINE_BATCH_MAX
         self.zone = settings.OMS_TRADING_DAY_TZ
         self.redis: redis.Redis = bus.client()
@@ -137,7 +138,9 @@ class Engine:
                 self._heartbeat(force=True)
 
         # The newest usable snapshot and the log's tail after it, or the whole log (snapshots.py).
-        self.state, self.start = snapshots.restore(self._snapshot_reference(), progress=on_progress)
+        self.state, self.start = snapshots.restore(
+            self._snapshot_reference(), progress=on_progress, use_snapshots=not self.full_replay
+        )
         self.market.start()
         references.forget()
         self._references_published_at = 0.0  # publish at once what this engine holds

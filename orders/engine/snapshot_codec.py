@@ -107,42 +107,52 @@ def _opt(num: Num, value: Decimal | None) -> str | None:
 
 
 def _order_row(o: OrderState, num: Num = as_written) -> list[Any]:
+    """One order as a row in ORDER_FIELDS order. Two columns are written compactly, as most orders
+    are filled ones, whose ExecIDs are their fills': `fills` flat ([exec id, qty, px, exec id, ...]),
+    and `exec_ids` as the ExecIDs beyond the fills' (or, should a fill's not be among them, null
+    followed by all of them)."""
     pending = o.pending
+    fill_ids = {exec_id for exec_id, _, _ in o.fills}
+    exec_ids = sorted(o.exec_ids - fill_ids) if fill_ids <= o.exec_ids else [None, *sorted(o.exec_ids)]
     return [
         o.order_id, o.account, o.cl_ord_id, o.symbol, o.side.value, o.order_type.value, o.time_in_force.value,
         num(o.quantity), _opt(num, o.limit_price), o.status.value, o.created_at_ns, o.updated_at_ns, o.version,
         num(o.cum_qty), num(o.notional), o.acknowledged,
         None if pending is None else [pending.kind.value, pending.cl_ord_id, _opt(num, pending.quantity),
                                       _opt(num, pending.limit_price)],
-        o.reject_reason, o.text, sorted(o.exec_ids), o.anomalies, o.venue, o.parent_id,
+        o.reject_reason, o.text, exec_ids, o.anomalies, o.venue, o.parent_id,
         None if o.strategy is None else o.strategy.value, list(o.children), o.venue_order_id,
-        [[exec_id, num(qty), num(px)] for exec_id, qty, px in o.fills],
+        [value for exec_id, qty, px in o.fills for value in (exec_id, num(qty), num(px))],
     ]  # fmt: skip
 
 
-class _Decoder:
-    """Builds values from their text, sharing one object per distinct text: a million orders
-    repeat a few hundred quantities, prices, accounts and symbols, and a cache lookup is several
-    times cheaper than parsing (every value here is immutable, so sharing is safe)."""
+class _Shared(dict[str, Any]):
+    """Values built from their text once and shared: a million orders repeat a few hundred
+    quantities, prices and days, and a hit here is a lookup in C where parsing is a Python call
+    (every value kept is immutable, so sharing is safe)."""
 
+    def __init__(self, make: Callable[[str], Any]) -> None:
+        super().__init__()
+        self.make = make
+
+    def __missing__(self, text: str) -> Any:
+        value = self[text] = self.make(text)
+        return value
+
+
+class _Decoder:
     def __init__(self) -> None:
-        self._decimals: dict[str, Decimal] = {}
-        self._dates: dict[str, date] = {}
+        self.decimals = _Shared(Decimal)
+        self.dates = _Shared(date.fromisoformat)
 
     def dec(self, text: str) -> Decimal:
-        value = self._decimals.get(text)
-        if value is None:
-            value = self._decimals[text] = Decimal(text)
-        return value
+        return self.decimals[text]
 
     def dec_or_none(self, text: str | None) -> Decimal | None:
-        return None if text is None else self.dec(text)
+        return None if text is None else self.decimals[text]
 
     def day(self, text: str) -> date:
-        value = self._dates.get(text)
-        if value is None:
-            value = self._dates[text] = date.fromisoformat(text)
-        return value
+        return self.dates[text]
 
 
 _SIDE = Side._value2member_map_
@@ -153,24 +163,113 @@ _KIND = RequestKind._value2member_map_
 _STRATEGY = Strategy._value2member_map_
 
 
-def _orders_from(rows: list[list[Any]], d: _Decoder) -> dict[int, OrderState]:
-    orders: dict[int, OrderState] = {}
-    dec, dec_or_none = d.dec, d.dec_or_none
+def _slot_setter_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
+    """A constructor of frozen slots dataclass `cls` taking its fields positionally, that sets each
+    slot through its descriptor. What the dataclass's own __init__ does (it must bypass frozen
+    too), at under half the cost: that __init__ looks `object.__setattr__` up for every field, and
+    an engine start builds a quarter of a million orders. Only for values already of the right
+    types (no defaults, no __post_init__: OrderState has none)."""
+    assert tuple(f.name for f in fields(cls)) == names and not hasattr(cls, "__post_init__")
+    params = ", ".join(names)
+    body = "".join(f"    set_{name}(o, {name})\n" for name in names)
+    source = f"def make({params}):\n    o = new(cls)\n{body}    return o\n"
+    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
+    scope.update({f"set_{name}": getattr(cls, name).__set__ for name in names})
+    exec(source, scope)  # straight-line code, as dataclasses itself generates __init__
+    return scope["make"]
+
+
+_new_order = _slot_setter_constructor(OrderState, ORDER_FIELDS)
+
+
+# Columns of low cardinality (a desk's accounts, symbols, a few hundred quantities and prices) are
+# written dictionary-coded: {"values": [each distinct value, in order of first use], "codes": [the
+# index of each order's value]}. Parsing a small int allocates nothing, and each distinct value is
+# decoded once; the others are plain lists, one value per order.
+CODED_COLUMNS = frozenset({
+    "account", "symbol", "side", "order_type", "time_in_force", "quantity", "limit_price", "status", "cum_qty",
+    "notional", "reject_reason", "text", "venue", "strategy",
+})  # fmt: skip
+
+
+def _orders_doc(orders: Mapping[int, OrderState]) -> dict[str, Any]:
+    """The orders as columns (ORDER_FIELDS order, orders by id): faster to read back than a row per
+    order, and smaller (alike values sit together for zlib)."""
+    rows = [_order_row(orders[order_id]) for order_id in sorted(orders)]
+    columns: dict[str, Any] = {}
+    for name, values in zip(ORDER_FIELDS, zip(*rows)) if rows else ():
+        columns[name] = _coded(values) if name in CODED_COLUMNS else list(values)
+    return {"count": len(rows), "columns": columns}
+
+
+def _coded(values: Iterable[Any]) -> dict[str, list[Any]]:
+    index: dict[Any, int] = {}
+    codes = [index.setdefault(value, len(index)) for value in values]
+    return {"values": list(index), "codes": codes}
+
+
+def _decimal_or_none(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def _or_none(lookup: Mapping[str, Any]) -> Callable[[str | None], Any]:
+    return lambda value: None if value is None else lookup[value]
+
+
+# How each scalar column's values are read (identity for ints, text, bools).
+_COLUMN_VALUE: dict[str, Callable[[Any], Any]] = {
+    "side": _SIDE.__getitem__,
+    "order_type": _ORDER_TYPE.__getitem__,
+    "time_in_force": _TIF.__getitem__,
+    "status": _STATUS.__getitem__,
+    "strategy": _or_none(_STRATEGY),
+    "quantity": Decimal,
+    "limit_price": _decimal_or_none,
+    "cum_qty": Decimal,
+    "notional": Decimal,
+}
+
+
+def _column(name: str, doc: Any) -> list[Any]:
+    read = _COLUMN_VALUE.get(name)
+    if isinstance(doc, dict):  # coded: read each distinct value once
+        values = doc["values"] if read is None else [read(v) for v in doc["values"]]
+        return [values[code] for code in doc["codes"]]
+    return doc if read is None else [read(v) for v in doc]
+
+
+def _orders_from(doc: dict[str, Any], d: _Decoder) -> dict[int, OrderState]:
+    count, columns = doc["count"], doc["columns"]
+    if not count:
+        return {}
+    cols = {name: _column(name, columns[name]) for name in ORDER_FIELDS}
+    if len({len(c) for c in cols.values()}) != 1 or len(cols["order_id"]) != count:
+        raise ValueError("the order columns differ in length")
+    decs, dec_or_none = d.decimals, d.dec_or_none
+    dec = decs.__getitem__
     empty: frozenset[str] = frozenset()
-    for (order_id, account, cl_ord_id, symbol, side, order_type, tif, quantity, limit_price, status, created,
-         updated, version, cum_qty, notional, acknowledged, pending, reject_reason, text, exec_ids, anomalies,
-         venue, parent_id, strategy, children, venue_order_id, fills) in rows:  # fmt: skip
-        orders[order_id] = OrderState(
-            order_id, account, cl_ord_id, symbol, _SIDE[side], _ORDER_TYPE[order_type], _TIF[tif], dec(quantity),
-            dec_or_none(limit_price), _STATUS[status], created, updated, version, dec(cum_qty), dec(notional),
-            acknowledged,
-            None if pending is None else PendingRequest(_KIND[pending[0]], pending[1], dec_or_none(pending[2]),
-                                                        dec_or_none(pending[3])),
-            reject_reason, text, frozenset(exec_ids) if exec_ids else empty, anomalies, venue, parent_id,
-            None if strategy is None else _STRATEGY[strategy], tuple(children), venue_order_id,
-            tuple((exec_id, dec(qty), dec(px)) for exec_id, qty, px in fills),
-        )  # fmt: skip
-    return orders
+    fills_column: list[tuple[tuple[str, Decimal, Decimal], ...]] = []
+    exec_ids_column: list[frozenset[str]] = []
+    add_fills, add_exec_ids = fills_column.append, exec_ids_column.append
+    for flat, extra in zip(cols["fills"], cols["exec_ids"]):
+        if flat:
+            ids = flat[0::3]
+            add_fills(tuple(zip(ids, map(dec, flat[1::3]), map(dec, flat[2::3]))))
+            if not extra:
+                add_exec_ids(frozenset(ids))
+            else:
+                add_exec_ids(frozenset(extra[1:]) if extra[0] is None else frozenset(ids + extra))
+        else:
+            add_fills(())
+            add_exec_ids(empty if not extra else frozenset(extra[1:] if extra[0] is None else extra))
+    cols["fills"], cols["exec_ids"] = fills_column, exec_ids_column
+    cols["pending"] = [
+        None if p is None else PendingRequest(_KIND[p[0]], p[1], dec_or_none(p[2]), dec_or_none(p[3]))
+        for p in cols["pending"]
+    ]
+    cols["children"] = [tuple(c) if c else () for c in cols["children"]]
+    new_order = _new_order
+    return {args[0]: new_order(*args) for args in zip(*cols.values())}
 
 
 # -- the other parts ---------------------------------------------------------------------------
@@ -270,7 +369,7 @@ Decode = Callable[[Any, _Decoder, MarginRates | None, RiskPolicy], Any]
 
 SECTIONS: dict[str, tuple[Encode, Decode]] = {
     "orders": (
-        lambda s, num: [_order_row(s.orders[order_id], num) for order_id in sorted(s.orders)],
+        lambda s, num: _orders_doc(s.orders),
         lambda doc, d, rates, policy: _orders_from(doc, d),
     ),
     "cl_ord_ids": (
@@ -397,7 +496,9 @@ def checksum(payload: bytes) -> str:
 
 def section_docs(state: EngineState) -> dict[str, Any]:
     """Each part of the state as plain values compared by value."""
-    return {name: write(state, by_value) for name, (write, _) in SECTIONS.items()}
+    docs = {name: write(state, by_value) for name, (write, _) in SECTIONS.items() if name != "orders"}
+    # the orders a row each, by value (the stored columns would name a column, not the order, that differs)
+    return {"orders": [_order_row(state.orders[order_id], by_value) for order_id in sorted(state.orders)], **docs}
 
 
 def state_digest(state: EngineState) -> dict[str, str]:

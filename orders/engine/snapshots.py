@@ -94,16 +94,16 @@ def gc_paused() -> Iterator[None]:
 
 
 def restore(reference: Reference, *, until: int | None = None, progress: Progress | None = None,
-            snapshot_position: int | None = None) -> tuple[EngineState, Start]:  # fmt: skip
+            snapshot_position: int | None = None, use_snapshots: bool = True) -> tuple[EngineState, Start]:  # fmt: skip
     """The state at log position `until` (default: the end of the log): the newest usable snapshot
     at or before it (or, given `snapshot_position`, that one, raising SnapshotError if unusable)
-    plus the events after it.
+    plus the events after it; without `use_snapshots`, the whole log.
 
     Precondition: the engine's callers hold the writer lock, so the log ends where they read it."""
     started = time.monotonic()
     start = Start()
     with gc_paused():
-        loaded = load(reference, until=until, exact=snapshot_position, skipped=start.skipped)
+        loaded = load(reference, until=until, exact=snapshot_position, skipped=start.skipped) if use_snapshots else None
         start.decode_seconds = time.monotonic() - started
         if loaded is None:
             state = reference.empty_state()

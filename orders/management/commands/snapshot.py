@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from tqdm import tqdm
 
@@ -10,7 +11,15 @@ class Command(BaseCommand):
         "here (the engine is not touched). Does nothing when no event came since the newest snapshot."
     )
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--niceness",
+            type=int,
+            default=None,
+            help="Raise the fold's nice value by this much (default OMS_SNAPSHOT_NICENESS; 0: normal priority).",
+        )
+
+    def handle(self, *args, niceness: int | None, **options):
         bar: tqdm | None = None
 
         def on_total(events: int) -> None:
@@ -22,7 +31,11 @@ class Command(BaseCommand):
                 bar.update(events)
 
         try:
-            taken = snapshots.snapshot_take(progress=progress, on_total=on_total)
+            taken = snapshots.snapshot_take(
+                progress=progress,
+                on_total=on_total,
+                niceness=settings.OMS_SNAPSHOT_NICENESS if niceness is None else niceness,
+            )
         finally:
             if bar is not None:
                 bar.close()

@@ -281,20 +281,27 @@ def _sorted(entries: Iterable[Any]) -> list[Any]:
 
 
 def _cl_ord_ids_doc(claims: Mapping[tuple[str, date, str], tuple[int, str]]) -> list[Any]:
-    """Grouped by (account, day): [[account, day, [[cl_ord_id, order id, what it names], ...]], ...]."""
-    groups: dict[tuple[str, str], list[list[Any]]] = {}
+    """Grouped by (account, day), each group as columns: [[account, day, [cl_ord_id, ...], [order id,
+    ...], {"values": [what each names], "codes": [...]}], ...], groups and ClOrdIDs sorted."""
+    groups: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
     for (account, day, cl_ord_id), (order_id, named) in claims.items():
-        groups.setdefault((account, day.isoformat()), []).append([cl_ord_id, order_id, named])
-    return [[account, day, sorted(entries)] for (account, day), entries in sorted(groups.items())]
+        groups.setdefault((account, day.isoformat()), []).append((cl_ord_id, order_id, named))
+    doc = []
+    for (account, day), entries in sorted(groups.items()):
+        entries.sort()
+        doc.append([account, day, [e[0] for e in entries], [e[1] for e in entries], _coded(e[2] for e in entries)])
+    return doc
 
 
 def _cl_ord_ids_from(doc: list[Any], d: _Decoder) -> dict[tuple[str, date, str], tuple[int, str]]:
     claims: dict[tuple[str, date, str], tuple[int, str]] = {}
-    named_as: dict[str, str] = {}  # one string object per kind
-    for account, day_text, entries in doc:
+    for account, day_text, cl_ord_ids, order_ids, named in doc:
         day = d.day(day_text)
-        for cl_ord_id, order_id, named in entries:
-            claims[(account, day, cl_ord_id)] = (order_id, named_as.setdefault(named, named))
+        names = named["values"]
+        claims.update(
+            ((account, day, cl_ord_id), (order_id, names[code]))
+            for cl_ord_id, order_id, code in zip(cl_ord_ids, order_ids, named["codes"], strict=True)
+        )
     return claims
 
 

@@ -3,8 +3,9 @@
 A snapshot is `EngineState` at a log position as plain values (ints, strings, lists, dicts;
 Decimals as strings, enums as their values, dates as ISO text), packed as JSON and zlib:
 
-- canonical: every map is written as a list sorted by its key, so one state always encodes to
-  the same bytes, and two equal states to equal bytes;
+- canonical: every map is written in key order (the orders and ClOrdID claims as columns; the
+  kill switches in the order they were engaged, which KillSwitches keeps), so one state always
+  encodes to the same bytes;
 - versioned: the document carries `schema`; a reader upcasts an older document one version at a
   time (UPCASTERS) before decoding, so every snapshot ever written stays readable. Bump
   SCHEMA_VERSION whenever the document changes shape, add the upcaster from the old version and
@@ -44,8 +45,8 @@ from risk.domain.windows import _Stamps
 
 SCHEMA_VERSION = 1
 COMPRESSION = "zlib"
-# Level 1: about 10% larger than the default level 6 and several times faster to write; reading
-# (what an engine start waits on) costs the same at any level.
+# Level 1: 5% larger than the default level 6 and 4x faster to write (66 MB of JSON for 326,000
+# orders: 6.5 MB in 0.22 s against 6.2 MB in 0.85 s); reading costs the same (0.15 s) at either.
 ZLIB_LEVEL = 1
 
 
@@ -602,12 +603,3 @@ if missing := uncovered():
         f"the snapshot codec does not cover these fields (add them to SECTIONS or COVERED, bump SCHEMA_VERSION "
         f"and add an upcaster): {missing}"
     )
-
-
-def order_count(doc: Mapping[str, Any]) -> int:
-    return len(doc.get("orders", ()))
-
-
-def encode_orders(orders: Iterable[OrderState]) -> list[list[Any]]:
-    """Rows of orders, as the document holds them (for tests and tools)."""
-    return [_order_row(o) for o in orders]

@@ -18,6 +18,7 @@ BENCHES = (
     "order_path.py",
     "replay.py",
     "venue_roundtrip.py",
+    "rest_entry.py",
     "fix_gateway.py",
     "risk_checks.py",
     "risk_gate.py",

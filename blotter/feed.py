@@ -86,7 +86,7 @@ class Feed:
         upto = batch[-1].position
         frames: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for outgoing in messages_for(batch, self.states):
-            for group in groups_of(outgoing.account, outgoing.trader):
+            for group in groups_of(outgoing.account, outgoing.trader, outgoing.oversight):
                 frames[group].append(outgoing.message)
         with self._lock:
             for group, messages in frames.items():

@@ -21,8 +21,11 @@ def user_group(username: str) -> str:
     return f"blotter.user.{username.encode().hex()}"
 
 
-def groups_of(account: str | None, trader: str | None = None) -> tuple[str, ...]:
-    """Where a message about an account (or a trader; neither: everyone) goes."""
+def groups_of(account: str | None, trader: str | None = None, oversight: bool = False) -> tuple[str, ...]:
+    """Where a message about an account (or a trader; neither: everyone; oversight: those who see
+    every account) goes."""
+    if oversight:
+        return (ALL,)
     if account is not None:
         return (account_group(account), ALL)
     if trader is not None:

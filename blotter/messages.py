@@ -13,10 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q
 
-from orders import store
+from orders import calendars, store
 from orders.domain import events as ev
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -24,6 +23,9 @@ from orders.domain.values import WORKING_STATUSES
 from orders.models import Fill, Order, Position
 from orders.projections import FILL_COLUMNS, ORDER_COLUMNS, fill_row, order_row
 from orders.serializers import FillSerializer, OrderSerializer, PositionSerializer
+from reconciliation.domain.events import RECONCILIATION_STREAM
+from reconciliation.models import ReconciliationBreak
+from reconciliation.serializers import BreakSerializer
 from risk.domain.events import RISK_STREAM
 from risk.domain.kill_switch import Scope
 from risk.models import KillSwitch
@@ -39,11 +41,14 @@ class Outgoing:
     account: str | None  # whose it is (None: everyone's: a firm or venue kill switch) ...
     message: dict[str, Any]
     trader: str | None = None  # ... or a trader's: a kill switch on them
+    oversight: bool = False  # ... or only for those who see every account (a reconciliation break)
 
     def for_user(self, accounts: frozenset[str] | None, username: str) -> bool:
         """Whether a user who sees `accounts` (None: all) is to see it."""
         if accounts is None:
             return True
+        if self.oversight:
+            return False
         if self.account is not None:
             return self.account in accounts
         return self.trader is None or self.trader == username
@@ -83,7 +88,7 @@ class OrderStates:
 
 
 def order_rows(states: Iterable[OrderState]) -> list[dict[str, Any]]:
-    zone = settings.OMS_TRADING_DAY_TZ
+    zone = calendars.oms_day()
     orders = [Order(**{_ORDER_ATTRS[c]: v for c, v in zip(ORDER_COLUMNS, order_row(s, zone), strict=True)})
               for s in states]  # fmt: skip
     return list(OrderSerializer(orders, many=True).data)
@@ -99,6 +104,7 @@ def messages_for(batch: list[store.StoredEvent], states: OrderStates) -> list[Ou
     fill_messages: list[dict[str, Any]] = []
     position_at: dict[tuple[str, str], int] = {}
     switch_at: dict[tuple[str, str], int] = {}
+    break_at: dict[int, int] = {}
     for stored in batch:
         if stored.stream_type == store.ORDER_STREAM:
             state = states.apply(stored)
@@ -120,11 +126,15 @@ def messages_for(batch: list[store.StoredEvent], states: OrderStates) -> list[Ou
         elif stored.stream_type == RISK_STREAM and stored.event_type in KILL_SWITCH_EVENTS:
             target = stored.payload.get("target") or ""
             switch_at[stored.payload["scope"], target] = stored.position
+        elif stored.stream_type == RECONCILIATION_STREAM:
+            break_at[stored.stream_id] = stored.position
+            if stored.event_type == "PositionAdjusted":  # it moves the position, as a fill does
+                position_at[stored.account, stored.payload["symbol"]] = stored.position
     for message, row in zip(order_messages, order_rows(order_states), strict=True):
         message["order"] = row
     for message, row in zip(fill_messages, FillSerializer(fills, many=True).data, strict=True):
         message["fill"] = row
-    out += _position_messages(position_at) + _kill_switch_messages(switch_at)
+    out += _position_messages(position_at) + _kill_switch_messages(switch_at) + _break_messages(break_at)
     states.forget_finished()
     out.sort(key=lambda o: o.message["position"])
     return out
@@ -157,4 +167,15 @@ def _kill_switch_messages(switch_at: dict[tuple[str, str], int]) -> list[Outgoin
             trader=s.target if s.scope == Scope.TRADER else None,
         )
         for s, row in zip(rows, KillSwitchSerializer(rows, many=True).data, strict=True)
+    ]
+
+
+def _break_messages(break_at: dict[int, int]) -> list[Outgoing]:
+    """A break's row after the batch, for those who see every account (risk, compliance)."""
+    if not break_at:
+        return []
+    rows = list(ReconciliationBreak.objects.filter(id__in=list(break_at)))
+    return [
+        Outgoing(None, {"type": "break", "position": break_at[b.id], "break": row}, oversight=True)
+        for b, row in zip(rows, BreakSerializer(rows, many=True).data, strict=True)
     ]

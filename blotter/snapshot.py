@@ -10,15 +10,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q
 
-from orders import store
+from orders import calendars, store
 from orders.domain.calendar import trading_day
 from orders.domain.values import PENDING_STATUSES, WORKING_STATUSES
 from orders.models import Fill, Order, Position
 from orders.serializers import FillSerializer, OrderSerializer, PositionSerializer
+from reconciliation.models import ReconciliationBreak
+from reconciliation.serializers import BreakSerializer
 from risk.domain.kill_switch import Scope
 from risk.models import KillSwitch
 from risk.serializers import KillSwitchSerializer
@@ -26,7 +27,7 @@ from risk.serializers import KillSwitchSerializer
 OPEN = [s.value for s in WORKING_STATUSES | PENDING_STATUSES]
 # A websocket message is at most 1 MiB (daphne): a snapshot goes in parts of at most this many rows.
 PART_ROWS = 1000
-LISTS = ("orders", "fills", "positions", "kill_switches")
+LISTS = ("orders", "fills", "positions", "kill_switches", "breaks")
 
 
 def parts(snapshot: dict[str, Any], rows: int | None = None) -> list[dict[str, Any]]:
@@ -48,8 +49,9 @@ def parts(snapshot: dict[str, Any], rows: int | None = None) -> list[dict[str, A
 
 def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
     """The snapshot message for a viewer who sees `accounts` (None: all): today's orders and any
-    older still open, parents and children; today's fills; positions; engaged kill switches."""
-    today = trading_day(time.time_ns(), settings.OMS_TRADING_DAY_TZ)
+    older still open, parents and children; today's fills; positions; engaged kill switches; and,
+    for those who see every account, the open reconciliation breaks."""
+    today = trading_day(time.time_ns(), calendars.oms_day())
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -58,7 +60,9 @@ def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
         fills = Fill.objects.filter(order__trading_day=today)
         positions = Position.objects.all()
         switches = KillSwitch.objects.filter(engaged=True)
+        breaks = ReconciliationBreak.objects.filter(status="open")
         if accounts is not None:
+            breaks = breaks.none()
             orders = orders.filter(account_id__in=accounts)
             fills = fills.filter(account_id__in=accounts)
             positions = positions.filter(account_id__in=accounts)
@@ -74,4 +78,5 @@ def take(accounts: frozenset[str] | None, username: str) -> dict[str, Any]:
             "fills": list(FillSerializer(fills.order_by("id"), many=True).data),
             "positions": list(PositionSerializer(positions.order_by("account_id", "symbol"), many=True).data),
             "kill_switches": list(KillSwitchSerializer(switches, many=True).data),
+            "breaks": list(BreakSerializer(breaks.order_by("id"), many=True).data),
         }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, connection
@@ -24,6 +25,7 @@ from gateway import health as gateway_health
 from oms_project import workers
 from oms_project.rest import SafeJSONParser
 from orders import bus, venue_feed
+from reconciliation import services as reconciliation_services
 from risk import services as risk_services
 from venues.models import Venue
 
@@ -87,7 +89,16 @@ def component_health() -> dict[str, str]:
         if settings.OMS_CELERY:
             components["celery"] = "unknown (redis unreachable)"
     components.update(_venue_health())
+    try:
+        components["reconciliation"] = reconciliation_services.health_component()
+    except DatabaseError as exc:
+        components["reconciliation"] = f"unknown (database unreachable: {exc})"
     return components
+
+
+# Components that report without failing the check: an open reconciliation break is news for a
+# person (risk, compliance), not a system fault; health says it and stays green.
+ADVISORY_COMPONENTS = frozenset({"reconciliation"})
 
 
 def _venue_health() -> dict[str, str]:
@@ -129,10 +140,11 @@ HEALTH_FIELDS = {
 @authentication_classes([])
 @permission_classes([AllowAny])
 def health(request: Request) -> Response:
-    """Each component with "ok" or what is wrong; HTTP 200 only when all are ok. `warnings` name
+    """Each component with "ok" or what is wrong; HTTP 200 only when all are ok. `reconciliation`
+    says how many breaks are open (and the oldest) without failing the check. `warnings` name
     engaged kill switches and missing or stale reference prices, without failing the check."""
     components = component_health()
-    healthy = all(value == "ok" for value in components.values())
+    healthy = all(value == "ok" for name, value in components.items() if name not in ADVISORY_COMPONENTS)
     response = Response(
         {"status": "ok" if healthy else "degraded", "components": components, "warnings": warnings()},
         status=status.HTTP_200_OK if healthy else status.HTTP_503_SERVICE_UNAVAILABLE,
@@ -140,24 +152,46 @@ def health(request: Request) -> Response:
     if not healthy:
         # A degraded component is news, not a server error: one warning naming it, instead of
         # Django's "ERROR Service Unavailable" for every probe.
-        failing = {name: state for name, state in components.items() if state != "ok"}
+        failing = {name: state for name, state in components.items()
+                   if state != "ok" and name not in ADVISORY_COMPONENTS}  # fmt: skip
         log.warning("health: degraded: %s", failing)
         response._has_been_logged = True  # type: ignore[attr-defined]  # (django.utils.log.log_response)
     return response
+
+
+async def ping(request) -> JsonResponse:
+    """GET /api/v1/ping/: the web process answers (no login, no database, no Redis): a liveness
+    probe, and the bare Django endpoint bench/rest_entry.py measures the REST API against."""
+    return JsonResponse({"status": "ok"})
 
 
 class RejectNulMiddleware:
     """PostgreSQL cannot store or compare a NUL character: refuse it anywhere in the URL (path
     or query string) with a 400 before any view, admin filter or lookup can pass it to SQL."""
 
+    sync_capable = True
+    async_capable = True  # on the event loop: a sync-only middleware sends every request through a thread
+
     def __init__(self, get_response):
         self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
 
     def __call__(self, request):
+        if self.async_mode:
+            return self._acall(request)
+        return self._refusal(request) or self.get_response(request)
+
+    async def _acall(self, request):
+        return self._refusal(request) or await self.get_response(request)
+
+    @staticmethod
+    def _refusal(request) -> JsonResponse | None:
         query = request.META.get("QUERY_STRING", "")
         if "\x00" in request.path or "%00" in query or "\x00" in query:
             return JsonResponse({"detail": "NUL characters are not allowed in URLs"}, status=400)
-        return self.get_response(request)
+        return None
 
 
 def not_found(request, exception=None):

@@ -5,13 +5,17 @@ Websockets need a browser session (AuthMiddlewareStack) and an Origin among ALLO
 
 import os
 
+import django
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
-from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "oms_project.settings")
-django_asgi_app = get_asgi_application()
+django.setup(set_prefix=False)  # as django.core.asgi.get_asgi_application
+
+from oms_project.asyncweb import ASGIHandler  # noqa: E402  (after Django is set up)
+
+django_asgi_app = ASGIHandler()  # Django's, without a thread for a request that needs none
 
 from blotter.routing import websocket_urlpatterns  # noqa: E402  (after Django is set up)
 

@@ -6,6 +6,7 @@ With DATABASE_URL / REDIS_URL unset, the OMS uses the embedded PostgreSQL and Va
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -57,18 +58,22 @@ INSTALLED_APPS = [
     "venues",
     "gateway",
     "blotter",
+    "reconciliation",
+    "tradingday",
 ]
 
+# Django's and WhiteNoise's middleware, each as a subclass whose hooks run on the event loop
+# (oms_project/asyncweb.py): Django would run each hook in a thread of its own under ASGI.
 MIDDLEWARE = [
     "oms_project.api.RejectNulMiddleware",
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "oms_project.asyncweb.SecurityMiddleware",
+    "oms_project.asyncweb.StaticFilesMiddleware",  # WhiteNoise
+    "oms_project.asyncweb.SessionMiddleware",
+    "oms_project.asyncweb.CommonMiddleware",
+    "oms_project.asyncweb.CsrfViewMiddleware",
+    "oms_project.asyncweb.AuthenticationMiddleware",
+    "oms_project.asyncweb.MessageMiddleware",
+    "oms_project.asyncweb.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "oms_project.urls"
@@ -135,7 +140,7 @@ LOGOUT_REDIRECT_URL = "/login/"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "oms_project.rest.CachedTokenAuthentication",  # DRF's, each worker remembering a key for 1 s
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -182,6 +187,15 @@ CHANNEL_LAYERS = {
         },
     }
 }
+# Django's cache, shared by every web worker (a per-process cache would give each worker its own
+# throttle counts, were throttles configured). Nothing reads it on the order path.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": f"{env.str('OMS_BUS_PREFIX', default='oms')}:cache",
+    }
+}
 # Celery (oms_project/celery.py): broker and results on the same Valkey/Redis, under the bus prefix.
 # kombu and Celery spell a Unix socket (the embedded Valkey's) their own way.
 CELERY_BROKER_URL = REDIS_URL.replace("unix://", "redis+socket://", 1)
@@ -201,8 +215,25 @@ OMS_SNAPSHOT_SECONDS = env.float("OMS_SNAPSHOT_SECONDS", default=300.0)
 OMS_SNAPSHOT_CHECK_SECONDS = env.float("OMS_SNAPSHOT_CHECK_SECONDS", default=5.0)
 # Taking one is background work: its thread runs this much nicer, so the order path keeps the CPU.
 OMS_SNAPSHOT_NICENESS = env.int("OMS_SNAPSHOT_NICENESS", default=10)
+# Reconciliation with the venues (docs/operations.md): how often the beat task runs, how far a
+# quantity may differ before it is a break, how long a run waits for the connector's answers.
+OMS_RECONCILE_SECONDS = env.float("OMS_RECONCILE_SECONDS", default=30.0)
+OMS_RECONCILE_THRESHOLD = env.str("OMS_RECONCILE_THRESHOLD", default="0")
+try:
+    if not Decimal(OMS_RECONCILE_THRESHOLD) >= 0:
+        raise ValueError
+except (ArithmeticError, ValueError):
+    raise ImproperlyConfigured(
+        f"OMS_RECONCILE_THRESHOLD must be a quantity >= 0, got {OMS_RECONCILE_THRESHOLD!r}"
+    ) from None
+OMS_RECONCILE_ANSWER_SECONDS = env.float("OMS_RECONCILE_ANSWER_SECONDS", default=15.0)
 CELERY_BEAT_SCHEDULE = {
     "heartbeat": {"task": "oms.heartbeat", "schedule": CELERY_HEARTBEAT_SECONDS},
+    "reconcile": {"task": "oms.reconcile", "schedule": OMS_RECONCILE_SECONDS},
+    # The trading day (tradingday/): after each venue's close, expire the DAY orders it left; after
+    # the day's last close, the end-of-day report. Both check every minute and do nothing twice.
+    "day-orders-expire": {"task": "tradingday.expire_day_orders", "schedule": 60.0},
+    "end-of-day-report": {"task": "tradingday.end_of_day_report", "schedule": 60.0},
     # a check that queued behind a long snapshot is dropped, not run late: the next one comes soon
     "snapshot": {
         "task": "orders.snapshot_if_due",
@@ -232,8 +263,27 @@ OMS_FIX_EXPLAIN_UNKNOWN = env.bool("OMS_FIX_EXPLAIN_UNKNOWN", default=True)
 # The simulated venues' FIX acceptors (Procfile and demo data read the same variables).
 OMS_SIMA_PORT = env.int("OMS_SIMA_PORT", default=9881)
 OMS_SIMB_PORT = env.int("OMS_SIMB_PORT", default=9882)
-# ClOrdID is unique per account per trading day; the day rolls at midnight in this zone.
+# ClOrdID is unique per account per trading day; the OMS's day ends at OMS_TRADING_DAY_END
+# ("HH:MM[:SS]", local; 00:00 is midnight) in this zone, every day (docs/operations.md, The trading day).
 OMS_TRADING_DAY_TZ = env.str("OMS_TRADING_DAY_TZ", default="UTC")
+OMS_TRADING_DAY_END = env.str("OMS_TRADING_DAY_END", default="00:00")
+# Each venue's close (orders/domain/calendar.py): {"<venue>" or "default": {"close": "HH:MM[:SS]",
+# "zone": IANA zone, "days": "mon-fri" | "every day" | "mon,tue,..."}}. DAY orders expire at the close;
+# a venue's close_time / time_zone in admin override its entry. JSON in the environment.
+OMS_VENUE_CALENDAR = env.json(
+    "OMS_VENUE_CALENDAR", default={"default": {"close": "16:00", "zone": "America/New_York", "days": "mon-fri"}}
+)
+# How long after a venue's close the OMS expires the DAY orders the venue did not report expired,
+# and after the last close the end-of-day report is made (seconds).
+OMS_CLOSE_GRACE_SECONDS = env.float("OMS_CLOSE_GRACE_SECONDS", default=60.0)
+# Whether the simulated venues expire their DAY orders at the close (the test stack's run without a
+# close, so a test running across 16:00 New York is not surprised; the trading-day tests turn it on).
+OMS_SIMULATOR_CLOSES = env.bool("OMS_SIMULATOR_CLOSES", default=OMS_ENV != "test")
+# Seconds added to the wall clock by the day's clocks (simulators' close, close sweep, end-of-day
+# report): a rehearsal of a close at any hour. Never read on the order path (oms_project/clock.py).
+OMS_CLOCK_OFFSET_S = env.float("OMS_CLOCK_OFFSET_S", default=0.0)
+# Where the end-of-day reports are written: eod-<date>.json and eod-<date>.csv.
+OMS_REPORTS_DIR = env.str("OMS_REPORTS_DIR", default=str(SERVICES.root / "reports"))
 # FIX sessions (venues, simulators) keep their sequence numbers for the day; they reset at this
 # time of day, UTC ("HH:MM:SS"), quickfix's StartTime.
 OMS_FIX_SESSION_START = env.str("OMS_FIX_SESSION_START", default="00:00:00")

@@ -2,14 +2,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from oms_project.api import TokenView, health
+from oms_project.api import TokenView, health, ping
 
 api_v1 = [
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("health/", health, name="health"),
+    path("ping/", ping, name="ping"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("", include("risk.urls")),
+    path("", include("reconciliation.urls")),
     path("", include("orders.urls")),
 ]
 

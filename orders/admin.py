@@ -11,7 +11,17 @@ from django.utils.html import format_html
 
 from orders import references
 from orders.engine import snapshot_codec
-from orders.models import Account, Event, Fill, Instrument, Order, Position, Snapshot, ns_to_datetime
+from orders.models import (
+    Account,
+    Event,
+    Fill,
+    Instrument,
+    Order,
+    Position,
+    PositionAdjustment,
+    Snapshot,
+    ns_to_datetime,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -120,6 +130,16 @@ class FillAdmin(ReadOnlyAdmin):
     list_display = ["id", "order_id", "account", "symbol", "side", "last_qty", "last_px", "exec_id", "executed_at"]
     list_filter = ["account", "side"]
     search_fields = ["=order__id", "=exec_id", "=symbol"]
+
+
+@admin.register(PositionAdjustment)
+class PositionAdjustmentAdmin(ReadOnlyAdmin):
+    """Adjustments reconciliation booked when a person accepted a venue's figure (never fills)."""
+
+    list_display = ["id", "break_id", "venue", "account", "symbol", "quantity", "price", "actor", "reason",
+                    "adjusted_at"]  # fmt: skip
+    list_filter = ["venue", "account"]
+    search_fields = ["=symbol", "=break_id"]
 
 
 @admin.register(Position)

@@ -34,6 +34,9 @@ COMMAND_TYPES: dict[str, type] = {
         cmd.ChangeInstrumentRisk,
         cmd.EngageKillSwitch,
         cmd.ReleaseKillSwitch,
+        cmd.RecordReconciliation,
+        cmd.ResolveReconciliationBreak,
+        cmd.ExpireDayOrders,
     )
 }
 GROUP = "engine"
@@ -73,8 +76,13 @@ def new_command_id() -> str:
     return uuid.uuid4().hex
 
 
-def encode(command: cmd.Command, reply_to: str | None) -> str:
-    return orjson.dumps({"type": type(command).__name__, "reply_to": reply_to, "command": to_dict(command)}).decode()
+def encode(command: cmd.Command, reply_to: str | None, *, with_order: bool = False) -> str:
+    """`with_order`: the reply carries the order as committed (its projection row, `order`), so the
+    sender need not read it back."""
+    envelope = {"type": type(command).__name__, "reply_to": reply_to, "command": to_dict(command)}
+    if with_order:
+        envelope["with_order"] = True
+    return orjson.dumps(envelope).decode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +92,15 @@ class Envelope:
     reply_to: str | None
     error: str = ""
     raw: str = ""  # the entry as it came, for the dead-letter stream
+    with_order: bool = False  # the sender wants the order in the reply
 
 
 def decode(entry_id: str, fields: dict[str, str]) -> Envelope:
     try:
         data = orjson.loads(fields["c"])
         command = from_dict(COMMAND_TYPES[data["type"]], data["command"])
-        return Envelope(entry_id, command, data.get("reply_to"), raw=fields["c"])
+        with_order = bool(data.get("with_order"))
+        return Envelope(entry_id, command, data.get("reply_to"), raw=fields["c"], with_order=with_order)
     except Exception as exc:  # a malformed entry must not stop the engine: it is answered and dropped
         reply_to = None
         try:
@@ -100,7 +110,7 @@ def decode(entry_id: str, fields: dict[str, str]) -> Envelope:
         return Envelope(entry_id, None, reply_to, f"malformed command: {exc!r}", raw=str(fields.get("c", "")))
 
 
-def send(command: cmd.Command, timeout: float | None = None) -> dict[str, Any]:
+def send(command: cmd.Command, timeout: float | None = None, *, with_order: bool = False) -> dict[str, Any]:
     """Put a command on the bus and wait for the engine's answer, sent after its commit.
 
     Raises EngineUnavailable when no answer comes within `timeout` seconds.
@@ -111,14 +121,32 @@ def send(command: cmd.Command, timeout: float | None = None) -> dict[str, Any]:
     try:
         # One round trip: the command, then the wait for its answer on the same connection.
         pipe = r.pipeline(transaction=False)
-        pipe.xadd(commands_stream(), {"c": encode(command, reply_to)})
+        pipe.xadd(commands_stream(), {"c": encode(command, reply_to, with_order=with_order)})
         pipe.blpop([reply_to], timeout=timeout)
         _, answer = pipe.execute()
     except redis.RedisError as exc:
         raise EngineUnavailable(f"command bus unreachable: {exc}") from exc
     if answer is None:
         raise EngineUnavailable(f"no answer from the engine within {timeout:g}s")
-    return json.loads(answer[1])
+    return orjson.loads(answer[1])
+
+
+async def asend(command: cmd.Command, timeout: float | None = None, *, with_order: bool = False) -> dict[str, Any]:
+    """`send` on the event loop: no thread waits while the engine answers (the web's order entry)."""
+    from orders.edge import aclient  # one client per event loop
+
+    timeout = settings.OMS_ENGINE_REPLY_TIMEOUT if timeout is None else timeout
+    reply_to = key(f"reply:{command.command_id}")
+    try:
+        async with aclient().pipeline(transaction=False) as pipe:
+            pipe.xadd(commands_stream(), {"c": encode(command, reply_to, with_order=with_order)})
+            pipe.blpop([reply_to], timeout=timeout)
+            _, answer = await pipe.execute()
+    except redis.RedisError as exc:
+        raise EngineUnavailable(f"command bus unreachable: {exc}") from exc
+    if answer is None:
+        raise EngineUnavailable(f"no answer from the engine within {timeout:g}s")
+    return orjson.loads(answer[1])
 
 
 def send_many(commands: list[cmd.Command], timeout: float | None = None) -> list[dict[str, Any]]:

@@ -216,6 +216,33 @@ class Fill(models.Model):
         return f"{self.exec_id} {self.side} {self.last_qty} {self.symbol} @ {self.last_px}"
 
 
+class PositionAdjustment(models.Model):
+    """Projection: a position adjustment (a reconciliation break accepted at the venue's figure;
+    never a fill). `id` is the position of its PositionAdjusted event in the log; who made it is
+    that event's actor."""
+
+    id = models.BigIntegerField(primary_key=True)
+    break_id = models.BigIntegerField()
+    venue = models.CharField(max_length=64)
+    account = models.ForeignKey(
+        Account, to_field="code", db_column="account_code", on_delete=models.PROTECT, db_constraint=False,
+        related_name="position_adjustments",
+    )  # fmt: skip
+    symbol = models.CharField(max_length=32)
+    quantity = models.DecimalField(**QTY)  # signed: added to the net position
+    price = models.DecimalField(**PX, null=True, blank=True)
+    reason = models.TextField()
+    actor = models.CharField(max_length=200)
+    adjusted_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["venue", "account", "symbol"], name="adjustment_venue_account_sym")]
+
+    def __str__(self) -> str:
+        return f"{self.venue} {self.account_id} {self.symbol} {self.quantity:+}"
+
+
 class Position(models.Model):
     """Projection: net position, average cost and realised P&L per account and symbol."""
 

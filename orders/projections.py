@@ -1,4 +1,5 @@
-"""Projection receivers: orders, fills and positions follow the log, batch by batch.
+"""Projection receivers: orders, fills and positions (and the position adjustments that
+reconciliation books) follow the log, batch by batch.
 
 Connected to `events_appended`, so they run inside the transaction that appends the
 events (live) or that rebuilds the projections (rebuild_projections). They fold the same
@@ -17,24 +18,26 @@ from datetime import date
 from decimal import Decimal
 
 import psycopg
-from django.conf import settings
 from django.db import IntegrityError, connection
 from django.dispatch import receiver
 
+from orders import calendars
 from orders.domain import cl_ord_ids
 from orders.domain import events as ev
-from orders.domain.calendar import trading_day
+from orders.domain.calendar import Zone, trading_day
 from orders.domain.fold import apply
 from orders.domain.positions import Position as PositionState
-from orders.domain.positions import apply_fill
+from orders.domain.positions import apply_adjustment, apply_fill
 from orders.domain.state import OrderState, PendingRequest
 from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
-from orders.models import ClOrdIdClaim, Fill, Order, Position, ns_to_datetime
+from orders.models import ClOrdIdClaim, Fill, Order, Position, PositionAdjustment, ns_to_datetime
 from orders.store import ORDER_STREAM, StoredEvent, events_appended
+from reconciliation.domain.events import RECONCILIATION_STREAM, PositionAdjusted
 
 ORDER_TABLE = Order._meta.db_table
 FILL_TABLE = Fill._meta.db_table
 POSITION_TABLE = Position._meta.db_table
+ADJUSTMENT_TABLE = PositionAdjustment._meta.db_table
 
 ORDER_COLUMNS = (
     "id", "account_code", "cl_ord_id", "symbol", "side", "order_type", "time_in_force", "quantity",
@@ -45,6 +48,9 @@ ORDER_COLUMNS = (
 )  # fmt: skip
 FILL_COLUMNS = (
     "id", "order_id", "account_code", "symbol", "side", "exec_id", "last_qty", "last_px", "executed_at", "amendment",
+)  # fmt: skip
+ADJUSTMENT_COLUMNS = (
+    "id", "break_id", "venue", "account_code", "symbol", "quantity", "price", "reason", "actor", "adjusted_at",
 )  # fmt: skip
 POSITION_COLUMNS = ("account_code", "symbol", "quantity", "avg_cost", "realized_pnl", "bought", "sold", "updated_at")
 
@@ -101,7 +107,13 @@ def _cursor() -> psycopg.Cursor:
 @receiver(events_appended, dispatch_uid="orders.project_orders_fills_positions")
 def project_orders_fills_positions(sender: object, events: list[StoredEvent], **kwargs: object) -> None:
     order_events = [e for e in events if e.stream_type == ORDER_STREAM]
+    adjustments = [adjustment_row(e) for e in events
+                   if e.stream_type == RECONCILIATION_STREAM and isinstance(e.event, PositionAdjusted)]  # fmt: skip
     if not order_events:
+        if adjustments:
+            with _cursor() as cursor:
+                _copy_rows(cursor, ADJUSTMENT_TABLE, ADJUSTMENT_COLUMNS, adjustments)
+                _project_positions(cursor, _movements([], adjustments))
         return
     touched = sorted({e.stream_id for e in order_events})
     continuing = sorted(set(touched) - {e.stream_id for e in order_events if e.stream_version == 1})
@@ -121,7 +133,7 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
                 fills.append(fill_row(stored.position, state, event))
             elif isinstance(event, ev.FillBusted | ev.FillCorrected):
                 amendments.append((state, event))
-        zone = settings.OMS_TRADING_DAY_TZ
+        zone = calendars.oms_day()
         rows = [order_row(states[i], zone) for i in touched]
         if not continuing:
             _copy_rows(cursor, ORDER_TABLE, ORDER_COLUMNS, rows)  # all new: plain COPY, the fast path
@@ -130,9 +142,12 @@ def project_orders_fills_positions(sender: object, events: list[StoredEvent], **
         _claim_cl_ord_ids(cursor, order_events, zone)
         if fills:
             _copy_rows(cursor, FILL_TABLE, FILL_COLUMNS, fills)
+        if adjustments:
+            _copy_rows(cursor, ADJUSTMENT_TABLE, ADJUSTMENT_COLUMNS, adjustments)
         amended = _amend_fills(cursor, amendments) if amendments else set()
-        if fills:
-            _project_positions(cursor, [f for f in fills if (f[2], f[3]) not in amended])
+        if fills or adjustments:
+            moves = _movements(fills, adjustments)
+            _project_positions(cursor, [m for m in moves if (m[1], m[2]) not in amended])
 
 
 CLAIM_TABLE = ClOrdIdClaim._meta.db_table
@@ -145,7 +160,7 @@ CLAIM_UPSERT = (
 )
 
 
-def _claim_cl_ord_ids(cursor: psycopg.Cursor, events: list[StoredEvent], zone: str) -> None:
+def _claim_cl_ord_ids(cursor: psycopg.Cursor, events: list[StoredEvent], zone: Zone) -> None:
     claims: dict[tuple[str, date, str], int] = {}
     for stored in events:
         cl_ord_id = cl_ord_ids.introduced(stored.event)
@@ -185,15 +200,18 @@ def _amend_fills(cursor: psycopg.Cursor, amendments: list) -> set[tuple[str, str
             )
     keys = {(state.account, state.symbol) for state, _ in amendments}
     for account, symbol in sorted(keys):
+        # Adjustments too, in their place in the log: they move the position as fills do.
         cursor.execute(
-            f"SELECT side, last_qty, last_px, executed_at FROM {FILL_TABLE} "
-            "WHERE account_code = %s AND symbol = %s AND amendment <> 'busted' ORDER BY id",
-            [account, symbol],
+            f"SELECT id, side, last_qty, last_px, executed_at FROM {FILL_TABLE} "
+            "WHERE account_code = %s AND symbol = %s AND amendment <> 'busted' "
+            f"UNION ALL SELECT id, NULL, quantity, price, adjusted_at FROM {ADJUSTMENT_TABLE} "
+            "WHERE account_code = %s AND symbol = %s ORDER BY 1",
+            [account, symbol, account, symbol],
         )
         position, updated_at = PositionState(account, symbol), None
-        for side, last_qty, last_px, executed_at in cursor.fetchall():
-            position = apply_fill(position, Side(side), last_qty, last_px)
-            updated_at = executed_at
+        for _, side, quantity, price, at in cursor.fetchall():
+            position = _move(position, side, quantity, price)
+            updated_at = at
         p = position
         cursor.execute(UPSERT_POSITION, (account, symbol, p.quantity, p.avg_cost, p.realized_pnl, p.bought, p.sold,
                                          updated_at or ns_to_datetime(0)))  # fmt: skip
@@ -208,7 +226,7 @@ def _load_orders(cursor: psycopg.Cursor, continuing: list[int]) -> dict[int, Ord
     return {row[0]: _state_from_row(row) for row in cursor.fetchall()}
 
 
-def order_row(state: OrderState, zone: str) -> tuple:
+def order_row(state: OrderState, zone: Zone) -> tuple:
     pending = state.pending
     day: date = trading_day(state.created_at_ns, zone)
     return (
@@ -222,6 +240,13 @@ def order_row(state: OrderState, zone: str) -> tuple:
         ns_to_datetime(state.created_at_ns), ns_to_datetime(state.updated_at_ns),
         state.created_at_ns, state.updated_at_ns, state.venue_order_id or "",
     )  # fmt: skip
+
+
+def order_reply(state: OrderState, zone: str) -> dict:
+    """The order's projection row as a JSON-ready dict (column -> value; decimals as strings), as the
+    engine puts it in a sender's reply: the row this commit wrote, without reading it back."""
+    row = order_row(state, zone)
+    return {c: str(v) if isinstance(v, Decimal) else v for c, v in zip(ORDER_COLUMNS, row, strict=True)}
 
 
 def _state_from_row(row: tuple) -> OrderState:
@@ -268,9 +293,37 @@ def fill_row(position: int, state: OrderState, event: ev.OrderPartiallyFilled | 
     )  # fmt: skip
 
 
-def _project_positions(cursor: psycopg.Cursor, fills: list[tuple]) -> None:
-    """Fold the batch's fills, in log order, onto the stored positions they touch."""
-    keys = sorted({(f[2], f[3]) for f in fills})
+def adjustment_row(stored: StoredEvent) -> tuple:
+    event = stored.event
+    assert isinstance(event, PositionAdjusted)
+    return (
+        stored.position, event.stream_id, event.venue, event.account, event.symbol, event.quantity, event.price,
+        event.reason, stored.actor, ns_to_datetime(event.at_ns),
+    )  # fmt: skip
+
+
+# What moves a position, in log order: (log position, account, symbol, side, quantity, price, at).
+# A fill has its side; an adjustment none (its quantity is signed).
+Movement = tuple
+
+
+def _movements(fills: list[tuple], adjustments: list[tuple]) -> list[Movement]:
+    moves = [(f[0], f[2], f[3], f[4], f[6], f[7], f[8]) for f in fills]
+    moves += [(a[0], a[3], a[4], None, a[5], a[6], a[9]) for a in adjustments]
+    return sorted(moves, key=lambda m: m[0])
+
+
+def _move(position: PositionState, side: str | None, quantity, price) -> PositionState:
+    if side is None:
+        return apply_adjustment(position, Decimal(quantity), None if price is None else Decimal(price))
+    return apply_fill(position, Side(side), Decimal(quantity), Decimal(price))
+
+
+def _project_positions(cursor: psycopg.Cursor, moves: list[Movement]) -> None:
+    """Fold the batch's fills and adjustments, in log order, onto the stored positions they touch."""
+    if not moves:
+        return
+    keys = sorted({(m[1], m[2]) for m in moves})
     cursor.execute(
         f"SELECT account_code, symbol, quantity, avg_cost, realized_pnl, bought, sold FROM {POSITION_TABLE} "
         "WHERE (account_code, symbol) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
@@ -278,11 +331,10 @@ def _project_positions(cursor: psycopg.Cursor, fills: list[tuple]) -> None:
     )
     positions = {(row[0], row[1]): PositionState(*row) for row in cursor.fetchall()}
     updated_at = {}
-    for _, _, account, symbol, side, _, last_qty, last_px, executed_at, _ in fills:
+    for _, account, symbol, side, quantity, price, at in moves:
         key = (account, symbol)
-        current = positions.get(key) or PositionState(account, symbol)
-        positions[key] = apply_fill(current, Side(side), Decimal(last_qty), Decimal(last_px))
-        updated_at[key] = executed_at
+        positions[key] = _move(positions.get(key) or PositionState(account, symbol), side, quantity, price)
+        updated_at[key] = at
     cursor.executemany(
         UPSERT_POSITION,
         [

@@ -17,7 +17,7 @@ from django.db import connection, transaction
 
 from orders import store
 from orders.engine import WRITER_LOCK_KEY, WriterLockHeld
-from orders.models import ClOrdIdClaim, Fill, Order, Position
+from orders.models import ClOrdIdClaim, Fill, Order, Position, PositionAdjustment
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ PROJECTIONS = (
     # a position's surrogate id depends on insertion order; its identity is (account, symbol)
     _projection(Position, ("account_code", "symbol"), skip=("id",)),
     _projection(ClOrdIdClaim, ("account_code", "trading_day", "cl_ord_id"), skip=("id",)),
+    _projection(PositionAdjustment, ("id",)),
 )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from decimal import Decimal
 
 from django.db import models
@@ -59,6 +60,32 @@ def _unpadded(value: Decimal) -> Decimal:
 _compact = CompactDecimalField(max_digits=40, decimal_places=16)
 
 
+class DatabaseLookups:
+    """What order entry asks about the world, read from the database each time: where no cached
+    snapshot (orders.edge.Lookups, context["lookups"]) was given."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+
+    def symbol_known(self, symbol: str) -> bool:
+        return services.instrument_exists(symbol)
+
+    def venue_active(self, name: str) -> bool:
+        return services.venue_active(name)
+
+    def may_trade(self, code: str) -> bool:
+        return services.account_granted(self.user, code)
+
+
+def _lookups(serializer: serializers.Serializer):
+    context = serializer.context
+    lookups = context.get("lookups")
+    if lookups is None:
+        request = context.get("request")
+        lookups = context["lookups"] = DatabaseLookups(request.user if request is not None else None)
+    return lookups
+
+
 def validate_cl_ord_id(value: str) -> str:
     _refuse(entry.cl_ord_id_problem(value))
     return value
@@ -110,6 +137,57 @@ class OrderSerializer(serializers.Serializer):
         }
 
 
+# A page of orders, without DRF's field machinery: OrderSerializer's output exactly (a test holds the
+# two equal over every order of the test database), built from plain rows (one query, no model
+# instances). DRF spends ~0.4 ms an order walking fields; this is what makes a 50-row page cheap.
+ORDER_ROW_FIELDS = (
+    "id", "account_id", "cl_ord_id", "symbol", "side", "quantity", "order_type", "limit_price", "time_in_force",
+    "venue", "parent_id", "strategy", "status", "cum_qty", "leaves_qty", "avg_px", "reject_reason", "text",
+    "pending_kind", "pending_cl_ord_id", "pending_quantity", "pending_limit_price", "anomalies", "trading_day",
+    "created_at", "updated_at", "version",
+)  # fmt: skip
+_REJECTED = OrdStatus.REJECTED.value
+
+
+def _decimal(value: Decimal | None) -> str | None:
+    return CompactDecimalField.to_representation(_compact, value)
+
+
+def _datetime(value) -> str:
+    """As DRF's DateTimeField shows it in UTC (TIME_ZONE): ISO 8601 with "Z"."""
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def order_rows(rows) -> list[dict]:
+    """OrderSerializer(many=True).data of `rows`, tuples of ORDER_ROW_FIELDS."""
+    shown = []
+    for (id_, account, cl_ord_id, symbol, side, quantity, order_type, limit_price, time_in_force, venue, parent,
+         strategy, status, cum_qty, leaves_qty, avg_px, reject_reason, text, pending_kind, pending_cl_ord_id,
+         pending_quantity, pending_limit_price, anomalies, trading_day, created_at, updated_at, version,
+         ) in rows:  # fmt: skip
+        shown.append({
+            "id": id_, "account": account, "cl_ord_id": cl_ord_id, "symbol": symbol, "side": side,
+            "quantity": _decimal(quantity), "order_type": order_type, "limit_price": _decimal(limit_price),
+            "time_in_force": time_in_force, "venue": venue, "parent": parent, "strategy": strategy,
+            "status": status, "cum_qty": _decimal(cum_qty), "leaves_qty": _decimal(leaves_qty),
+            "avg_px": _decimal(avg_px), "reject_reason": reject_reason,
+            "reject_text": text if status == _REJECTED else "", "text": text,
+            "pending": None if not pending_kind else {
+                "kind": pending_kind, "cl_ord_id": pending_cl_ord_id, "quantity": _decimal(pending_quantity),
+                "limit_price": _decimal(pending_limit_price),
+            },
+            "anomalies": anomalies, "trading_day": trading_day.isoformat(), "created_at": _datetime(created_at),
+            "updated_at": _datetime(updated_at), "version": version,
+        })  # fmt: skip
+    return shown
+
+
+def order_representation(order: Order) -> dict:
+    """OrderSerializer(order).data, the fast way (order_rows)."""
+    return order_rows([tuple(getattr(order, name) for name in ORDER_ROW_FIELDS)])[0]
+
+
 class RoutingSerializer(serializers.Serializer):
     strategy = serializers.ChoiceField(
         choices=[s.value for s in Strategy],
@@ -124,11 +202,11 @@ class RoutingSerializer(serializers.Serializer):
     )  # fmt: skip
 
     def validate_venue(self, value: str) -> str:
-        _refuse(entry.venue_problem(value, services.venue_active))
+        _refuse(entry.venue_problem(value, _lookups(self).venue_active))
         return value
 
     def validate_venues(self, value: list[str]) -> list[str]:
-        _refuse(entry.venues_problem(value, services.venue_active))
+        _refuse(entry.venues_problem(value, _lookups(self).venue_active))
         return value
 
     def to_internal_value(self, data):
@@ -166,16 +244,15 @@ class OrderCreateSerializer(serializers.Serializer):
     )
 
     def validate_venue(self, value: str | None) -> str | None:
-        _refuse(entry.venue_problem(value, services.venue_active))
+        _refuse(entry.venue_problem(value, _lookups(self).venue_active))
         return value
 
     def validate_account(self, value: str) -> str:
-        user = self.context["request"].user
-        _refuse(entry.account_problem(value, lambda code: services.account_granted(user, code)))
+        _refuse(entry.account_problem(value, _lookups(self).may_trade))
         return value
 
     def validate_symbol(self, value: str) -> str:
-        _refuse(entry.symbol_problem(value, services.instrument_exists))
+        _refuse(entry.symbol_problem(value, _lookups(self).symbol_known))
         return value
 
     def validate_quantity(self, value: Decimal) -> Decimal:

@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db.models import QuerySet
 
-from orders import bus
+from orders import bus, edge
 from orders.domain import commands as cmd
 from orders.domain.values import OrderType, Side, Strategy, TimeInForce
 from orders.models import Account, Event, Fill, Instrument, Order, Position
@@ -73,8 +74,9 @@ def account_granted(user: User, code: str, *, require_active: bool = True) -> bo
 
 def order_actionable_by(user: User, order: Order, *, cancel: bool = False) -> bool:
     """Cancelling needs only the grant: a deactivated account's live orders must still be
-    cancellable. New risk (a replace) needs the account active, as a new order does."""
-    return account_granted(user, order.account_id, require_active=not cancel)
+    cancellable. New risk (a replace) needs the account active, as a new order does. The grant as
+    the web worker's cache holds it (orders.edge), as order entry reads it."""
+    return edge.cache.lookups_for(user).may_trade(order.account_id, require_active=not cancel)
 
 
 def instrument_exists(symbol: str) -> bool:
@@ -106,16 +108,47 @@ def _deadline_ns(received_at_ns: int) -> int:
     return received_at_ns + int(settings.OMS_ENGINE_REPLY_TIMEOUT * 1_000_000_000) - DEADLINE_MARGIN_NS
 
 
+_ORDER_FIELDS = {f.column: f for f in Order._meta.concrete_fields}
+
+
+def order_from_reply(row: dict[str, Any]) -> Order:
+    """The order as the engine's reply carries it (its projection row, projections.order_reply):
+    the same instance a read of the projection would give, unsaved."""
+    fields = {c: _ORDER_FIELDS[c] for c in row if c in _ORDER_FIELDS}
+    return Order(**{f.attname: f.to_python(row[c]) for c, f in fields.items()})
+
+
 def _answer(reply: dict[str, Any]) -> EngineAnswer:
-    order = Order.objects.filter(id=reply["order_id"]).first() if reply.get("order_id") else None
+    if reply.get("order") is not None:
+        order: Order | None = order_from_reply(reply["order"])
+    else:  # an engine that does not send it, or an order it no longer holds
+        order = Order.objects.filter(id=reply["order_id"]).first() if reply.get("order_id") else None
     return EngineAnswer(reply["outcome"], order, reply.get("reason", ""), reply.get("text", ""))
+
+
+async def _aanswer(reply: dict[str, Any]) -> EngineAnswer:
+    if reply.get("order") is None and reply.get("order_id"):
+        return await sync_to_async(_answer)(reply)
+    return _answer(reply)
 
 
 def new_request_cl_ord_id() -> str:
     return f"OMS-{uuid.uuid4().hex[:16]}"
 
 
-def order_submit(
+def order_submit(*, user: User, **order: Any) -> EngineAnswer:
+    """`order`: submit_command's fields. Precondition: the caller checked that `user` may trade the
+    account. Raises EngineUnavailable."""
+    return _answer(bus.send(submit_command(user=user, **order), with_order=True))
+
+
+async def aorder_submit(*, user: User, **order: Any) -> EngineAnswer:
+    """`order_submit` on the event loop: the thread is free while the engine answers, and the order
+    comes back in the engine's reply, so nothing is read from the database."""
+    return await _aanswer(await bus.asend(submit_command(user=user, **order), with_order=True))
+
+
+def submit_command(
     *,
     user: User,
     account: str,
@@ -128,10 +161,9 @@ def order_submit(
     limit_price: Decimal | None,
     venue: str | None = None,
     routing: dict | None = None,
-) -> EngineAnswer:
-    """Precondition: the caller checked that `user` may trade `account`. Raises EngineUnavailable."""
+) -> cmd.SubmitOrder:
     received = time.time_ns()
-    command = cmd.SubmitOrder(
+    return cmd.SubmitOrder(
         command_id=bus.new_command_id(),
         received_at_ns=received,
         actor=_actor(user),
@@ -149,7 +181,6 @@ def order_submit(
         slices=routing.get("slices") if routing else None,
         venues=tuple(routing["venues"]) if routing and routing.get("venues") else None,
     )
-    return _answer(bus.send(command))
 
 
 def order_cancel(*, user: User, order: Order, cl_ord_id: str | None = None) -> EngineAnswer:
@@ -162,7 +193,7 @@ def order_cancel(*, user: User, order: Order, cl_ord_id: str | None = None) -> E
         cl_ord_id=cl_ord_id or new_request_cl_ord_id(),
         orig_cl_ord_id=order.cl_ord_id,
     )
-    return _answer(bus.send(command))
+    return _answer(bus.send(command, with_order=True))
 
 
 def order_replace(
@@ -186,4 +217,4 @@ def order_replace(
         limit_price=limit_price,
         expires_at_ns=_deadline_ns(received),
     )
-    return _answer(bus.send(command))
+    return _answer(bus.send(command, with_order=True))

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.db import connection, connections
 from django.utils import timezone
 
-from orders import store
+from orders import calendars, store
 from orders.engine import snapshot_codec as codec
 from orders.engine.reference import ReferenceData
 from orders.engine.snapshots import Progress, Reference, Start, fold_tail, gc_paused, restore
@@ -55,8 +55,7 @@ def current_reference() -> Reference:
     """The engine's basis and reference data, as it would load them now."""
     reference = ReferenceData()
     reference.load()
-    policy = reference.policy
-    return Reference(codec.Basis.of(settings.OMS_TRADING_DAY_TZ, policy), reference.margin_rates(), policy)
+    return Reference(calendars.oms_day(), reference.margin_rates(), reference.policy)
 
 
 @contextmanager
@@ -202,7 +201,7 @@ def snapshot_verify(*, position: int | None = None, progress: Progress | None = 
     replay_started = time.monotonic()
     with gc_paused():
         replayed = reference.empty_state()
-        fold_tail(replayed, reference.basis.zone, until=until, progress=progress)
+        fold_tail(replayed, reference.zone, until=until, progress=progress)
     replay_seconds = time.monotonic() - replay_started
     expected, actual = codec.state_hash(replayed), codec.state_hash(from_snapshot)
     found = []

@@ -18,6 +18,7 @@ from django.dispatch import Signal
 from orders.domain import events as ev
 from orders.domain.serialization import SCHEMA_VERSIONS, event_from_payload, event_to_payload
 from orders.domain.state import OrderState
+from reconciliation.domain.events import RECONCILIATION_STREAM, ReconciliationEvent
 from risk.domain.events import RISK_STREAM, RiskEvent
 
 ORDER_STREAM = "order"
@@ -125,6 +126,36 @@ class StoredEvent:
             schema_version=SCHEMA_VERSIONS[name],
             payload=event_to_payload(event),
             account=account or "",
+            occurred_at_ns=event.at_ns,
+            recorded_at_ns=recorded_at_ns,
+            actor=actor,
+            command_id=command_id,
+            _event=event,
+        )
+
+    @classmethod
+    def for_reconciliation(
+        cls,
+        event: ReconciliationEvent,
+        *,
+        position: int,
+        version: int,
+        account: str,
+        recorded_at_ns: int,
+        actor: str,
+        command_id: str,
+    ) -> StoredEvent:
+        """A reconciliation event, on its break's stream; the account column names the break's account."""
+        name = type(event).__name__
+        return cls(
+            position=position,
+            stream_type=RECONCILIATION_STREAM,
+            stream_id=event.stream_id,
+            stream_version=version,
+            event_type=name,
+            schema_version=SCHEMA_VERSIONS[name],
+            payload=event_to_payload(event),
+            account=account,
             occurred_at_ns=event.at_ns,
             recorded_at_ns=recorded_at_ns,
             actor=actor,

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import redis
+from asgiref.sync import sync_to_async
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -11,11 +14,13 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from orders import references, services
+from oms_project.asyncweb import AsyncAPIView, plain
+from orders import edge, references, services
 from orders.domain.values import OrderType, Side, TimeInForce
 from orders.filters import EventFilter, FillFilter, OrderFilter, PositionFilter
 from orders.models import Instrument
 from orders.serializers import (
+    ORDER_ROW_FIELDS,
     AccountSerializer,
     CancelSerializer,
     EventSerializer,
@@ -25,6 +30,8 @@ from orders.serializers import (
     OrderSerializer,
     PositionSerializer,
     ReplaceSerializer,
+    order_representation,
+    order_rows,
 )
 from risk import services as risk_services
 from risk.serializers import InstrumentRiskChangeSerializer
@@ -56,7 +63,7 @@ Refusal = inline_serializer(
 def _refusal(answer: services.EngineAnswer) -> Response:
     body: dict = {"detail": answer.text, "reason": answer.reason}
     if answer.order is not None:
-        body["order"] = OrderSerializer(answer.order).data
+        body["order"] = order_representation(answer.order)
     field = REFUSAL_FIELDS.get(answer.reason)
     if field is not None:
         body[field] = [answer.text]
@@ -64,6 +71,63 @@ def _refusal(answer: services.EngineAnswer) -> Response:
     if answer.reason == "unknown_order":
         return Response(body, status=status.HTTP_404_NOT_FOUND)
     return Response(body, status=status.HTTP_409_CONFLICT)
+
+
+def _submission(data: dict) -> dict:
+    """A validated OrderCreateSerializer's data as services.submit_command's fields."""
+    return {
+        "account": data["account"],
+        "cl_ord_id": data["cl_ord_id"],
+        "symbol": data["symbol"],
+        "side": Side(data["side"]),
+        "quantity": data["quantity"],
+        "order_type": OrderType(data["order_type"]),
+        "time_in_force": TimeInForce(data["time_in_force"]),
+        "limit_price": data.get("limit_price"),
+        "venue": data.get("venue"),
+        "routing": data.get("routing"),
+    }
+
+
+def _created(answer: services.EngineAnswer) -> Response:
+    if answer.order is None:
+        return _refusal(answer)
+    code = status.HTTP_200_OK if answer.outcome == "duplicate" else status.HTTP_201_CREATED
+    return Response(order_representation(answer.order), status=code)
+
+
+class OrderEntryView(AsyncAPIView):
+    """POST /api/v1/orders/ on the event loop: OrderViewSet.create's contract (its schema is the
+    one published), with no thread held while the engine answers and no database read in the common
+    case: the user from the token cache, the account grant, symbol and venue from the cached
+    reference data (orders.edge), the order as committed from the engine's reply."""
+
+    async def post(self, request: Request) -> Response:
+        lookups = await edge.cache.alookups_for(request.user)
+        incoming = OrderCreateSerializer(data=request.data, context={"request": request, "lookups": lookups})
+        incoming.is_valid(raise_exception=True)
+        return _created(await services.aorder_submit(user=request.user, **_submission(incoming.validated_data)))
+
+
+_order_entry = OrderEntryView.as_view()
+_order_list = None  # OrderViewSet's list view, as the router builds it (on first use: urls import this module)
+
+
+@csrf_exempt  # as every DRF view: SessionAuthentication checks CSRF itself, token clients send none
+async def orders_collection(request: HttpRequest) -> HttpResponse:
+    """/api/v1/orders/: a POST to the async OrderEntryView, anything else (GET: the list) to the
+    router's OrderViewSet view, in a thread as Django runs a sync view."""
+    if request.method == "POST":
+        return await _order_entry(request)
+    return await sync_to_async(_listed)(request)
+
+
+def _listed(request: HttpRequest) -> HttpResponse:
+    global _order_list
+    if _order_list is None:
+        _order_list = OrderViewSet.as_view({"get": "list", "post": "create"})
+    response = _order_list(request)
+    return plain(response) if isinstance(response, Response) else response
 
 
 class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -75,6 +139,13 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
 
     def get_queryset(self):
         return services.orders_for_user(self.request.user)
+
+    def list(self, request: Request, *args: object, **kwargs: object) -> Response:
+        """Orders, newest first. One query for the page (plain rows: serializers.order_rows), one to count."""
+        queryset = self.filter_queryset(self.get_queryset()).values_list(*ORDER_ROW_FIELDS)
+        page = self.paginate_queryset(queryset)
+        assert page is not None  # the API always paginates (settings: DEFAULT_PAGINATION_CLASS)
+        return self.get_paginated_response(order_rows(page))
 
     def _order(self, pk: str, *, act: str | None = None):
         order = services.order_get_for_user(self.request.user, int(pk))
@@ -95,26 +166,11 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     )
     def create(self, request: Request) -> Response:
         """Submit an order. The same cl_ord_id on the same account and trading day returns the existing order."""
+        # Served by OrderEntryView (orders_collection routes a POST there); kept for the schema and
+        # as the same contract in a thread.
         incoming = OrderCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
-        data = incoming.validated_data
-        answer = services.order_submit(
-            user=request.user,
-            account=data["account"],
-            cl_ord_id=data["cl_ord_id"],
-            symbol=data["symbol"],
-            side=Side(data["side"]),
-            quantity=data["quantity"],
-            order_type=OrderType(data["order_type"]),
-            time_in_force=TimeInForce(data["time_in_force"]),
-            limit_price=data.get("limit_price"),
-            venue=data.get("venue"),
-            routing=data.get("routing"),
-        )
-        if answer.order is None:
-            return _refusal(answer)
-        code = status.HTTP_200_OK if answer.outcome == "duplicate" else status.HTTP_201_CREATED
-        return Response(OrderSerializer(answer.order).data, status=code)
+        return _created(services.order_submit(user=request.user, **_submission(incoming.validated_data)))
 
     @extend_schema(responses={200: EventSerializer(many=True)})
     @action(detail=True, methods=["get"])
@@ -171,9 +227,9 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     @staticmethod
     def _request_response(answer: services.EngineAnswer) -> Response:
         if answer.outcome == "accepted" and answer.order is not None:
-            return Response(OrderSerializer(answer.order).data, status=status.HTTP_202_ACCEPTED)
+            return Response(order_representation(answer.order), status=status.HTTP_202_ACCEPTED)
         if answer.outcome == "duplicate" and answer.order is not None:
-            return Response(OrderSerializer(answer.order).data, status=status.HTTP_200_OK)
+            return Response(order_representation(answer.order), status=status.HTTP_200_OK)
         return _refusal(answer)
 
 

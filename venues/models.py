@@ -20,6 +20,13 @@ class Venue(models.Model):
     heartbeat_seconds = models.PositiveSmallIntegerField(default=10)
     active = models.BooleanField(default=True, help_text="Inactive venues are neither connected nor routed to.")
     default = models.BooleanField(default=False, help_text="Where orders without a routing instruction go.")
+    # The venue's close, overriding OMS_VENUE_CALENDAR (orders/calendars.py): DAY orders expire then.
+    close_time = models.TimeField(
+        null=True, blank=True, help_text="Local close time (DAY orders expire); empty: OMS_VENUE_CALENDAR's."
+    )
+    time_zone = models.CharField(
+        max_length=64, blank=True, help_text="IANA zone of the close, e.g. America/New_York; empty: the setting's."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -36,6 +43,17 @@ class Venue(models.Model):
             if self.default:
                 Venue.objects.filter(default=True).exclude(pk=self.pk).update(default=False)
             super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        from django.core.exceptions import ValidationError
+
+        from orders.calendars import venue_calendar_of
+        from orders.domain.calendar import CalendarError
+
+        try:
+            venue_calendar_of(self)
+        except CalendarError as exc:
+            raise ValidationError({"time_zone": str(exc)}) from exc
 
     def get_constraints(self):
         """What form validation checks: not "one default venue", which `save` keeps true itself by

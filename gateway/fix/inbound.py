@@ -40,7 +40,7 @@ from gateway.domain.reports import ClientCancelReject, ClientReport, refused_ord
 from gateway.domain.strategy import routing_from_fix, tag_of
 from gateway.fix.link import ClientLink
 from gateway.fix.messages import cancel_reject, execution_report
-from orders import bus, entry, services
+from orders import bus, calendars, entry, services
 from orders.domain import commands as cmd
 from orders.domain.calendar import trading_day
 from orders.domain.values import WORKING_STATUSES, ExecType, OrdStatus, RequestKind, Side, Strategy
@@ -441,7 +441,7 @@ def _status_exec_id() -> str:
 
 
 def _today() -> date:
-    return trading_day(time.time_ns(), settings.OMS_TRADING_DAY_TZ)
+    return trading_day(time.time_ns(), calendars.oms_day())
 
 
 def _order(account: str, cl_ord_id: str) -> Order | None:

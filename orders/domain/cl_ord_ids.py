@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date
 
 from . import events as ev
-from .calendar import trading_day
+from .calendar import Zone, trading_day
 
 # A client's retry of a submission may reach the engine after the trading day rolled: it is still
 # the submission of the day it was first sent, never a second order. A ClOrdID used on the previous
@@ -45,7 +45,7 @@ def named_by(event: ev.Event) -> str:
     return "order"
 
 
-def days_to_check(at_ns: int, zone: str) -> tuple[date, ...]:
+def days_to_check(at_ns: int, zone: Zone) -> tuple[date, ...]:
     """The trading days a ClOrdID received at `at_ns` is looked up in: its own, and the one before
     while a retry of a submission sent then can still arrive."""
     today = trading_day(at_ns, zone)

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from reconciliation.domain.compare import Difference
+
 from .values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 
@@ -155,6 +157,51 @@ class ReleaseKillSwitch:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecordReconciliation:
+    """What one reconciliation run found at a venue: the engine opens, keeps or clears breaks
+    (reconciliation/domain/breaks.py). `accounts`: the accounts whose positions were asked for;
+    `orders_checked`: whether the venue's open orders were too. `differences` are those above
+    the threshold already."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    venue: str
+    run_id: str
+    accounts: tuple[str, ...]
+    orders_checked: bool
+    differences: tuple[Difference, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ResolveReconciliationBreak:
+    """A person resolves an open break: `accept` the venue's figure (a position adjustment is
+    booked) or `dismiss` it. The edge checked the role."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    break_id: int
+    resolution: str  # accept | dismiss
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireDayOrders:
+    """The close of `venue`'s trading day `trading_day` (ISO date) at `close_at_ns`: expire every
+    DAY order routed there, taken before the close, that the venue left open (and DAY orders
+    never routed, and parents whose children are all done). Sent by the close sweep after the
+    close plus a grace period (tradingday/services.py); doing it again books nothing twice."""
+
+    command_id: str
+    received_at_ns: int
+    actor: str
+    venue: str
+    trading_day: str  # YYYY-MM-DD: the venue's trading day that closed
+    close_at_ns: int  # the close (UTC ns): orders taken at or after it belong to the next day
+
+
 Command = (
     SubmitOrder
     | CancelOrder
@@ -165,4 +212,7 @@ Command = (
     | ChangeInstrumentRisk
     | EngageKillSwitch
     | ReleaseKillSwitch
+    | RecordReconciliation
+    | ResolveReconciliationBreak
+    | ExpireDayOrders
 )

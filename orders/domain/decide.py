@@ -323,7 +323,7 @@ def _report_events(state: OrderState, command: cmd.ApplyExecutionReport) -> list
         case ExecType.CANCELED:
             event = ev.OrderCanceled(state.order_id, at, command.exec_id)
         case ExecType.EXPIRED:
-            event = ev.OrderExpired(state.order_id, at, command.exec_id)
+            event = ev.OrderExpired(state.order_id, at, command.exec_id, command.text[:500])
         case ExecType.DONE_FOR_DAY:
             event = ev.OrderDoneForDay(state.order_id, at, command.exec_id)
         case ExecType.REPLACED:

@@ -185,11 +185,13 @@ class OrderReplaced:
 
 @dataclass(frozen=True, slots=True)
 class OrderExpired:
-    """The order's time in force ran out (ExecType C), e.g. the unfilled rest of an IOC."""
+    """The order's time in force ran out (ExecType C), e.g. the unfilled rest of an IOC, or a DAY
+    order at its venue's close (the venue said so, or the OMS did for it: `text` tells which)."""
 
     order_id: int
     at_ns: int
     exec_id: str
+    text: str = ""  # 58 Text: the venue's, or the OMS's when it expired the order itself
 
 
 @dataclass(frozen=True, slots=True)

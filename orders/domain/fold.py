@@ -187,8 +187,12 @@ def _(event: ev.OrderReplaced, state: OrderState) -> dict[str, Any]:
 
 
 @_changes.register(ev.OrderExpired)
+def _(event: ev.OrderExpired, state: OrderState) -> dict[str, Any]:
+    return dict(pending=None, exec_ids=state.exec_ids | {event.exec_id}, text=event.text or state.text)
+
+
 @_changes.register(ev.OrderDoneForDay)
-def _(event: ev.OrderExpired | ev.OrderDoneForDay, state: OrderState) -> dict[str, Any]:
+def _(event: ev.OrderDoneForDay, state: OrderState) -> dict[str, Any]:
     return dict(pending=None, exec_ids=state.exec_ids | {event.exec_id})
 
 

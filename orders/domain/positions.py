@@ -52,3 +52,23 @@ def apply_fill(position: Position, side: Side, quantity: Decimal, price: Decimal
     else:
         avg_cost = price  # flipped: the new side opened at this price
     return Position(position.account, position.symbol, new, avg_cost, realized, bought, sold)
+
+
+def apply_adjustment(position: Position, quantity: Decimal, price: Decimal | None) -> Position:
+    """Book a position adjustment (a reconciliation break accepted at the venue's figure): the net
+    quantity moves by `quantity` (signed); no trade happened, so bought and sold stay, and no P&L is
+    realised (closed quantity leaves at the average cost). Quantity it opens costs `price` (the
+    venue's settlement price), or the average cost when there is none."""
+    old = position.quantity
+    new = old + quantity
+    cost = price if price else position.avg_cost
+    if new == 0:
+        avg_cost = ZERO
+    elif old == 0 or (old > 0) != (new > 0):
+        avg_cost = cost  # opened, or flipped: the new side stands at the adjustment's cost
+    elif abs(new) > abs(old):
+        avg_cost = ((old * position.avg_cost + quantity * cost) / new).quantize(COST_QUANTUM)
+    else:
+        avg_cost = position.avg_cost  # reduced: the rest keeps its cost
+    return Position(position.account, position.symbol, new, avg_cost, position.realized_pnl, position.bought,
+                    position.sold)  # fmt: skip

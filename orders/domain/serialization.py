@@ -13,20 +13,23 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any, get_args, get_origin, get_type_hints
 
+from reconciliation.domain.events import RECONCILIATION_EVENT_TYPES
 from risk.domain.events import RISK_EVENT_TYPES
 
 from . import events as ev
 from .values import ExecType, OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 
 # Bump an event's version when its payload changes shape, and add an upcaster from the old one.
-# Risk control events (risk/domain/events.py) share the log and this codec.
-EVENT_TYPES: dict[str, type] = ev.EVENT_TYPES | RISK_EVENT_TYPES
+# Risk control events (risk/domain/events.py) and reconciliation events
+# (reconciliation/domain/events.py) share the log and this codec.
+EVENT_TYPES: dict[str, type] = ev.EVENT_TYPES | RISK_EVENT_TYPES | RECONCILIATION_EVENT_TYPES
 SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
     "OrderAccepted": 3,
     "OrderAcknowledged": 2,
     "OrderRejected": 2,
     "OrderCancelRejected": 2,
     "OrderReplaceRejected": 2,
+    "OrderExpired": 2,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -52,6 +55,11 @@ def _no_details(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "details": []}
 
 
+def _expired_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 expiries were the venue's alone and kept no text
+    return {**payload, "text": ""}
+
+
 # (event type, version it reads) -> function returning the payload at version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderAccepted", 1): _accepted_v1_to_v2,
@@ -60,6 +68,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderRejected", 1): _no_details,
     ("OrderCancelRejected", 1): _no_details,
     ("OrderReplaceRejected", 1): _no_details,
+    ("OrderExpired", 1): _expired_v1_to_v2,
 }
 
 

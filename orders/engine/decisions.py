@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from orders.domain.calendar import Zone
 from orders.engine.market import MarketInputs
 from orders.engine.reference import ReferenceData
 
@@ -30,7 +31,7 @@ class Inputs:
     reference: ReferenceData
     market: MarketInputs
     now_ns: int
-    zone: str  # the trading day's time zone
+    zone: Zone  # the OMS's trading day (its calendar): ClOrdIDs are unique per account per day
 
 
 Decision = tuple[Outcome, list[Any]]  # (the answer, the events: orders' and risk controls')

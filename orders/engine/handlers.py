@@ -18,7 +18,7 @@ from orders.domain.decide import decide
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.domain.values import Strategy, TimeInForce
-from orders.engine import controls
+from orders.engine import controls, day_end, reconciliation
 from orders.engine.decisions import Decision, Inputs, Outcome
 from orders.engine.state import EngineState
 from risk import gate
@@ -280,4 +280,7 @@ HANDLERS: dict[type, Callable[[EngineState, Inputs, Any], Decision]] = {
     cmd.ReleaseKillSwitch: controls.release,
     cmd.ChangeRiskLimits: controls.change_limits,
     cmd.ChangeInstrumentRisk: controls.change_instrument,
+    cmd.RecordReconciliation: reconciliation.record,
+    cmd.ResolveReconciliationBreak: reconciliation.resolve,
+    cmd.ExpireDayOrders: day_end.expire_day_orders,
 }

@@ -34,7 +34,7 @@ import redis
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
-from orders import bus, references, store
+from orders import bus, calendars, projections, references, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -42,13 +42,14 @@ from orders.engine import handlers, snapshots
 from orders.engine.decisions import Inputs, Outcome
 from orders.engine.market import MarketInputs
 from orders.engine.reference import REFRESH_SECONDS, ReferenceData
-from orders.engine.snapshot_codec import Basis
 from orders.engine.state import EngineState
+from reconciliation.domain.events import RECONCILIATION_EVENT_TYPES
 from risk import usage_feed
 from risk.domain import DuplicateWindow, RiskUsage
 from risk.domain.events import RISK_EVENT_TYPES
 
 RISK_EVENTS = tuple(RISK_EVENT_TYPES.values())
+RECONCILIATION_EVENTS = tuple(RECONCILIATION_EVENT_TYPES.values())
 
 log = logging.getLogger("oms.engine")
 
@@ -78,7 +79,7 @@ class Engine:
         self.consumer = consumer
         self.full_replay = full_replay  # rebuild from the whole log, never from a snapshot
         self.batch_max = batch_max or settings.OMS_ENGINE_BATCH_MAX
-        self.zone = settings.OMS_TRADING_DAY_TZ
+        self.zone = calendars.oms_day()
         self.redis: redis.Redis = bus.client()
         self.state = EngineState()
         self.start = snapshots.Start()  # how the state was last rebuilt: from a snapshot, or the whole log
@@ -325,6 +326,14 @@ class Engine:
         pipe.xdel(bus.commands_stream(), envelope.entry_id)
         pipe.execute()
 
+    def _reply(self, outcome: Outcome, with_order: bool) -> dict:
+        """The answer; with the order as just committed when the sender asked (bus.encode)."""
+        reply = outcome.as_reply()
+        state = self.state.orders.get(outcome.order_id) if with_order and outcome.order_id is not None else None
+        if state is not None:
+            reply["order"] = projections.order_reply(state, self.zone)
+        return reply
+
     def _safe_recover(self) -> None:
         while not self._stopping:
             try:
@@ -337,9 +346,10 @@ class Engine:
 
     def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]]) -> None:
         pipe = self.redis.pipeline(transaction=False)
+        with_order = {e.reply_to for e in envelopes if e.with_order}
         for reply_to, outcome in replies:
             if reply_to:
-                pipe.rpush(reply_to, orjson.dumps(outcome.as_reply()))
+                pipe.rpush(reply_to, orjson.dumps(self._reply(outcome, reply_to in with_order)))
                 pipe.expire(reply_to, bus.REPLY_TTL_SECONDS)
         ids = [e.entry_id for e in envelopes]
         pipe.xack(bus.commands_stream(), bus.GROUP, *ids)
@@ -364,8 +374,7 @@ class Engine:
 
     def _snapshot_reference(self) -> snapshots.Reference:
         """What a snapshot is folded on and re-applied with: this engine's zone and reference data."""
-        policy = self.reference.policy
-        return snapshots.Reference(Basis.of(self.zone, policy), self.reference.margin_rates(), policy)
+        return snapshots.Reference(self.zone, self.reference.margin_rates(), self.reference.policy)
 
     def handle(self, command: cmd.Command, inputs: Inputs, staged: list[store.StoredEvent]) -> Outcome:
         outcome, events = handlers.handle(self.state, inputs, command)
@@ -378,9 +387,9 @@ class Engine:
         # and its children), each its own stream.
         state = self.state
         folded: dict[int, OrderState] = {}
-        transitions: list[tuple[OrderState | None, OrderState] | None] = []  # None: a risk control event
+        transitions: list[tuple[OrderState | None, OrderState] | None] = []  # None: a risk or reconciliation event
         for event in events:
-            if isinstance(event, RISK_EVENTS):
+            if isinstance(event, RISK_EVENTS + RECONCILIATION_EVENTS):
                 transitions.append(None)
                 continue
             current = folded[event.order_id] if event.order_id in folded else state.orders.get(event.order_id)
@@ -388,6 +397,13 @@ class Engine:
             transitions.append((current, folded[event.order_id]))
         for event, transition in zip(events, transitions):
             state.last_position += 1
+            if isinstance(event, RECONCILIATION_EVENTS):
+                after_break = state.track_reconciliation(event)
+                staged.append(store.StoredEvent.for_reconciliation(
+                    event, position=state.last_position, version=after_break.version, account=after_break.account,
+                    recorded_at_ns=inputs.now_ns, actor=command.actor, command_id=command.command_id,
+                ))  # fmt: skip
+                continue
             if transition is None:
                 state.risk_version += 1
                 staged.append(store.StoredEvent.for_risk(

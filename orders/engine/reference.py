@@ -97,6 +97,8 @@ class ReferenceData:
             return command.symbol not in self.instruments
         if isinstance(command, cmd.ChangeRiskLimits):
             return command.account not in self.accounts or (command.symbol or "") not in {"", *self.instruments}
+        if isinstance(command, cmd.ExpireDayOrders):
+            return command.venue not in self.all_venues
         if isinstance(command, cmd.EngageKillSwitch):
             return command.target is not None and command.target not in self.accounts | self.all_venues
         return False

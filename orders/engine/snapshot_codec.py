@@ -35,9 +35,11 @@ from typing import Any
 
 import orjson
 
+from orders.domain.calendar import TradingCalendar, Zone
 from orders.domain.state import OrderState, PendingRequest
 from orders.domain.values import OrderType, OrdStatus, RequestKind, Side, Strategy, TimeInForce
 from orders.engine.state import EngineState
+from reconciliation.domain.breaks import Break
 from risk.domain import DuplicateWindow, KillSwitches, MessageWindow, RiskUsage, Scope, Switch
 from risk.domain.limits import NS_PER_SECOND, RiskPolicy
 from risk.domain.usage import AccountUsage, Exposure, MarginRates, RestingOrder
@@ -69,12 +71,13 @@ class Basis:
     on different bases differ. Not reference data to re-apply: a snapshot on another basis
     cannot be corrected, only refused."""
 
-    zone: str  # the trading day's time zone: ClOrdID claims are per day
+    trading_day: str  # the OMS's trading calendar (TradingCalendar.describe()): ClOrdID claims are per day
     duplicate_window_ns: int  # how long the duplicate window keeps a stamp: what folding prunes
 
     @classmethod
-    def of(cls, zone: str, policy: RiskPolicy) -> Basis:
-        return cls(zone, policy.duplicate_window_ns)
+    def of(cls, zone: Zone, policy: RiskPolicy) -> Basis:
+        calendar = zone if isinstance(zone, TradingCalendar) else TradingCalendar(zone)
+        return cls(calendar.describe(), policy.duplicate_window_ns)
 
 
 # -- orders ------------------------------------------------------------------------------------
@@ -403,9 +406,32 @@ SECTIONS: dict[str, tuple[Encode, Decode]] = {
     "traders": (lambda s, num: _traders_doc(s.traders), lambda doc, d, rates, policy: _traders_from(doc)),
     "live": (lambda s, num: sorted(s.live), lambda doc, d, rates, policy: set(doc)),
     "risk_version": (lambda s, num: s.risk_version, lambda doc, d, rates, policy: doc),
+    "breaks": (
+        lambda s, num: [_break_row(s.breaks[break_id], num) for break_id in sorted(s.breaks)],
+        lambda doc, d, rates, policy: _breaks_from(doc, d),
+    ),
     # The command whose events were folded last: its next event is not another client message.
     "_last_command": (lambda s, num: s._last_command, lambda doc, d, rates, policy: doc),
 }
+
+
+# Break's fields as a row, in this order (reconciliation breaks, open and closed).
+BREAK_FIELDS = (
+    "break_id", "version", "kind", "venue", "account", "subject", "oms_quantity", "venue_quantity", "oms_status",
+    "venue_status", "venue_price", "opened_at_ns", "status",
+)  # fmt: skip
+
+
+def _break_row(b: Break, num: Num) -> list[Any]:
+    return [
+        b.break_id, b.version, b.kind, b.venue, b.account, b.subject, _opt(num, b.oms_quantity),
+        _opt(num, b.venue_quantity), b.oms_status, b.venue_status, _opt(num, b.venue_price), b.opened_at_ns, b.status,
+    ]  # fmt: skip
+
+
+def _breaks_from(doc: list[list[Any]], d: _Decoder) -> dict[int, Break]:
+    q = d.dec_or_none
+    return {row[0]: Break(*row[:6], q(row[6]), q(row[7]), row[8], row[9], q(row[10]), row[11], row[12]) for row in doc}
 
 
 def _messages_from(doc: dict[str, Any]) -> MessageWindow:
@@ -435,7 +461,7 @@ def encode(state: EngineState, basis: Basis) -> dict[str, Any]:
     """The state as a snapshot document of the current schema."""
     return {
         "schema": SCHEMA_VERSION,
-        "basis": {"zone": basis.zone, "duplicate_window_ns": basis.duplicate_window_ns},
+        "basis": {"trading_day": basis.trading_day, "duplicate_window_ns": basis.duplicate_window_ns},
         "order_fields": list(ORDER_FIELDS),
         **{name: write(state, as_written) for name, (write, _) in SECTIONS.items()},
     }
@@ -453,7 +479,7 @@ def decode(doc: dict[str, Any], basis: Basis, margin_rates: MarginRates | None, 
 
 
 def _describe(basis: Basis) -> str:
-    return f"trading day zone {basis.zone} and duplicate window {basis.duplicate_window_ns / NS_PER_SECOND:g} s"
+    return f"trading day {basis.trading_day!r} and duplicate window {basis.duplicate_window_ns / NS_PER_SECOND:g} s"
 
 
 # -- versions ----------------------------------------------------------------------------------
@@ -577,6 +603,7 @@ COVERED: dict[type, dict[str, str]] = {
     Exposure: {name: "" for name in Exposure._fields},
     AccountUsage: {name: "" for name in AccountUsage._fields},
     RestingOrder: {name: "" for name in RestingOrder._fields},
+    Break: {name: "a column of the breaks rows" for name in BREAK_FIELDS},
 }
 
 

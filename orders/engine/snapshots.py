@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from orders import store
+from orders.domain.calendar import Zone
 from orders.engine import snapshot_codec as codec
 from orders.engine.state import EngineState
 from orders.models import Snapshot
@@ -36,11 +37,15 @@ Progress = Callable[[int], None]  # called with the number of events just folded
 
 @dataclass(frozen=True)
 class Reference:
-    """What a state is folded with besides the log: the basis, and the reference data re-applied."""
+    """What a state is folded with besides the log: the OMS's trading day and the reference data."""
 
-    basis: codec.Basis
+    zone: Zone  # the OMS's trading calendar, as EngineState.fold takes it
     margin_rates: MarginRates | None
     policy: RiskPolicy
+
+    @property
+    def basis(self) -> codec.Basis:
+        return codec.Basis.of(self.zone, self.policy)
 
     def empty_state(self) -> EngineState:
         """As Engine._empty_state sets it up: a state to fold the whole log into."""
@@ -110,12 +115,12 @@ def restore(reference: Reference, *, until: int | None = None, progress: Progres
         else:
             row, state = loaded
             start.snapshot_id, start.snapshot_position = row.id, row.position
-        start.tail_events = fold_tail(state, reference.basis.zone, until=until, progress=progress)
+        start.tail_events = fold_tail(state, reference.zone, until=until, progress=progress)
     start.seconds = time.monotonic() - started
     return state, start
 
 
-def fold_tail(state: EngineState, zone: str, *, until: int | None = None, progress: Progress | None = None) -> int:
+def fold_tail(state: EngineState, zone: Zone, *, until: int | None = None, progress: Progress | None = None) -> int:
     """Fold the log after the state's last position (up to `until`) into it; the events folded."""
     count = 0
     for batch in store.iter_batches(after=state.last_position, until=until, batch_size=TAIL_BATCH):

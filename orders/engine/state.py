@@ -12,9 +12,11 @@ from datetime import date
 from orders import store
 from orders.domain import cl_ord_ids
 from orders.domain import events as ev
-from orders.domain.calendar import trading_day
+from orders.domain.calendar import Zone, trading_day
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
+from reconciliation.domain import breaks as recon
+from reconciliation.domain import events as rev
 from risk.domain import DuplicateWindow, KillSwitches, MessageWindow, RiskUsage, Scope, Switch, trader_of
 from risk.domain import events as risk_ev
 
@@ -47,15 +49,21 @@ class EngineState:
     traders: dict[int, str | None] = field(default_factory=dict)  # top-level order -> who sent it
     live: set[int] = field(default_factory=set)  # top-level orders not done: what a kill switch sweeps
     risk_version: int = 0  # events on the risk stream
+    # Reconciliation breaks by id, open and closed (a dismissed one keeps its difference quiet):
+    # reconciliation/domain/breaks.py decides on them.
+    breaks: dict[int, recon.Break] = field(default_factory=dict)
     _last_command: str = ""
 
-    def fold(self, stored: store.StoredEvent, zone: str) -> None:
+    def fold(self, stored: store.StoredEvent, zone: Zone) -> None:
         """One event from the log (replay)."""
         event = stored.event
         self.last_position = stored.position
         if stored.stream_type == risk_ev.RISK_STREAM:
             self.risk_version = stored.stream_version
             self.track_risk(event, stored.actor, stored.command_id)  # type: ignore[arg-type]
+            return
+        if stored.stream_type == rev.RECONCILIATION_STREAM:
+            self.track_reconciliation(event)  # type: ignore[arg-type]
             return
         before = self.orders.get(event.order_id)
         after = apply(before, event)
@@ -91,14 +99,20 @@ class EngineState:
         elif isinstance(event, risk_ev.KillSwitchReleased):
             self.kill_switches.release(Scope(event.scope), event.target)
 
-    def claim(self, account: str, event: ev.Event, zone: str) -> None:
+    def track_reconciliation(self, event: rev.ReconciliationEvent) -> recon.Break:
+        """The break `event` is about, after it."""
+        after = recon.apply(self.breaks.get(event.stream_id), event)
+        self.breaks[event.stream_id] = after
+        return after
+
+    def claim(self, account: str, event: ev.Event, zone: Zone) -> None:
         """Note the ClOrdID `event` introduces, if any."""
         cl_ord_id = cl_ord_ids.introduced(event)
         if cl_ord_id is not None:
             key = (account, trading_day(event.at_ns, zone), cl_ord_id)
             self.cl_ord_ids.setdefault(key, (event.order_id, cl_ord_ids.named_by(event)))
 
-    def claimed(self, account: str, cl_ord_id: str, at_ns: int, zone: str) -> tuple[int, str] | None:
+    def claimed(self, account: str, cl_ord_id: str, at_ns: int, zone: Zone) -> tuple[int, str] | None:
         """(order id, what it names) of the ClOrdID `account` used today, or the day before if that
         was lately enough to be a retry of the same submission (cl_ord_ids.days_to_check)."""
         days = cl_ord_ids.days_to_check(at_ns, zone)

@@ -1,10 +1,10 @@
 // The blotter's one websocket (docs/blotter.md): messages are queued as they arrive and applied
-// once per animation frame, in order; a log message (order, fill, position, kill_switch) is
+// once per animation frame, in order; a log message (order, fill, position, kill_switch, break) is
 // applied only if it is newer than what its row has (see Sequencer), so a snapshot, a replay after
 // a reconnect and the live stream never apply the same change twice. A closed socket reconnects
 // with back-off and ?after=last.
 
-export const LOG_TYPES = new Set(["order", "fill", "position", "kill_switch"]);
+export const LOG_TYPES = new Set(["order", "fill", "position", "kill_switch", "break"]);
 export const HEARTBEAT_LATE_MS = 5000;
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 10000;
@@ -21,6 +21,8 @@ export function messageKey(message) {
       return `position:${message.row?.account}|${message.row?.symbol}`;
     case "kill_switch":
       return `kill_switch:${message.switch?.scope}|${message.switch?.target ?? ""}`;
+    case "break":
+      return `break:${message.break?.id}`;
     default:
       return message.type;
   }
@@ -250,7 +252,7 @@ export class Feed {
 export function mergeSnapshot(parts, part) {
   if (!parts) return { ...part, more: false };
   const merged = { ...parts, position: part.position };
-  for (const name of ["orders", "fills", "positions", "kill_switches"]) {
+  for (const name of ["orders", "fills", "positions", "kill_switches", "breaks"]) {
     merged[name] = [...(parts[name] || []), ...(part[name] || [])];
   }
   return merged;

@@ -8,7 +8,7 @@ import { toast } from "./dom.js";
 import { Drawer } from "./drawer.js";
 import { Feed } from "./feed.js";
 import { FillsGrid, OrdersGrid, PositionsGrid } from "./grids.js";
-import { ConnectionIndicator, KillSwitchPanel, MarketPanel, UsagePanel } from "./panels.js";
+import { BreaksPanel, ConnectionIndicator, KillSwitchPanel, MarketPanel, UsagePanel } from "./panels.js";
 import { amendProblems } from "./rules.js";
 import { Store } from "./store.js";
 import { Ticket, showErrors } from "./ticket.js";
@@ -112,6 +112,7 @@ const market = new MarketPanel($("#market"), {
 });
 const killSwitch = new KillSwitchPanel($("#kill-panel"), { banner: $("#halt-banner"), venues: config.venues });
 const usage = new UsagePanel($("#usage-panel"));
+const breaks = new BreaksPanel($("#breaks-panel"), $("#breaks-badge"));
 
 for (const input of document.querySelectorAll("[data-quick-filter]")) {
   input.addEventListener("input", () => grids[input.dataset.quickFilter].quickFilter(input.value));
@@ -175,6 +176,7 @@ const feed = new Feed(`${scheme}//${window.location.host}${config.websocket}`, {
     fills.setRows([...store.fills.values()]);
     positions.setRows([...store.positions.values()]);
     killSwitch.set(store.switches.values());
+    if (user?.sees_all) breaks.show(store.breaks.values()); // risk and compliance: the feed sends them breaks
     showCounts();
     samplePnl(true);
     if (drawer.isOpen) drawer.load();
@@ -187,6 +189,7 @@ const feed = new Feed(`${scheme}//${window.location.host}${config.websocket}`, {
     fills.apply(changes.fills.transaction);
     positions.apply(changes.positions.transaction);
     if (!changes.switches.empty) killSwitch.set(store.switches.values());
+    if (!changes.breaks.empty) breaks.show(store.breaks.values());
     drawer.changed(changes.events.map((e) => e.order));
     showCounts();
     if (!changes.positions.empty) samplePnl(true);

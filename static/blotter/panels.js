@@ -1,4 +1,5 @@
-// The side panels and the header: connection indicator, market, kill switch, risk usage.
+// The side panels and the header: connection indicator, market, kill switch, risk usage,
+// reconciliation breaks.
 
 import { api, errorText } from "./api.js";
 import { format } from "./decimal.js";
@@ -222,6 +223,36 @@ export class UsagePanel {
                   el("td", { class: "num" }, s.position_headroom_buy ?? "∞")))))
             : null),
       ),
+    );
+  }
+}
+
+/** Open reconciliation breaks (risk and compliance): a count in the header and one line per
+ * break; resolving is in admin or the REST API (POST /api/v1/reconciliation/breaks/{id}/resolve/). */
+export class BreaksPanel {
+  constructor(panel, badge) {
+    this.panel = panel;
+    this.badge = badge;
+    this.box = panel.querySelector("#breaks");
+  }
+
+  show(breaks) {
+    const open = [...breaks].sort((a, b) => a.id - b.id);
+    this.panel.hidden = false;
+    this.badge.hidden = open.length === 0;
+    this.badge.textContent = `${open.length} break${open.length === 1 ? "" : "s"}`;
+    this.panel.dataset.open = String(open.length);
+    this.box.replaceChildren(
+      open.length
+        ? el("table", { class: "compact" },
+            el("thead", {}, el("tr", {}, ["#", "Venue", "Account", "What", "OMS", "Venue", "Since"].map((h) => el("th", {}, h)))),
+            el("tbody", {}, open.map((b) => el("tr", { class: "break-row", dataset: { breakId: String(b.id) }, title: b.text },
+              el("td", {}, el("a", { href: `/admin/reconciliation/reconciliationbreak/${b.id}/resolve/` }, String(b.id))),
+              el("td", {}, b.venue), el("td", {}, b.account), el("td", {}, `${b.kind} ${b.subject}`),
+              el("td", { class: "num" }, b.kind === "order" ? b.oms_status : format(b.oms_quantity)),
+              el("td", { class: "num" }, b.kind === "order" ? b.venue_status : format(b.venue_quantity)),
+              el("td", {}, timeOf(b.opened_at))))))
+        : el("p", { class: "muted" }, "no open breaks"),
     );
   }
 }

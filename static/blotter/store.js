@@ -66,6 +66,7 @@ export class Store {
     this.fills = new Map(); // id -> fill row
     this.positions = new Map(); // account|symbol -> position row
     this.switches = new Map(); // scope|target -> engaged kill switch row
+    this.breaks = new Map(); // id -> open reconciliation break row (risk and compliance only)
     this.market = new Map(); // symbol -> {bid, ask, last, reference_price, reference_age_s, stale}
     this.instruments = new Map(); // symbol -> instrument row (REST): tick, lot, description
     this.usage = [];
@@ -76,6 +77,7 @@ export class Store {
     this.fills = keyed(message.fills ?? [], (f) => f.id);
     this.positions = keyed(message.positions ?? [], positionKey);
     this.switches = keyed((message.kill_switches ?? []).filter((s) => s.engaged !== false), switchKey);
+    this.breaks = keyed((message.breaks ?? []).filter((b) => b.status === "open"), (b) => b.id);
   }
 
   /** Applies log messages in order; answers per grid the rows added, updated and removed, and
@@ -85,6 +87,7 @@ export class Store {
     const fills = new Changes();
     const positions = new Changes();
     const switches = new Changes();
+    const breaks = new Changes();
     const events = [];
     for (const message of messages) {
       switch (message.type) {
@@ -121,11 +124,24 @@ export class Store {
           }
           break;
         }
+        case "break": {
+          // A break is shown while open; cleared or resolved, it leaves the panel.
+          const row = message.break;
+          if (row.status === "open") {
+            breaks.put(row.id, row, this.breaks.has(row.id));
+            this.breaks.set(row.id, row);
+          } else {
+            const had = this.breaks.get(row.id);
+            if (had) breaks.remove(row.id, had);
+            this.breaks.delete(row.id);
+          }
+          break;
+        }
         default:
           break;
       }
     }
-    return { orders, fills, positions, switches, events };
+    return { orders, fills, positions, switches, breaks, events };
   }
 
   /** Instrument rows as GET /api/v1/instruments/ gives them (REST at load, `market` messages

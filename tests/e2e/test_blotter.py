@@ -148,15 +148,24 @@ def test_a_fat_finger_shows_the_rejection_reason_and_its_figures(trader, system,
     expect(trader.cell(order["id"], "reason")).to_contain_text("price_band")
 
 
-def web_server(system) -> psutil.Process:
+def web_server(system) -> list[psutil.Process]:
+    """The web's processes: its supervisor (oms_project.web, under its respawn wrapper) and workers."""
     for child in psutil.Process(system.process.pid).children(recursive=True):
         try:
             command = " ".join(child.cmdline())
         except psutil.NoSuchProcess:
             continue
-        if "daphne" in command and "respawn" not in command:
-            return child
+        if "oms_project.web" in command and "respawn" not in command:
+            return [child, *child.children(recursive=True)]
     raise AssertionError("no web process")
+
+
+def signal_all(processes: list[psutil.Process], signum: int) -> None:
+    for process in processes:
+        try:
+            process.send_signal(signum)
+        except psutil.NoSuchProcess:
+            pass
 
 
 # Orders entered while the web process is stopped, through the engine's command bus as every edge
@@ -187,12 +196,12 @@ def test_the_blotter_catches_up_on_every_fill_after_the_web_process_restarts(tra
     cl_ord_ids = [f"E2E-WS-{uuid.uuid4().hex[:8]}" for _ in range(3)]
     web = web_server(system)
     try:
-        web.send_signal(signal.SIGSTOP)  # the web process stops: the page hears nothing more
+        signal_all(web, signal.SIGSTOP)  # the web processes stop: the page hears nothing more
         system.manage("shell", "-c", TRADE_WHILE_WEB_IS_DOWN.format(cl_ord_ids=cl_ord_ids))  # orders fill meanwhile
         expect(trader.page.locator("#connection")).to_have_attribute("data-state", "behind", timeout=10_000)
         assert all(trader.order(c) is None for c in cl_ord_ids)
     finally:
-        web.send_signal(signal.SIGKILL)  # and is started again by its respawn wrapper
+        signal_all(web, signal.SIGKILL)  # and the web is started again by its respawn wrapper
     expect(trader.page.locator("#connection")).to_have_attribute("data-state", "reconnecting", timeout=10_000)
     trader.wait_live(timeout=60_000)
     assert "?after=" in trader.socket_urls[-1], trader.socket_urls
@@ -292,3 +301,28 @@ def test_csv_export_has_the_orders_rows(trader, system, api_token):
     assert shown[sent["cl_ord_id"]]["Status"] == "new" and shown[sent["cl_ord_id"]]["Qty"] == "2"
     assert len(rows) == trader.page.evaluate("() => window.blotter.grids.orders.rowCount")
     system.request("POST", f"/api/v1/orders/{order['id']}/cancel/", {}, api_token)
+
+
+def test_risk_sees_the_reconciliation_breaks_panel_live_and_a_trader_does_not(trader, risk, system):
+    """Beat reconciles SIMA and SIMB every 30 s; the open breaks (if any) reach risk and compliance only."""
+    risk.wait_live()
+    expect(risk.page.locator("#breaks-panel")).to_be_visible()
+    snapshot = risk.received("snapshot")[-1]
+    assert "breaks" in snapshot and all(b["status"] == "open" for b in snapshot["breaks"]), snapshot.get("breaks")
+    deadline = time.monotonic() + 10
+    while True:  # the page holds exactly the breaks its messages left open, one row each
+        expected = {b["id"] for b in snapshot["breaks"]}
+        for message in risk.received("break"):
+            if message["position"] > snapshot["position"]:
+                (expected.add if message["break"]["status"] == "open" else expected.discard)(message["break"]["id"])
+        held_ids = set(risk.page.evaluate("[...window.blotter.store.breaks.keys()]"))
+        if held_ids == expected or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert held_ids == expected
+    expect(risk.page.locator("#breaks-panel .break-row")).to_have_count(len(expected))
+    trader.wait_live()
+    expect(trader.page.locator("#breaks-panel")).to_be_hidden()
+    assert all(s["breaks"] == [] for s in trader.received("snapshot")) and trader.received("break") == []
+    _, body = system.request("GET", "/api/v1/health/")
+    assert "reconciliation" in body["components"], body

@@ -147,6 +147,17 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.django_db)
 
 
+@pytest.fixture(autouse=True)
+def fresh_edge_cache():
+    """The web's cache of tokens and reference data (orders.edge) starts each test empty: what an
+    earlier test wrote was rolled back without a signal, and fixtures change rows with .update()."""
+    from orders import edge
+
+    edge.cache.clear()
+    yield
+    edge.cache.clear()
+
+
 @pytest.fixture(scope="session")
 def clean_bus():
     client = bus.client()

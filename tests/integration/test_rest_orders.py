@@ -310,4 +310,4 @@ def test_health_is_200_with_every_component_ok(api):
     response = api.get("/api/v1/health/")
     assert response.status_code == 200
     components = response.json()["components"]
-    assert components == {"database": "ok", "redis": "ok", "engine": "ok", "venue:HELD": "ok"}
+    assert components == {"database": "ok", "redis": "ok", "engine": "ok", "venue:HELD": "ok", "reconciliation": "ok"}

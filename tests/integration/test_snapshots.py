@@ -134,8 +134,8 @@ def test_restore_skips_every_unusable_snapshot_with_its_reason(api):
                                            "orders", "tail_events", "took_ms")}  # fmt: skip
     Snapshot.objects.create(**{**fields, "position": end + 5})  # past the end of the log
     Snapshot.objects.create(**{**fields, "position": end, "checksum": "f" * 64})
-    other_basis = codec.pack({**codec.unpack(bytes(row.payload)), "basis": {"zone": "Asia/Tokyo",
-                                                                           "duplicate_window_ns": 1}})  # fmt: skip
+    tokyo = {"trading_day": "closes midnight Asia/Tokyo, every day", "duplicate_window_ns": 1}
+    other_basis = codec.pack({**codec.unpack(bytes(row.payload)), "basis": tokyo})
     Snapshot.objects.create(**{**fields, "position": end, "payload": other_basis,
                                "checksum": codec.checksum(other_basis)})  # fmt: skip
 
@@ -145,7 +145,7 @@ def test_restore_skips_every_unusable_snapshot_with_its_reason(api):
     reasons = "\n".join(start.skipped)
     assert len(start.skipped) == 3, reasons
     assert "past the end of the log" in reasons and "checksum mismatch" in reasons
-    assert "taken on trading day zone Asia/Tokyo" in reasons
+    assert "taken on trading day 'closes midnight Asia/Tokyo, every day'" in reasons
     replayed, replay = restore(reference, until=0)  # nothing: an empty state to fold the whole log into
     assert replay.tail_events == 0 and not replay.from_snapshot
 

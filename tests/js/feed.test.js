@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, test } from "node:test";
 
-import { Feed, Sequencer, backoffMs } from "../../static/blotter/feed.js";
+import { Feed, LOG_TYPES, Sequencer, backoffMs, messageKey } from "../../static/blotter/feed.js";
 
 class FakeSocket {
   static made = [];
@@ -191,4 +191,9 @@ test("a snapshot in parts is applied once, whole, when its last part arrives", (
   frame();
   socket().close();
   assert.equal(feed.snapshotParts, null);
+});
+
+test("a break message is keyed by the break's id and sequenced like any log message", () => {
+  assert.equal(messageKey({ type: "break", position: 5, break: { id: 12 } }), "break:12");
+  assert.ok(LOG_TYPES.has("break"));
 });

@@ -54,3 +54,15 @@ test("a market row is stale without a reference or when the reference is older t
   assert.equal(store.instruments.get("AAPL").tick_size, "0.01");
   assert.equal(store.reference("AAPL"), "190.1");
 });
+
+test("an open reconciliation break is kept until a message says it cleared or was resolved", () => {
+  const store = new Store();
+  const open = { id: 3, status: "open", venue: "XSIM", account: "DESK-EQ", kind: "position", subject: "AAPL" };
+  store.applySnapshot({ orders: [], fills: [], positions: [], kill_switches: [], breaks: [open, { ...open, id: 2, status: "cleared" }] });
+  assert.deepEqual([...store.breaks.keys()], [3]);
+  const opened = store.applyBatch([{ type: "break", position: 10, break: { ...open, id: 4 } }]);
+  assert.deepEqual(opened.breaks.transaction.add.map((b) => b.id), [4]);
+  const resolved = store.applyBatch([{ type: "break", position: 11, break: { ...open, status: "accepted" } }]);
+  assert.deepEqual(resolved.breaks.transaction.remove.map((b) => b.id), [3]);
+  assert.deepEqual([...store.breaks.keys()], [4]);
+});

@@ -23,6 +23,7 @@ from orders.domain.serialization import (
     upcast,
 )
 from orders.domain.values import OrderType, Side, Strategy, TimeInForce
+from reconciliation.domain import events as rec_ev
 from risk.domain import events as risk_ev
 
 FIXTURES_V1 = Path(__file__).parent / "fixtures" / "events_v1"
@@ -111,6 +112,30 @@ SAMPLES: dict[str, Any] = {
     ),
     "KillSwitchEngaged": risk_ev.KillSwitchEngaged(0, AT_NS, "account", "ACC-1", "runaway algo", 3),
     "KillSwitchReleased": risk_ev.KillSwitchReleased(0, AT_NS, "account", "ACC-1", "algo fixed"),
+    "ReconciliationBreak": rec_ev.ReconciliationBreak(
+        7,
+        AT_NS,
+        "position",
+        "XSIM",
+        "ACC-1",
+        "ACME",
+        Decimal("100"),
+        Decimal("90.50"),
+        "",
+        "",
+        Decimal("10.05"),
+        "XSIM ACC-1 ACME: the OMS holds 100, the venue reports 90.5",
+        "run-1",
+    ),
+    "ReconciliationBreakCleared": rec_ev.ReconciliationBreakCleared(
+        7, AT_NS, "cleared on the next run: the OMS and the venue agree", None, "run-2"
+    ),
+    "PositionAdjusted": rec_ev.PositionAdjusted(
+        7, AT_NS, "XSIM", "ACC-1", "ACME", Decimal("-9.50"), Decimal("10.05"), "venue confirmed the trade"
+    ),
+    "ReconciliationBreakResolved": rec_ev.ReconciliationBreakResolved(
+        7, AT_NS, "accepted", "venue confirmed the trade"
+    ),
 }
 
 
@@ -307,3 +332,10 @@ def test_commands_round_trip_through_their_bus_form_with_and_without_optional_fi
     )  # fmt: skip
     for command in (bare, full):
         assert from_dict(cmd.ApplyExecutionReport, to_dict(command)) == command
+    from reconciliation.domain.compare import Difference
+
+    run = cmd.RecordReconciliation("c3", 3, "system", "XSIM", "run-1", ("ACC-1",), True, (
+        Difference("position", "XSIM", "ACC-1", "ACME", Decimal("100"), Decimal("90.5"), venue_price=Decimal("10")),
+        Difference("order", "XSIM", "ACC-1", "12", None, Decimal("0"), "missing", "new"),
+    ))  # fmt: skip
+    assert from_dict(cmd.RecordReconciliation, to_dict(run)) == run

@@ -29,6 +29,7 @@ from orders import store
 from orders.domain.values import OrderType, Side, Strategy
 from orders.engine import snapshot_codec as codec
 from orders.engine.state import EngineState
+from reconciliation.domain import events as rev
 from risk.domain import DuplicateWindow, RiskUsage
 
 FIXTURES = Path(__file__).parent / "fixtures" / "snapshots"
@@ -57,6 +58,7 @@ def assert_same(expected: EngineState, actual: EngineState) -> None:
     assert actual.cl_ord_ids == expected.cl_ord_ids
     assert actual.traders == expected.traders
     assert actual.live == expected.live
+    assert actual.breaks == expected.breaks
     assert set(actual.kill_switches.engaged()) == set(expected.kill_switches.engaged())
 
 
@@ -70,10 +72,10 @@ def test_the_codec_covers_every_field_of_the_engine_state():
 
 def test_a_field_added_to_the_engine_state_is_caught():
     @dataclass
-    class WithBreaks(EngineState):
-        breaks: dict[int, str] = field(default_factory=dict)
+    class WithMore(EngineState):
+        allocations: dict[int, str] = field(default_factory=dict)
 
-    assert codec.held_fields(WithBreaks) - set(codec.COVERED[EngineState]) == {"breaks"}
+    assert codec.held_fields(WithMore) - set(codec.COVERED[EngineState]) == {"allocations"}
 
 
 # -- properties over random logs -----------------------------------------------------------------
@@ -131,7 +133,17 @@ def fixture_state() -> EngineState:
     m.fill(0, Decimal(10), 1)
     m.replace(0, Decimal(20), 1, "user:alice")
     m.risk_control("kill_switch", 3, ("max_position_qty", "40"))
-    return fold(m.rows)
+    state = fold(m.rows)
+    # reconciliation breaks: one open, one cleared by the next run
+    for break_id, (kind, subject, oms, venue) in enumerate([("position", "AAA", "10", "12"),
+                                                            ("order", "1", None, "5")], start=1):  # fmt: skip
+        state.track_reconciliation(rev.ReconciliationBreak(
+            break_id, m.now, kind, "V1", "ACC-1", subject, oms if oms is None else Decimal(oms), Decimal(venue),
+            "" if kind == "position" else "missing", "" if kind == "position" else "new",
+            Decimal("10.01") if kind == "position" else None, "differs", "run-1",
+        ))  # fmt: skip
+    state.track_reconciliation(rev.ReconciliationBreakCleared(2, m.now + 1, "cleared by itself", None, "run-2"))
+    return state
 
 
 @pytest.mark.parametrize("version", range(1, codec.SCHEMA_VERSION + 1))
@@ -147,6 +159,7 @@ def test_a_fixture_of_every_snapshot_version_loads_through_the_upcasters(version
     state = codec.decode(doc, BASIS, RATES, POLICY)
     assert state.orders and state.cl_ord_ids and state.traders and state.live
     assert state.kill_switches.engaged() and state.usage.figures()["symbols"] and state.last_position
+    assert {b.status for b in state.breaks.values()} == {"open", "cleared"}
     # what the current code writes of it reads back the same
     assert_same(state, through_bytes(state))
 
@@ -174,10 +187,10 @@ def test_an_unknown_version_is_refused():
 
 def test_a_snapshot_folded_on_another_basis_is_refused():
     doc = codec.encode(fixture_state(), BASIS)
-    with pytest.raises(codec.WrongBasis, match="trading day zone Europe/London"):
-        codec.decode(doc, codec.Basis("Europe/London", BASIS.duplicate_window_ns), RATES, POLICY)
-    with pytest.raises(codec.WrongBasis, match="duplicate window"):
-        codec.decode(doc, codec.Basis(ZONE, 2 * BASIS.duplicate_window_ns), RATES, POLICY)
+    with pytest.raises(codec.WrongBasis, match="trading day 'closes midnight Europe/London"):
+        codec.decode(doc, codec.Basis.of("Europe/London", POLICY), RATES, POLICY)
+    with pytest.raises(codec.WrongBasis, match="duplicate window 2 s"):
+        codec.decode(doc, codec.Basis(BASIS.trading_day, 2 * BASIS.duplicate_window_ns), RATES, POLICY)
 
 
 def test_unreadable_bytes_are_refused():

@@ -19,7 +19,8 @@ Each job is a module of its own, readable alone; this one composes them and owns
 - mass_cancel.py: every order at a venue canceled with one 35=q (the kill switch), its 35=r read,
   and its reports read as each order's own cancel's (pending_mass_cancels.py);
 - resync.py: status requests and resends at logon and periodically (recovery);
-- reconcile.py: positions (35=AN/AP) against the OMS's fills, periodically and on request;
+- reconcile.py: the venue's side for reconciliation (positions 35=AN/AP, open orders 35=AF/8),
+  on request from reconciliation/services.py (a Celery beat task);
 - market_data.py: snapshots (35=W) to the router's books and reference prices;
 - configuration.py: a venue switched off in admin is let go in place; other changes restart;
 - health.py: each session's state published every second, for the engine and /health;
@@ -62,7 +63,6 @@ class Connector:
         venues: list[Venue],
         *,
         resync_seconds: float = 30.0,
-        reconcile_seconds: float = 300.0,
         only: set[str] | None = None,
     ) -> None:
         self.stopped = threading.Event()
@@ -76,7 +76,9 @@ class Connector:
         )
         self.outbound = Outbound(self.links.values(), mass_cancel=self.mass_cancel, answer=self.inbound.outbox.put)
         self.resync = Resync(self.links, resync_seconds, self.stopped, outbound_position=self.outbound.position)
-        self.reconciliation = Reconciliation(self.links, reconcile_seconds, self.stopped)
+        self.reconciliation = Reconciliation(
+            self.links, self.stopped, outbound_caught_up=self.resync.wait_for_outbound, flush_inbound=self.inbound.flush
+        )
         self.market_data = MarketData()
         self.configuration = ConfigurationWatch(
             venues, self.links, only=only, stop_routing=self.outbound.stop,
@@ -85,13 +87,15 @@ class Connector:
         self.application = ConnectorApplication(
             self.links.values(),
             {
-                "8": self.inbound.on_execution_report,
+                "8": lambda link, message: self.reconciliation.on_execution_report(
+                    link, message, otherwise=self.inbound.on_execution_report
+                ),
                 "9": self.inbound.on_cancel_reject,
                 "r": self.mass_cancels.on_report,
                 "W": self.market_data.on_snapshot,
                 "Y": self.market_data.on_refused,
-                "AP": self.reconciliation.on_answer,
-                "AO": self.reconciliation.on_answer,
+                "AP": self.reconciliation.on_position_answer,
+                "AO": self.reconciliation.on_position_answer,
             },
             on_logon=self._on_logon,
             on_change=self.health.publish,

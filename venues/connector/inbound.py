@@ -128,6 +128,11 @@ def _ours(venue_cl_ord_id: str | None) -> tuple[int, str]:
 DELIVER_BATCH_MAX = 500  # reports handed to the engine at once
 
 
+class Flushed(threading.Event):
+    """A marker in the queue: set once every report queued before it has been answered by the
+    engine (booked and committed). Reconciliation waits on one before it reads the OMS side."""
+
+
 class Inbound:
     """The reports' way to the engine: booked on quickfix's thread, delivered by `deliver`'s."""
 
@@ -140,7 +145,7 @@ class Inbound:
         self.stopped = stopped
         self.on_duplicate = on_duplicate  # (link, order id): ask the venue where the order stands
         self.own_report = own_report  # (venue, report): a mass cancel's report as its order's cancel's
-        self.outbox: queue.Queue[cmd.Command] = queue.Queue()
+        self.outbox: queue.Queue[cmd.Command | Flushed] = queue.Queue()
 
     def on_execution_report(self, link: VenueLink, message: fix.Message) -> None:
         report = self.own_report(link.name, parse_execution_report(getter(message)))
@@ -162,20 +167,32 @@ class Inbound:
             return
         self.outbox.put(item)
 
+    def flush(self, timeout: float) -> bool:
+        """Wait until every report received so far is booked; False if `timeout` passed first."""
+        marker = Flushed()
+        self.outbox.put(marker)
+        return marker.wait(timeout)
+
     def deliver(self) -> None:
         """Hand reports to the engine in arrival order, retrying until they are answered: all
         that queued meanwhile at once (one round trip, and the engine takes them in one commit),
         so a burst (a mass cancel's thousand reports) costs a few commits, not a thousand."""
         while not self.stopped.is_set():
             try:
-                batch = [self.outbox.get(timeout=0.5)]
+                items = [self.outbox.get(timeout=0.5)]
             except queue.Empty:
                 continue
-            while len(batch) < DELIVER_BATCH_MAX:
+            while len(items) < DELIVER_BATCH_MAX and not isinstance(items[-1], Flushed):
                 try:
-                    batch.append(self.outbox.get_nowait())
+                    items.append(self.outbox.get_nowait())
                 except queue.Empty:
                     break
+            # A marker ends the batch: it is set once what came before it is answered.
+            batch = [item for item in items if not isinstance(item, Flushed)]
+            if not batch:
+                for item in items:
+                    item.set()  # type: ignore[union-attr]
+                continue
             backoff = 0.2
             while not self.stopped.is_set():
                 try:
@@ -193,3 +210,5 @@ class Inbound:
                 if reply.get("outcome") in ("error", "anomaly"):
                     log.warning("%s: %s %s: %s", command.actor, reply.get("outcome"), reply.get("reason"),
                                 reply.get("text"))  # fmt: skip
+            if isinstance(items[-1], Flushed):
+                items[-1].set()

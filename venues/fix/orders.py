@@ -1,5 +1,5 @@
-"""Order messages, to and from plain values: 35=D, F, G, H and q, and what answers them, 35=8, 9
-and r.
+"""Order messages, to and from plain values: 35=D, F, G, H, q and AF, and what answers them, 35=8,
+9 and r.
 
 Orders are known at a venue by a ClOrdID of our own making, `<order id>:<ClOrdID>`: unique
 across accounts (client ClOrdIDs are only unique per account and day), the same every time
@@ -95,6 +95,7 @@ def new_order_single(event: ev.OrderAccepted, *, resend: bool = False) -> fix.Me
     message = new_message("D")
     _resend(message, resend)
     message.setField(11, venue_cl_ord_id(event.order_id, event.cl_ord_id))
+    message.setField(1, event.account)  # 1 Account: the venue books positions per account (reconciliation asks so)
     message.setField(55, event.symbol)
     message.setField(54, tables.SIDE_TO_FIX[event.side])
     set_decimal(message, 38, event.quantity)
@@ -201,6 +202,12 @@ class ExecutionReport:
     # 150 and 39 as sent, when no table here knows them: the report is then an anomaly naming them.
     unknown_exec_type: str | None = None
     unknown_ord_status: str | None = None
+    account: str | None = None  # 1
+    # Answering an OrderMassStatusRequest (35=AF): 584 echoed, 911 TotNumReports, 912 LastRptRequested=Y
+    # on the last. A venue with no open orders answers one report with 911=0 and 37=NONE.
+    mass_status_req_id: str | None = None
+    total_reports: int | None = None
+    last_report: bool = False
 
 
 def parse_execution_report(get: Get) -> ExecutionReport:
@@ -228,6 +235,10 @@ def parse_execution_report(get: Get) -> ExecutionReport:
         orig_cl_ord_id=get(41),
         reject_reason=tables.ORD_REJ_REASON_FROM_FIX.get(get(103) or ""),
         text=get(58) or "",
+        account=get(1),
+        mass_status_req_id=get(584),
+        total_reports=int(total) if (total := get(911)) and total.isdigit() else None,
+        last_report=get(912) == "Y",
     )
 
 
@@ -238,10 +249,17 @@ def execution_report_message(report: ExecutionReport) -> fix.Message:
     message.setField(11, report.cl_ord_id)
     if report.orig_cl_ord_id:
         message.setField(41, report.orig_cl_ord_id)
+    if report.mass_status_req_id is not None:
+        message.setField(584, report.mass_status_req_id)
+        message.setField(911, str(report.total_reports or 0))
+        if report.last_report:
+            message.setField(912, "Y")
     message.setField(17, report.exec_id)
     message.setField(150, tables.EXEC_TYPE_TO_FIX[report.exec_type])
     message.setField(39, tables.ORD_STATUS_TO_FIX[report.ord_status])
     message.setField(55, report.symbol)
+    if report.account:
+        message.setField(1, report.account)
     message.setField(54, tables.SIDE_TO_FIX[report.side])
     if report.order_qty:
         set_decimal(message, 38, report.order_qty)
@@ -395,4 +413,37 @@ def parse_order_mass_cancel_report(message: fix.Message) -> MassCancelReport:
         total_affected=int(total) if total and total.isdigit() else None,
         affected=tuple(AffectedOrder(order(41), order(535)) for order in group_getters(message, 534, 41)),
         text=get(58) or "",
+    )
+
+
+# -- mass status (35=AF, answered by a 35=8 150=I per open order) -----------------------------------
+
+
+@dataclass(frozen=True)
+class MassStatusRequest:
+    """35=AF OrderMassStatusRequest, as a venue reads it."""
+
+    mass_status_req_id: str  # 584
+    request_type: str  # 585 MassStatusReqType, by name: "all", "security"...
+    account: str | None  # 1: only this account's orders, when given
+    symbol: str | None  # 55, for request type "security"
+
+
+def order_mass_status_request_message(mass_status_req_id: str, account: str | None = None) -> fix.Message:
+    """35=AF OrderMassStatusRequest for every open order of the session (585=7), or of one account."""
+    message = new_message("AF")
+    message.setField(584, mass_status_req_id)
+    message.setField(585, tables.MASS_STATUS_REQ_TYPE_TO_FIX["all"])
+    if account:
+        message.setField(1, account)
+    return message
+
+
+def parse_order_mass_status_request(get: Get) -> MassStatusRequest:
+    """Raises FixValueError."""
+    return MassStatusRequest(
+        mass_status_req_id=required(get, 584),
+        request_type=mapped(get, 585, tables.MASS_STATUS_REQ_TYPE_FROM_FIX),
+        account=get(1),
+        symbol=get(55),
     )

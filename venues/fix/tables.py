@@ -159,3 +159,8 @@ SETTL_PRICE_TYPE_FINAL = "1"
 
 # 380 BusinessRejectReason
 BUSINESS_REJECT_REASON_TO_FIX = {"other": "0", "unknown_id": "1", "unsupported_message_type": "3"}
+
+# 585 MassStatusReqType (35=AF): the types a venue may serve; the connector asks for "all" (7):
+# every open order of the session, optionally narrowed by 1 Account.
+MASS_STATUS_REQ_TYPE_TO_FIX = {"security": "1", "all": "7", "party": "8"}
+MASS_STATUS_REQ_TYPE_FROM_FIX = {v: k for k, v in MASS_STATUS_REQ_TYPE_TO_FIX.items()}

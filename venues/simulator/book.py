@@ -51,6 +51,8 @@ class BookOrder:
     notional: Decimal = ZERO
     priority: int = 0  # lower is older: time priority within a price level
     open: bool = True
+    account: str = ""  # 1 Account as the order named it: positions are kept per account too
+    expired: bool = False  # ended by its time in force (a DAY order at the close), not canceled
 
     @property
     def leaves_qty(self) -> Decimal:

@@ -39,6 +39,12 @@ Knobs, all optional:
                                    the order's limit price, CumQty included: the fill that raced
                                    the cancel. The session's position (position reports) and
                                    the order's status (35=H) take the fill too.
+    "unreported_fill": "ACCOUNT SYMBOL QTY"
+                                   once per id: book QTY (signed: -10 sold) to the session's
+                                   position in ACCOUNT and SYMBOL and report nothing: a trade the
+                                   venue's books hold and the OMS was never told of. Position
+                                   reports (35=AP) show it; reconciliation finds the break. The
+                                   opposite quantity under a new id takes it away again.
 
 The policy (`FaultSettings`, `SessionFaults`) is pure; `FaultLoader` is the small part that talks
 to Redis and is given a client, so tests can hand it a fake.
@@ -49,6 +55,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 log = logging.getLogger("oms.simulator.faults")
@@ -74,6 +81,7 @@ class FaultSettings:
     disconnect_every_ms: int = 0
     bust_next_fill: bool = False
     symbol: str = ""
+    unreported_fill: str = ""
 
 
 NO_FAULTS = FaultSettings()
@@ -104,8 +112,25 @@ def parse_settings(raw: str | None) -> FaultSettings:
             raise FaultSettingsError(f"{name} must be a string, got {value!r}")
         if kind == "bool" and type(value) is not bool:
             raise FaultSettingsError(f"{name} must be true or false, got {value!r}")
+        if name == "unreported_fill":
+            unreported_fill(value)  # refused now, not when the venue books it
         values[name] = value
     return FaultSettings(key=str(fault_id) if fault_id is not None else raw, **values)
+
+
+def unreported_fill(text: str) -> tuple[str, str, Decimal]:
+    """(account, symbol, signed quantity) of an `unreported_fill` knob. Raises FaultSettingsError."""
+    parts = text.split()
+    if len(parts) != 3:
+        raise FaultSettingsError(f"unreported_fill must be 'ACCOUNT SYMBOL QUANTITY', got {text!r}")
+    account, symbol, raw = parts
+    try:
+        quantity = Decimal(raw)
+    except InvalidOperation:
+        raise FaultSettingsError(f"unreported_fill: {raw!r} is not a quantity") from None
+    if not quantity.is_finite() or quantity == 0:
+        raise FaultSettingsError(f"unreported_fill: the quantity must be a non-zero number, got {raw!r}")
+    return account, symbol, quantity
 
 
 class SessionFaults:
@@ -117,6 +142,7 @@ class SessionFaults:
         self._dropped: dict[str, int] = {}  # settings key -> reports dropped under it
         self._disconnected: set[str] = set()  # settings keys whose disconnect has happened
         self._busted: set[str] = set()  # settings keys whose bust has happened
+        self._unreported: set[str] = set()  # settings keys whose unreported fill is booked
         self._reports = 0  # ExecutionReports seen, for the one-in-N knobs
         self._last_disconnect: float | None = None
 
@@ -160,6 +186,13 @@ class SessionFaults:
             return False
         self._busted.add(self.settings.key)
         return True
+
+    def take_unreported_fill(self) -> tuple[str, str, Decimal] | None:
+        """The unreported fill to book now, once per settings key; None when none is due."""
+        if not self.settings.unreported_fill or self.settings.key in self._unreported:
+            return None
+        self._unreported.add(self.settings.key)
+        return unreported_fill(self.settings.unreported_fill)
 
     def take_copies(self) -> int:
         """How many times to send this ExecutionReport (after `take_drop` said to send it)."""

@@ -38,10 +38,12 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import quickfix as fix
 
+from orders.domain.calendar import TradingCalendar
 from orders.domain.values import ExecType, OrdStatus, Side
 from venues.fix import orders as fix_orders
 from venues.fix import tables
@@ -60,6 +62,7 @@ from venues.fix.orders import (
     order_mass_cancel_report_message,
     parse_new_order,
     parse_order_mass_cancel_request,
+    parse_order_mass_status_request,
 )
 from venues.fix.positions import (
     Position,
@@ -83,6 +86,7 @@ RESENT_TYPES = frozenset({"8", "9", "r", "j"})
 # 530 MassCancelRequestTypes served: every order of the session, or those in one symbol.
 MASS_CANCEL_TYPES = frozenset({"all", "security"})
 MARKET_DATA_TICK = 0.05  # seconds: how often the market data clock looks for snapshots due
+CLOSE_TICK = 0.2  # seconds: how often the close clock looks at the time
 ZERO = Decimal(0)
 
 Handler = Callable[[str, fix.Message, Get], None]  # (owner, message, get); raises FixValueError
@@ -120,9 +124,12 @@ class Outbox:
 
 class VenueApplication(fix.Application):
     def __init__(self, venue: Venue, faults: FaultLoader | None = None, *,
-                 min_interval: float = market_data.MIN_INTERVAL) -> None:  # fmt: skip
+                 min_interval: float = market_data.MIN_INTERVAL, calendar: TradingCalendar | None = None,
+                 now_ns: Callable[[], int] = time.time_ns) -> None:  # fmt: skip
         super().__init__()
         self.venue = venue
+        self.calendar = calendar  # None: the venue never closes (its DAY orders rest on)
+        self.now_ns = now_ns  # the close clock's time: wall time, or a rehearsal's (oms_project/clock.py)
         self.lock = threading.Lock()  # the venue, the subscriptions, the fault counters, the outboxes' order
         self.sessions: dict[str, fix.SessionID] = {}
         self.outboxes: dict[str, Outbox] = {}
@@ -142,6 +149,7 @@ class VenueApplication(fix.Application):
             "q": (self._mass_cancel, self._refuse_mass_cancel),
             "V": (self._market_data_request, self._refuse_market_data),
             "AN": (self._request_for_positions, self._refuse_positions),
+            "AF": (self._mass_status, self._refuse_mass_status),
         }
 
     # -- lifecycle ------------------------------------------------------------------------------------
@@ -153,6 +161,8 @@ class VenueApplication(fix.Application):
             self._refresh_faults()  # in force before the first logon
             self._clock(self._fault_clock, "faults")
         self._clock(self._market_data_clock, "market-data")
+        if self.calendar is not None:
+            self._clock(self._close_clock, "close")
 
     def stop(self) -> None:
         """Stop the clocks and send what the outboxes hold. Call before stopping the acceptor."""
@@ -228,7 +238,7 @@ class VenueApplication(fix.Application):
                                                   FAULT_TEXT)  # fmt: skip
         else:
             reports = self.venue.new_order(owner, order.cl_ord_id, order.symbol, side, order.quantity, price,
-                                           BookTif(order.time_in_force.value))  # fmt: skip
+                                           BookTif(order.time_in_force.value), account=order.account or "")  # fmt: skip
         self.send_all(reports)
 
     def _cancel(self, owner: str, message: fix.Message, get: Get) -> None:
@@ -345,6 +355,58 @@ class VenueApplication(fix.Application):
                 for snapshot in self.market_data.due(self._quote, time.monotonic()):
                     self._put_snapshot(snapshot)
 
+    # -- 35=AF: order mass status -------------------------------------------------------------------
+
+    def _mass_status(self, owner: str, message: fix.Message, get: Get) -> None:
+        """A status report (150=I) per open order of the session (of one account, with 1 Account),
+        each with 584 echoed and 911 TotNumReports, the last with 912 LastRptRequested=Y. None open:
+        one report with 911=0 and 37=NONE, so the requester knows the answer is complete."""
+        request = parse_order_mass_status_request(get)
+        if request.request_type != "all":
+            self._put(owner, business_reject_message(
+                message.getHeader().getField(34), "AF", "other",
+                f"MassStatusReqType {get(585)} is not served here; 7 (all orders) is"))  # fmt: skip
+            return
+        reports = self.venue.open_orders(owner, request.account)
+        if not reports:
+            self._put(owner, execution_report_message(fix_orders.ExecutionReport(
+                order_id="NONE", cl_ord_id="NONE", exec_id="0", exec_type=ExecType.ORDER_STATUS,
+                ord_status=OrdStatus.REJECTED, symbol="NONE", side=Side.BUY, order_qty=None, price=None,
+                last_qty=ZERO, last_px=ZERO, cum_qty=ZERO, leaves_qty=ZERO, avg_px=ZERO, text="no open orders",
+                account=request.account, mass_status_req_id=request.mass_status_req_id, total_reports=0,
+                last_report=True,
+            )))  # fmt: skip
+            return
+        for index, report in enumerate(reports, start=1):
+            values = dataclasses.replace(_execution_report(report), mass_status_req_id=request.mass_status_req_id,
+                                         total_reports=len(reports), last_report=index == len(reports))  # fmt: skip
+            self._put(owner, execution_report_message(values))
+
+    def _refuse_mass_status(self, owner: str, message: fix.Message, get: Get, error: FixValueError) -> None:
+        header = message.getHeader()
+        self._put(owner, business_reject_message(header.getField(34) if header.isSetField(34) else None, "AF",
+                                                 "other", str(error)))  # fmt: skip
+
+    # -- the close ------------------------------------------------------------------------------------
+
+    def _close_clock(self) -> None:
+        assert self.calendar is not None
+        day, close_ns = self.calendar.next_close(self.now_ns())
+        log.info("%s: next close %s (trading day %s; %s)", self.venue.name,
+                 datetime.fromtimestamp(close_ns / 1e9, tz=UTC).isoformat(), day, self.calendar.describe())  # fmt: skip
+        while not self._stop.wait(CLOSE_TICK):
+            now = self.now_ns()
+            if now >= close_ns:
+                self.close(day)
+                day, close_ns = self.calendar.next_close(now)
+
+    def close(self, day: date) -> None:
+        """The close of trading day `day`: the sessions' DAY orders expire, each reported (150=C)."""
+        with self.lock:
+            reports = self.venue.expire_day_orders(set(self.sessions), f"DAY order expired at the close of {day}")
+            self.send_all(reports)
+        log.info("%s: the close of %s expired %d DAY order(s)", self.venue.name, day, len(reports))
+
     # -- 35=AN: positions -----------------------------------------------------------------------------
 
     def _request_for_positions(self, owner: str, message: fix.Message, get: Get) -> None:
@@ -353,7 +415,7 @@ class VenueApplication(fix.Application):
             text = f"PosReqType {request.pos_req_type} is not served; 0 (positions) is"
             self._put(owner, positions_ack_message(request, self._report_id(), "not_supported", "rejected", text))
             return
-        positions = self.venue.positions_of(owner)
+        positions = self.venue.positions_of(owner, request.account)  # 1 Account: that account's positions
         if not positions:
             self._put(owner, positions_ack_message(request, self._report_id(), "no_positions", "completed"))
             return
@@ -426,6 +488,11 @@ class VenueApplication(fix.Application):
         with self.lock:
             for owner, settings in loaded.items():
                 self.faults[owner].apply(settings)
+                booked = self.faults[owner].take_unreported_fill()
+                if booked is not None:
+                    log.warning("%s: fault injection books an unreported fill for %s: %s", self.venue.name, owner,
+                                booked)  # fmt: skip
+                    self.venue.book_unreported_fill(owner, *booked)
             due = [
                 owner
                 for owner in loaded
@@ -462,6 +529,7 @@ def _execution_report(report: ExecReport) -> fix_orders.ExecutionReport:
         price=report.price, last_qty=report.last_qty, last_px=report.last_px, cum_qty=report.cum_qty,
         leaves_qty=report.leaves_qty, avg_px=report.avg_px, orig_cl_ord_id=report.orig_cl_ord_id,
         reject_reason=report.reject_reason, text=report.text, exec_ref_id=report.exec_ref_id or None,
+        account=report.account or None,
     )  # fmt: skip
 
 

@@ -8,7 +8,7 @@ refused with reason "duplicate_cl_ord_id" and never executed twice.
 
 The venue also keeps what its market data and position reports show: the last trade per
 symbol (any trade in its books: makers, takers and FIX sessions alike) and each owner's net
-position per symbol.
+position per symbol, in total and per account (1 Account on the order; "" when it named none).
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ class ExecReport:
         ""  # 103 OrdRejReason by name (venues/fix/tables.py): "duplicate_cl_ord_id", "unknown_order"...
     )
     exec_ref_id: str = ""  # 19 ExecRefID: the fill a trade cancel (150=H) names
+    account: str = ""  # 1 Account, as the order named it
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,8 @@ class Venue:
         self._by_cl_ord_id: dict[tuple[str, str], str] = {}  # (owner, ClOrdID) -> venue order id
         self._seen: set[tuple[str, str]] = set()  # every ClOrdID an owner ever used here
         self.positions: dict[str, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        # (owner, account) -> symbol -> net quantity: what a RequestForPositions for an account reports
+        self.account_positions: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.last_trades: dict[str, LastTrade] = {}
         self._trade_count = 0
 
@@ -122,6 +125,7 @@ class Venue:
         quantity: Decimal,
         price: Decimal | None,
         time_in_force: TimeInForce,
+        account: str = "",
     ) -> list[Report]:
         refusal = self._refusal(owner, cl_ord_id, symbol, quantity, price)
         if refusal is not None:
@@ -137,7 +141,14 @@ class Venue:
             ]
         self._seen.add((owner, cl_ord_id))
         order = BookOrder(
-            f"{self.name}-{next(self._order_ids)}", owner, cl_ord_id, side, quantity, price, time_in_force
+            f"{self.name}-{next(self._order_ids)}",
+            owner,
+            cl_ord_id,
+            side,
+            quantity,
+            price,
+            time_in_force,
+            account=account,
         )
         self._orders[order.order_id] = (order, symbol)
         self._by_cl_ord_id[(owner, cl_ord_id)] = order.order_id
@@ -267,7 +278,7 @@ class Venue:
             return []
         order.cum_qty += quantity
         order.notional += quantity * order.price
-        self.positions[owner][symbol] += quantity if order.side is Side.BUY else -quantity
+        self._book_position(order, symbol, quantity if order.side is Side.BUY else -quantity)
         return [self._report(order, symbol, ExecType.TRADE, OrdStatus.FILLED, last=(quantity, order.price))]
 
     def bust(self, fill: ExecReport) -> list[Report]:
@@ -282,14 +293,44 @@ class Venue:
             return []
         order.cum_qty -= fill.last_qty
         order.notional -= fill.last_qty * fill.last_px
-        self.positions[fill.owner][symbol] -= fill.last_qty * (1 if order.side is Side.BUY else -1)
+        self._book_position(order, symbol, -fill.last_qty * (1 if order.side is Side.BUY else -1))
         report = self._report(order, symbol, ExecType.TRADE_CANCEL, OrdStatus.CANCELED, last=(fill.last_qty,
                               fill.last_px), text="trade busted by the venue (fault injection)")  # fmt: skip
         return [dataclasses.replace(report, exec_ref_id=fill.exec_id, leaves_qty=ZERO)]
 
-    def positions_of(self, owner: str) -> dict[str, Decimal]:
-        """The owner's non-zero net positions here, by symbol (long positive, short negative)."""
-        return {symbol: qty for symbol, qty in sorted(self.positions.get(owner, {}).items()) if qty}
+    def expire_day_orders(self, owners: set[str], text: str = "") -> list[ExecReport]:
+        """The close: every resting DAY order of these owners (the FIX sessions; the built-in
+        participants requote on their own) leaves the book, each with an Expired report (150=C,
+        39=C). GTC orders rest on into the next day."""
+        reports = []
+        for symbol, book in self.books.items():
+            for order in list(book.resting()):
+                if order.owner in owners and order.time_in_force is TimeInForce.DAY:
+                    book.cancel(order.order_id)
+                    order.expired = True
+                    reports.append(self._report(order, symbol, ExecType.EXPIRED, OrdStatus.EXPIRED, text=text))
+        return reports
+
+    def positions_of(self, owner: str, account: str | None = None) -> dict[str, Decimal]:
+        """The owner's non-zero net positions here, by symbol (long positive, short negative): in
+        total, or in one account."""
+        held = self.positions.get(owner, {}) if account is None else self.account_positions.get((owner, account), {})
+        return {symbol: qty for symbol, qty in sorted(held.items()) if qty}
+
+    def open_orders(self, owner: str, account: str | None = None) -> list[ExecReport]:
+        """An OrderStatus report (150=I) for each open order of `owner` (in `account` only, when
+        given), oldest first: the answer to an OrderMassStatusRequest (35=AF)."""
+        return [
+            self._report(order, symbol, ExecType.ORDER_STATUS, _status_of(order), exec_id="0")
+            for order, symbol in self._orders.values()
+            if order.owner == owner and order.open and (account is None or order.account == account)
+        ]
+
+    def book_unreported_fill(self, owner: str, account: str, symbol: str, quantity: Decimal) -> None:
+        """Book `quantity` (signed) to the owner's position in `account` and `symbol` without any
+        report (fault injection: a trade the venue's books hold and the session was never told of)."""
+        self.positions[owner][symbol] += quantity
+        self.account_positions[(owner, account)][symbol] += quantity
 
     def next_exec_id(self) -> str:
         return f"{self.name}-E{next(self._exec_ids)}"
@@ -337,6 +378,10 @@ class Venue:
         self._seen.add((owner, cl_ord_id))
         return CancelReject(owner, order.order_id, cl_ord_id, orig_cl_ord_id, _status_of(order), kind, reason, text)
 
+    def _book_position(self, order: BookOrder, symbol: str, quantity: Decimal) -> None:
+        self.positions[order.owner][symbol] += quantity
+        self.account_positions[(order.owner, order.account)][symbol] += quantity
+
     def _relabel(self, order: BookOrder, cl_ord_id: str) -> None:
         """A cancel or replace gives the order the request's ClOrdID (FIX); the old one still finds it."""
         order.cl_ord_id = cl_ord_id
@@ -349,7 +394,7 @@ class Venue:
             self.last_trades[symbol] = LastTrade(trade.price, trade.quantity, self.clock(), self._trade_count)
             for fill in (trade.aggressor_fill, trade.resting_fill):
                 order = fill.order
-                self.positions[order.owner][symbol] += trade.quantity * (1 if order.side is Side.BUY else -1)
+                self._book_position(order, symbol, trade.quantity * (1 if order.side is Side.BUY else -1))
                 # The order's totals as of this fill, not as of the end of the match.
                 status = OrdStatus.FILLED if fill.leaves_qty == 0 else OrdStatus.PARTIALLY_FILLED
                 report = self._report(order, symbol, ExecType.TRADE, status, last=(trade.quantity, trade.price))
@@ -392,6 +437,7 @@ class Venue:
             avg_px=order.avg_px,
             text=text,
             reject_reason=reject_reason,
+            account=order.account,
         )
 
 
@@ -400,5 +446,7 @@ def _status_of(order: BookOrder) -> OrdStatus:
         return OrdStatus.FILLED
     if order.open:
         return OrdStatus.PARTIALLY_FILLED if order.cum_qty else OrdStatus.NEW
+    if order.expired:
+        return OrdStatus.EXPIRED
     return OrdStatus.CANCELED if order.price is not None and order.time_in_force in (
         TimeInForce.DAY, TimeInForce.GTC) else OrdStatus.EXPIRED  # fmt: skip

@@ -42,13 +42,16 @@ VENUES = [
 # user -> (staff, superuser, accounts granted for trading, model permissions).
 # risk and compliance see every account (view_all_accounts) and trade none.
 OVERSIGHT = ["view_all_accounts", "view_order", "view_fill", "view_position", "view_event", "view_account",
-             "view_instrument", "view_venue", "view_clientsession", "view_fixmessage"]  # fmt: skip
+             "view_instrument", "view_venue", "view_clientsession", "view_fixmessage",
+             "view_endofdayreport", "view_endofdayaccount", "view_closesweep"]  # fmt: skip
 DESKS = ["DESK-EQ", "DESK-ARB", "CLIENT-1"]
 RISK_VIEWS = ["view_accountlimits", "view_symbollimits", "view_killswitch"]
+# Reconciliation breaks: risk and compliance look at them and resolve them (accept or dismiss).
+RECONCILIATION = ["view_reconciliationbreak", "view_positionadjustment", "resolve_break"]
 USERS = {
     "trader": (False, False, DESKS, []),
-    "risk": (True, False, [], [*OVERSIGHT, *RISK_VIEWS, "manage_risk"]),
-    "compliance": (True, False, [], [*OVERSIGHT, *RISK_VIEWS]),
+    "risk": (True, False, [], [*OVERSIGHT, *RISK_VIEWS, *RECONCILIATION, "manage_risk"]),
+    "compliance": (True, False, [], [*OVERSIGHT, *RISK_VIEWS, *RECONCILIATION]),
     "admin": (True, True, DESKS, []),
 }
 

@@ -1,50 +1,47 @@
-import time
-
 from django.core.management.base import BaseCommand, CommandError
 
-from venues.connector import reconcile
+from orders import bus
+from reconciliation import services
 from venues.models import Venue
 
 
 class Command(BaseCommand):
     help = (
-        "Reconcile the OMS's positions at each venue against the venue's position reports (35=AN/AP), "
-        "through the running connector. Exits 1 when any venue differs."
+        "Reconcile now: ask each venue (through the running connector) for its positions (35=AN) and open "
+        "orders (35=AF), compare them with the OMS's, and record breaks through the engine, as the beat task "
+        "does. Prints what each venue showed; exits 1 when any venue differs or did not answer."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--venue", action="append", default=[], help="Only this venue (repeatable).")
-        parser.add_argument("--timeout", type=float, default=15.0)
+        parser.add_argument("--timeout", type=float, default=20.0, help="Seconds to wait for the venues' answers.")
 
     def handle(self, *args, venue: list[str], timeout: float, **options):
-        active = list(Venue.objects.filter(active=True).order_by("name").values_list("name", flat=True))
-        unknown = sorted(set(venue) - set(active))
+        active = set(Venue.objects.filter(active=True).values_list("name", flat=True))
+        unknown = sorted(set(venue) - active)
         if unknown:
             raise CommandError(f"unknown or inactive venue(s): {', '.join(unknown)}")
-        names = venue or active
-        asked_at = time.time_ns()
-        for name in names:
-            reconcile.request(name)
-        deadline = time.monotonic() + timeout
-        results: dict[str, dict] = {}
-        while len(results) < len(names):
-            for name in names:
-                result = reconcile.read(name)
-                if result and result["at_ns"] >= asked_at:
-                    results[name] = result
-            if time.monotonic() > deadline:
-                missing = ", ".join(sorted(set(names) - set(results)))
-                raise CommandError(f"no answer from {missing} within {timeout:g}s: is run_venues connected?")
-            time.sleep(0.1)
-        differing = 0
-        for name in names:
-            result = results[name]
-            if result["matches"]:
-                self.stdout.write(f"{name}: positions match ({result['symbols']} symbols)")
+        try:
+            results = services.reconciliation_run(venue or None, actor="system:reconcile_venues", timeout=timeout)
+        except bus.EngineUnavailable as exc:
+            raise CommandError(f"the engine did not record the findings: {exc}") from exc
+        failed = 0
+        for result in results:
+            if not result.answered:
+                failed += 1
+                self.stdout.write(f"{result.venue}: no answer: {result.detail}")
                 continue
-            differing += 1
-            self.stdout.write(f"{name}: positions differ")
-            for d in result["differences"]:
-                self.stdout.write(f"  {d['symbol']:<10} OMS {d['oms']:>14}  venue {d['venue']:>14}")
-        if differing:
+            if result.matches:
+                accounts = ", ".join(result.accounts) or "none"
+                self.stdout.write(f"{result.venue}: positions match ({result.symbols} symbols, accounts {accounts}); "
+                                  f"{result.orders} open orders match")  # fmt: skip
+            else:
+                failed += 1
+                self.stdout.write(f"{result.venue}: differs")
+                for d in result.differences:
+                    self.stdout.write(f"  {d.kind:<8} {d.text}")
+            if result.detail:
+                self.stdout.write(f"  incomplete: {result.detail}")
+            self.stdout.write(f"  engine: {result.engine}")
+        if failed:
             raise SystemExit(1)

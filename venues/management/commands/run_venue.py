@@ -1,3 +1,4 @@
+import argparse
 import logging
 import os
 import random
@@ -8,10 +9,14 @@ from pathlib import Path
 
 import quickfix as fix
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
+from oms_project import clock
+from orders.calendars import venue_calendar, venue_calendar_of
+from orders.domain.calendar import CalendarError
 from orders.models import Instrument
 from venues.fix.config import SessionSpec, parse_day_start, session_settings, settings_text
+from venues.models import Venue as VenueRow
 from venues.simulator.faults import FaultLoader
 from venues.simulator.fix_app import VenueApplication
 from venues.simulator.liquidity import OPENING_PRICES, MarketMaker, NoiseTrader
@@ -47,6 +52,13 @@ class Command(BaseCommand):
             help="The chance, per instrument and step, that the noise trader takes liquidity.",
         )
         parser.add_argument(
+            "--close",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="Expire the sessions' DAY orders at the venue's close (OMS_VENUE_CALENDAR); "
+            "default: OMS_SIMULATOR_CLOSES.",
+        )
+        parser.add_argument(
             "--reset-on-logon",
             action="store_true",
             help="Sequence numbers start at 1 at every logon (and logout and disconnect), nothing is resent: "
@@ -55,7 +67,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, name: str, port: int, clients: str, no_liquidity: bool, seed: int, spread_ticks: int,
                levels: int, size_lots: int, step_ms: int, trade_probability: float, reset_on_logon: bool,
-               **options):  # fmt: skip
+               close: bool | None, **options):  # fmt: skip
         instruments = [
             InstrumentSpec(i.symbol, i.tick_size, i.lot_size) for i in Instrument.objects.filter(active=True)
         ]
@@ -69,7 +81,14 @@ class Command(BaseCommand):
                     for client in clients.split(",") if client.strip()]  # fmt: skip
         text = settings_text(acceptor=True, port=port, sessions=sessions, state_dir=state_dir,
                              day_start=parse_day_start(settings.OMS_FIX_SESSION_START))  # fmt: skip
-        application = VenueApplication(venue, FaultLoader(name))
+        calendar = None
+        if settings.OMS_SIMULATOR_CLOSES if close is None else close:
+            configured = VenueRow.objects.filter(name=name).first()
+            try:
+                calendar = venue_calendar_of(configured) if configured else venue_calendar(name)
+            except CalendarError as exc:
+                raise CommandError(str(exc)) from exc
+        application = VenueApplication(venue, FaultLoader(name), calendar=calendar, now_ns=clock.now_ns)
         quickfix_settings = session_settings(text, state_dir / "acceptor.cfg")
         acceptor = fix.SocketAcceptor(
             application, fix.FileStoreFactory(quickfix_settings), quickfix_settings,

@@ -18,10 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--venue", action="append", default=[], help="Only this venue (repeatable).")
         parser.add_argument("--resync-seconds", type=float, default=30.0,
                             help="How often live orders are checked against the venue (35=H).")  # fmt: skip
-        parser.add_argument("--reconcile-seconds", type=float, default=300.0,
-                            help="How often positions are reconciled against the venues' reports (35=AN).")  # fmt: skip
 
-    def handle(self, *args, venue: list[str], resync_seconds: float, reconcile_seconds: float, **options):
+    def handle(self, *args, venue: list[str], resync_seconds: float, **options):
         venues = list(Venue.objects.filter(active=True).order_by("name"))
         if venue:
             unknown = set(venue) - {v.name for v in venues}
@@ -31,8 +29,7 @@ class Command(BaseCommand):
         if not venues:
             raise CommandError("no active venue is configured (see the Venue table in admin)")
         state_dir = Path(settings.BASE_DIR) / "var" / settings.SERVICES.profile / "connector"
-        connector = Connector(venues, resync_seconds=resync_seconds, reconcile_seconds=reconcile_seconds,
-                              only=set(venue) or None)  # fmt: skip
+        connector = Connector(venues, resync_seconds=resync_seconds, only=set(venue) or None)
         stop = connector.restart_requested
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

@@ -7,7 +7,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0007_instrument_max_reference_age_s_and_more"),
+        ("orders", "0008_positionadjustment"),
     ]
 
     operations = [

@@ -15,7 +15,7 @@ Decimals as strings, enums as their values, dates as ISO text), packed as JSON a
   field cannot be silently left out of snapshots;
 - without reference data: margin rates and the duplicate policy come from the database, not the
   log; `decode` takes the current ones, as `Engine._empty_state` does, and reprices the credit
-  used. What folding itself depends on (the trading day's zone, the duplicate window's length)
+  used. What folding itself depends on (the OMS's trading calendar, the duplicate window's length)
   is recorded in `basis`, and a snapshot taken on another basis is refused (`WrongBasis`).
 
 `state_digest` hashes each part by value (a Decimal 1.0 equals 1.00, as OrderState's == says):

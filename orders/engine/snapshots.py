@@ -7,7 +7,7 @@ folds the tail into the next snapshot, and `verify_snapshot`. The tail is folded
 A snapshot that cannot be used is skipped with one log line saying why, and the next older one is
 tried; with none left, the whole log is replayed. Unusable means: its payload fails its checksum,
 does not decompress or parse, has a schema version this code does not know, was folded on another
-basis (trading day zone, duplicate window: snapshot_codec.Basis), or claims a position past the end
+basis (the OMS's trading calendar, the duplicate window: snapshot_codec.Basis), or claims a position past the end
 of the log (a database restored without its newest events).
 """
 

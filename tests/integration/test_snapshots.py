@@ -149,7 +149,7 @@ def test_restore_skips_every_unusable_snapshot_with_its_reason(api):
     replayed, replay = restore(reference, until=0)  # nothing: an empty state to fold the whole log into
     assert replay.tail_events == 0 and not replay.from_snapshot
 
-    fold_tail(replayed, reference.basis.zone)
+    fold_tail(replayed, reference.zone)
     assert codec.state_hash(state) == codec.state_hash(replayed)
 
 

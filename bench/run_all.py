@@ -24,6 +24,7 @@ BENCHES = (
     "risk_checks.py",
     "risk_gate.py",
     "kill_switch_drill.py",
+    "snapshot_restart.py",
 )
 
 

@@ -12,7 +12,6 @@ from gateway import health
 from gateway.models import ClientSession, FixMessage
 from orders.admin import ReadOnlyAdmin
 from orders.models import Event, Order
-from venues.fix.dictionary import decoded, message_type_name
 
 
 @admin.register(ClientSession)
@@ -102,6 +101,8 @@ class FixMessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="MsgType (35)", ordering="msg_type")
     def message_type(self, message: FixMessage) -> str:
+        from venues.fix.dictionary import message_type_name  # quickfix: see decoded_fields
+
         return f"{message.msg_type} {message_type_name(message.msg_type)}"
 
     @admin.display(description="message")
@@ -110,5 +111,9 @@ class FixMessageAdmin(ReadOnlyAdmin):
 
     @admin.display(description="fields")
     def decoded_fields(self, message: FixMessage) -> str:
+        # Imported here, not with the module: it loads quickfix (half a second), and every process
+        # loads the admin at start, the engine too, whose restart time counts (bench/snapshot_restart.py).
+        from venues.fix.dictionary import decoded
+
         rows = format_html_join("", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>", decoded(message.raw))
         return format_html("<table><tr><th>tag</th><th>name</th><th>value</th><th>meaning</th></tr>{}</table>", rows)

@@ -207,6 +207,14 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False  # our logging settings, one line per e
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(SERVICES.root / "celerybeat-schedule")
 CELERY_HEARTBEAT_SECONDS = env.float("OMS_CELERY_HEARTBEAT_SECONDS", default=10.0)
+# Snapshots of the engine's state (orders/snapshots.py): one is taken when this many events, or
+# this many seconds (if any event came meanwhile), have passed since the newest; beat checks every
+# OMS_SNAPSHOT_CHECK_SECONDS. An engine start replays at most about EVERY_EVENTS events after one.
+OMS_SNAPSHOT_EVERY_EVENTS = env.int("OMS_SNAPSHOT_EVERY_EVENTS", default=100_000)
+OMS_SNAPSHOT_SECONDS = env.float("OMS_SNAPSHOT_SECONDS", default=300.0)
+OMS_SNAPSHOT_CHECK_SECONDS = env.float("OMS_SNAPSHOT_CHECK_SECONDS", default=5.0)
+# Taking one is background work: its thread runs this much nicer, so the order path keeps the CPU.
+OMS_SNAPSHOT_NICENESS = env.int("OMS_SNAPSHOT_NICENESS", default=10)
 # Reconciliation with the venues (docs/operations.md): how often the beat task runs, how far a
 # quantity may differ before it is a break, how long a run waits for the connector's answers.
 OMS_RECONCILE_SECONDS = env.float("OMS_RECONCILE_SECONDS", default=30.0)
@@ -226,6 +234,12 @@ CELERY_BEAT_SCHEDULE = {
     # the day's last close, the end-of-day report. Both check every minute and do nothing twice.
     "day-orders-expire": {"task": "tradingday.expire_day_orders", "schedule": 60.0},
     "end-of-day-report": {"task": "tradingday.end_of_day_report", "schedule": 60.0},
+    # a check that queued behind a long snapshot is dropped, not run late: the next one comes soon
+    "snapshot": {
+        "task": "orders.snapshot_if_due",
+        "schedule": OMS_SNAPSHOT_CHECK_SECONDS,
+        "options": {"expires": OMS_SNAPSHOT_CHECK_SECONDS},
+    },
 }
 # Whether this deployment runs Celery worker and beat, so health reports them (`celery`).
 OMS_CELERY = env.bool("OMS_CELERY", default=OMS_ENV != "test")

@@ -10,7 +10,18 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from orders import references
-from orders.models import Account, Event, Fill, Instrument, Order, Position, PositionAdjustment, ns_to_datetime
+from orders.engine import snapshot_codec
+from orders.models import (
+    Account,
+    Event,
+    Fill,
+    Instrument,
+    Order,
+    Position,
+    PositionAdjustment,
+    Snapshot,
+    ns_to_datetime,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -136,3 +147,34 @@ class PositionAdmin(ReadOnlyAdmin):
     list_display = ["account", "symbol", "quantity", "avg_cost", "realized_pnl", "bought", "sold", "updated_at"]
     list_filter = ["account"]
     search_fields = ["=symbol"]
+
+
+@admin.register(Snapshot)
+class SnapshotAdmin(ReadOnlyAdmin):
+    """The engine's snapshots, newest first: where the next engine start begins (docs/operations.md)."""
+
+    list_display = ["id", "position", "schema_version", "orders", "size", "tail_events", "based_on", "took",
+                    "created_at"]  # fmt: skip
+    readonly_fields = ["id", "position", "schema_version", "compression", "checksum", "payload_check", "size",
+                       "orders", "tail_events", "based_on", "took", "created_at"]  # fmt: skip
+    exclude = ["payload", "size_bytes", "took_ms"]
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).defer("payload")  # megabytes each: read only on the detail page
+
+    @admin.display(description="size", ordering="size_bytes")
+    def size(self, snapshot: Snapshot) -> str:
+        return f"{snapshot.size_bytes / 1e6:.2f} MB"
+
+    @admin.display(description="took", ordering="took_ms")
+    def took(self, snapshot: Snapshot) -> str:
+        return f"{snapshot.took_ms / 1000:.2f} s"
+
+    @admin.display(description="payload")
+    def payload_check(self, snapshot: Snapshot) -> str:
+        if snapshot.schema_version > snapshot_codec.SCHEMA_VERSION:
+            return f"schema version {snapshot.schema_version} is newer than this code reads"
+        if snapshot_codec.checksum(bytes(snapshot.payload)) != snapshot.checksum:
+            return "CORRUPT: the payload fails its checksum; an engine start skips this snapshot"
+        return "checksum ok"

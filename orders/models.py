@@ -305,3 +305,46 @@ class Checkpoint(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
+
+
+class Snapshot(models.Model):
+    """The engine's state folded up to a log position (orders/engine/snapshot_codec.py): where an
+    engine start begins, so it replays only the log's tail. Append-only like the log, and, like a
+    projection, never the truth: a snapshot that fails its checksum or cannot be read is skipped,
+    and the log alone can always rebuild the state."""
+
+    position = models.BigIntegerField(help_text="The last log position folded into it")
+    schema_version = models.SmallIntegerField(help_text="Version of the snapshot document (upcast on reading)")
+    compression = models.CharField(max_length=16)
+    checksum = models.CharField(max_length=64, help_text="sha256 of the stored payload")
+    payload = models.BinaryField()
+    size_bytes = models.BigIntegerField(help_text="Stored (compressed) payload size")
+    orders = models.IntegerField(help_text="Orders in the state")
+    tail_events = models.BigIntegerField(help_text="Events folded onto the snapshot it started from")
+    based_on = models.BigIntegerField(null=True, blank=True, help_text="Position of that snapshot; empty: the log")
+    took_ms = models.IntegerField(help_text="Time to read, fold, encode and store it")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "snapshots"
+        ordering = ["-position", "-id"]
+        indexes = [models.Index(fields=["-position", "-id"], name="snapshot_newest")]
+        triggers = [
+            pgtrigger.Trigger(
+                name="snapshots_append_only",
+                operation=pgtrigger.Update | pgtrigger.Delete,
+                when=pgtrigger.Before,
+                level=pgtrigger.Row,
+                func="RAISE EXCEPTION 'snapshots are append-only: % on % is refused', TG_OP, TG_TABLE_NAME;",
+            ),
+            pgtrigger.Trigger(
+                name="snapshots_no_truncate",
+                operation=pgtrigger.Truncate,
+                when=pgtrigger.Before,
+                level=pgtrigger.Statement,
+                func="RAISE EXCEPTION 'snapshots are append-only: % on % is refused', TG_OP, TG_TABLE_NAME;",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"snapshot at #{self.position} (v{self.schema_version}, {self.orders} orders)"

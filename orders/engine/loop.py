@@ -38,7 +38,7 @@ from orders import bus, calendars, projections, references, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
-from orders.engine import handlers
+from orders.engine import handlers, snapshots
 from orders.engine.decisions import Inputs, Outcome
 from orders.engine.market import MarketInputs
 from orders.engine.reference import REFRESH_SECONDS, ReferenceData
@@ -75,12 +75,14 @@ POISON_ERRORS = (DataError, IntegrityError, psycopg.DataError, psycopg.Integrity
 
 
 class Engine:
-    def __init__(self, *, consumer: str = "engine", batch_max: int | None = None) -> None:
+    def __init__(self, *, consumer: str = "engine", batch_max: int | None = None, full_replay: bool = False) -> None:
         self.consumer = consumer
+        self.full_replay = full_replay  # rebuild from the whole log, never from a snapshot
         self.batch_max = batch_max or settings.OMS_ENGINE_BATCH_MAX
         self.zone = calendars.oms_day()
         self.redis: redis.Redis = bus.client()
         self.state = EngineState()
+        self.start = snapshots.Start()  # how the state was last rebuilt: from a snapshot, or the whole log
         self.reference = ReferenceData()
         self.market = MarketInputs()
         self._references_published_at = 0.0
@@ -117,7 +119,8 @@ class Engine:
             time.sleep(0.5)
 
     def recover(self) -> None:
-        """Rebuild the in-memory state from the log. Also the way back after a failed commit."""
+        """Rebuild the in-memory state: the newest usable snapshot and the log's tail after it, or the
+        whole log (orders/engine/snapshots.py). Also the way back after a failed commit."""
         self._health_state = "recovering"
         self._heartbeat(force=True)
         if connection.connection is None or connection.connection is not self._locked_connection:
@@ -125,15 +128,20 @@ class Engine:
             self.acquire_writer_lock(wait=True)
         started = time.monotonic()
         self.reference.load()
-        self.state = self._empty_state()
-        count = 0
-        for batch in store.iter_batches(batch_size=20_000):
-            for stored in batch:
-                self.state.fold(stored, self.zone)
-            count += len(batch)
+        self.state = self._empty_state()  # what health shows until the state is rebuilt
+        folded = 0
+
+        def on_progress(events: int) -> None:
+            nonlocal folded
+            folded += events
             if time.monotonic() - self._last_heartbeat > HEARTBEAT_SECONDS:
-                log.info("recovering: %d events replayed", count)
+                log.info("recovering: %d events replayed", folded)
                 self._heartbeat(force=True)
+
+        # The newest usable snapshot and the log's tail after it, or the whole log (snapshots.py).
+        self.state, self.start = snapshots.restore(
+            self._snapshot_reference(), progress=on_progress, use_snapshots=not self.full_replay
+        )
         self.market.start()
         references.forget()
         self._references_published_at = 0.0  # publish at once what this engine holds
@@ -143,10 +151,10 @@ class Engine:
         self._publish_usage(force=True)
         elapsed = time.monotonic() - started
         log.info(
-            "recovered %d events (%d orders) in %.2fs; last position %d; live",
-            count,
-            len(self.state.orders),
+            "recovered from %s in %.2fs in all; %d orders, last position %d; live",
+            self.start.describe(),
             elapsed,
+            len(self.state.orders),
             self.state.last_position,
         )
         self._health_state = "live"
@@ -364,6 +372,10 @@ class Engine:
             usage=RiskUsage(self.reference.margin_rates()), duplicates=DuplicateWindow(self.reference.policy)
         )
 
+    def _snapshot_reference(self) -> snapshots.Reference:
+        """What a snapshot is folded on and re-applied with: this engine's zone and reference data."""
+        return snapshots.Reference(self.zone, self.reference.margin_rates(), self.reference.policy)
+
     def handle(self, command: cmd.Command, inputs: Inputs, staged: list[store.StoredEvent]) -> Outcome:
         outcome, events = handlers.handle(self.state, inputs, command)
         if outcome.reason == "unknown_order" and isinstance(command, cmd.ApplyExecutionReport | cmd.ApplyCancelReject):
@@ -477,6 +489,7 @@ class Engine:
             "pid": os.getpid(),
             "last_position": self.state.last_position,
             "orders": len(self.state.orders),
+            "start": self.start.as_health(),
             "at_ns": time.time_ns(),
         }
         try:

@@ -15,15 +15,20 @@ class Command(BaseCommand):
             help="If another engine holds the writer lock, wait for it instead of exiting.",
         )
         parser.add_argument("--batch-max", type=int, default=None, help="Most commands in one commit.")
+        parser.add_argument(
+            "--full-replay",
+            action="store_true",
+            help="Rebuild the state from the whole log, not from the newest snapshot + the log's tail.",
+        )
 
-    def handle(self, *args, standby: bool, batch_max: int | None, **options):
+    def handle(self, *args, standby: bool, batch_max: int | None, full_replay: bool, **options):
         # The engine keeps one connection for its whole life: the writer lock lives on it.
         connection.settings_dict["OPTIONS"].pop("pool", None)  # its own connection, never a pooled one
         connection.settings_dict["CONN_MAX_AGE"] = None
         # Never the debug cursor (DEBUG=True): it formats and keeps every statement of a
         # process that runs for days and whose commit path is the OMS's throughput.
         settings.DEBUG = False
-        engine = Engine(batch_max=batch_max)
+        engine = Engine(batch_max=batch_max, full_replay=full_replay)
         try:
             engine.acquire_writer_lock(wait=standby)
         except WriterLockHeld as exc:

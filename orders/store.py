@@ -89,23 +89,8 @@ class StoredEvent:
         command_id: str,
         state_after: OrderState | None = None,
     ) -> StoredEvent:
-        name = type(event).__name__
-        return cls(
-            position=position,
-            stream_type=ORDER_STREAM,
-            stream_id=event.order_id,
-            stream_version=version,
-            event_type=name,
-            schema_version=SCHEMA_VERSIONS[name],
-            payload=event_to_payload(event),
-            account=account,
-            occurred_at_ns=event.at_ns,
-            recorded_at_ns=recorded_at_ns,
-            actor=actor,
-            command_id=command_id,
-            _event=event,
-            state_after=state_after,
-        )
+        return cls._of(event, ORDER_STREAM, event.order_id, position, version, account, recorded_at_ns, actor,
+                       command_id, state_after)  # fmt: skip
 
     @classmethod
     def for_risk(
@@ -113,25 +98,11 @@ class StoredEvent:
     ) -> StoredEvent:
         """A risk control event, on the risk stream. Its account column names the account it is
         about (limits, an account's kill switch), so a per-account view of the log shows it."""
-        name = type(event).__name__
         account = getattr(event, "account", None)
         if account is None and getattr(event, "scope", None) == "account":
             account = getattr(event, "target", None)
-        return cls(
-            position=position,
-            stream_type=RISK_STREAM,
-            stream_id=event.stream_id,
-            stream_version=version,
-            event_type=name,
-            schema_version=SCHEMA_VERSIONS[name],
-            payload=event_to_payload(event),
-            account=account or "",
-            occurred_at_ns=event.at_ns,
-            recorded_at_ns=recorded_at_ns,
-            actor=actor,
-            command_id=command_id,
-            _event=event,
-        )
+        return cls._of(event, RISK_STREAM, event.stream_id, position, version, account or "", recorded_at_ns, actor,
+                       command_id)  # fmt: skip
 
     @classmethod
     def for_reconciliation(
@@ -146,11 +117,29 @@ class StoredEvent:
         command_id: str,
     ) -> StoredEvent:
         """A reconciliation event, on its break's stream; the account column names the break's account."""
+        return cls._of(event, RECONCILIATION_STREAM, event.stream_id, position, version, account, recorded_at_ns,
+                       actor, command_id)  # fmt: skip
+
+    @classmethod
+    def _of(
+        cls,
+        event: Any,
+        stream_type: str,
+        stream_id: int,
+        position: int,
+        version: int,
+        account: str,
+        recorded_at_ns: int,
+        actor: str,
+        command_id: str,
+        state_after: OrderState | None = None,
+    ) -> StoredEvent:
+        """An event about to be appended, at `position`, the `version`th of its stream."""
         name = type(event).__name__
         return cls(
             position=position,
-            stream_type=RECONCILIATION_STREAM,
-            stream_id=event.stream_id,
+            stream_type=stream_type,
+            stream_id=stream_id,
             stream_version=version,
             event_type=name,
             schema_version=SCHEMA_VERSIONS[name],
@@ -161,6 +150,7 @@ class StoredEvent:
             actor=actor,
             command_id=command_id,
             _event=event,
+            state_after=state_after,
         )
 
     @classmethod

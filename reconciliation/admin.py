@@ -4,6 +4,7 @@ Everyone with the view permission may look; only the risk and compliance roles r
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -20,7 +21,10 @@ from reconciliation.models import ReconciliationBreak
 
 class ResolveForm(forms.Form):
     resolution = forms.ChoiceField(
-        choices=[("accept", "Accept the venue's figure (book a position adjustment)"), ("dismiss", "Dismiss")],
+        choices=[
+            ("accept", "Accept the venue's figure (book a position adjustment)"),
+            ("dismiss", "Dismiss (book nothing: the OMS's figure stands)"),
+        ],
         widget=forms.RadioSelect,
     )
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=500,
@@ -32,12 +36,13 @@ class OpenOrResolved(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("open", "open"), ("resolved", "resolved (accepted or dismissed)"), ("cleared", "cleared by itself")]
+        return [("open", "open"), ("resolved", "resolved (accepted or dismissed)"), ("accepted", "accepted"),
+                ("dismissed", "dismissed"), ("cleared", "cleared by itself")]  # fmt: skip
 
     def queryset(self, request: HttpRequest, queryset: Any) -> Any:
         if self.value() == "resolved":
             return queryset.filter(status__in=["accepted", "dismissed"])
-        if self.value() in ("open", "cleared"):
+        if self.value() in ("open", "accepted", "dismissed", "cleared"):
             return queryset.filter(status=self.value())
         return queryset
 
@@ -46,7 +51,7 @@ class OpenOrResolved(admin.SimpleListFilter):
 class ReconciliationBreakAdmin(admin.ModelAdmin):
     list_display = ["id", "status", "kind", "venue", "account", "subject", "oms_quantity", "venue_quantity",
                     "oms_status", "venue_status", "opened_at", "closed_by", "resolve_link"]  # fmt: skip
-    list_filter = [OpenOrResolved, "status", "kind", "venue", "account"]
+    list_filter = [OpenOrResolved, "kind", "venue", "account"]  # one filter by state, not two saying "open"
     search_fields = ["=id", "subject", "account", "text"]
     readonly_fields = [f.name for f in ReconciliationBreak._meta.fields]
     actions = ["resolve_selected"]
@@ -66,6 +71,16 @@ class ReconciliationBreakAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}">resolve&hellip;</a>', reverse("admin:reconciliation_break_resolve",
                                                                        args=[obj.id]))  # fmt: skip
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "",
+                    extra_context: dict[str, Any] | None = None) -> HttpResponse:  # fmt: skip
+        """The break's page, with what a person can do about it: a Resolve button while it is open
+        (for the risk and compliance roles; others are told who can)."""
+        found = ReconciliationBreak.objects.filter(id=object_id).first() if object_id.isdigit() else None
+        context = {**(extra_context or {}), "may_resolve": services.may_resolve(request.user)}
+        if found is not None and found.is_open:
+            context["resolve_url"] = reverse("admin:reconciliation_break_resolve", args=[found.id])
+        return super().change_view(request, object_id, form_url, context)
 
     def get_urls(self) -> list:
         own = [path("<int:break_id>/resolve/", self.admin_site.admin_view(self.resolve_view),
@@ -103,12 +118,30 @@ class ReconciliationBreakAdmin(admin.ModelAdmin):
                 messages.error(request, f"engine unavailable, nothing recorded: {exc}")
             else:
                 messages.success(request, f"recorded by the engine: {text}")
-                return HttpResponseRedirect(changelist)
+                return HttpResponseRedirect(reverse("admin:reconciliation_reconciliationbreak_change",
+                                                    args=[break_id]))  # fmt: skip
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "title": f"Resolve break {break_id}",
             "form": form,
             "break": found,
+            "figures": _figures(found),
         }
         return render(request, "admin/reconciliation/reconciliationbreak/resolve_form.html", context)
+
+
+def _qty(value: Decimal | None, *, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return format(value.normalize() if value else Decimal(0), "+f" if signed else "f")
+
+
+def _figures(found: ReconciliationBreak) -> dict[str, str]:
+    """Both sides' figures as people read them (no trailing zeros), and what accepting books."""
+    return {
+        "oms": _qty(found.oms_quantity),
+        "venue": _qty(found.venue_quantity),
+        "difference": _qty(found.difference, signed=True),
+        "venue_price": _qty(found.venue_price),
+    }

@@ -7,13 +7,14 @@ from django.db import models
 
 
 class CloseSweep(models.Model):
-    """One venue's close, swept: the engine was sent ExpireDayOrders and answered."""
+    """One venue's close, swept: the engine was sent ExpireDayOrders and answered (the latest
+    answer: a sweep runs again while cancels it asked for are not answered)."""
 
     venue = models.CharField(max_length=32)
     trading_day = models.DateField()
     close_at = models.DateTimeField()
     swept_at = models.DateTimeField()
-    outcome = models.CharField(max_length=16)  # the engine's: accepted | no_change | error
+    outcome = models.CharField(max_length=16)  # accepted (cancels sent) | waiting | no_change (done) | error
     text = models.CharField(max_length=300, blank=True)
 
     class Meta:

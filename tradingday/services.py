@@ -20,6 +20,7 @@ from django.db import transaction
 
 from oms_project import clock
 from orders import bus, calendars
+from orders.domain import close
 from orders.domain import commands as cmd
 from orders.domain.calendar import CalendarError
 from orders.domain.values import LIVE_STATUSES
@@ -32,6 +33,10 @@ from venues.models import Venue
 log = logging.getLogger("oms.tradingday")
 
 ACTOR = "system:close"
+WAITING = "waiting"  # a sweep's outcome while orders of the day wait on the venue's answer
+# A venue's close is swept to the end once the engine found nothing of the day left working there
+# (or refused the sweep: an unknown venue); "accepted" and "waiting" sweeps run again.
+SWEPT = ("no_change", "error")
 NS = 1_000_000_000
 
 
@@ -44,9 +49,12 @@ def _grace_ns() -> int:
 
 def day_orders_expire(now_ns: int | None = None, only: Iterable[str] | None = None) -> list[CloseSweep]:
     """For every venue (or those named in `only`) whose last close was more than the grace period
-    ago and is not swept yet: ask the engine to expire the DAY orders it left open
-    (ExpireDayOrders), and record the sweep. The engine unreachable: nothing is recorded, the next
-    run tries again."""
+    ago and is not swept to the end yet: send the engine `ExpireDayOrders` (orders/engine/day_end.py:
+    a cancel to the venue for each DAY order still working there, an expiry for what never reached
+    it), and record the sweep. A sweep that asked for cancels, or found orders waiting on a
+    request's answer, runs again on the next call (beat: every minute) until the engine finds
+    nothing of the day left working there; the engine sends no cancel twice. The engine
+    unreachable: nothing is recorded, the next run tries again."""
     now = clock.now_ns() if now_ns is None else now_ns
     done = []
     venues = Venue.objects.order_by("name")
@@ -59,7 +67,7 @@ def day_orders_expire(now_ns: int | None = None, only: Iterable[str] | None = No
             log.error("venue %s: %s; its DAY orders are not swept", venue.name, exc)
             continue
         day, close_ns = calendar.last_close(now - _grace_ns())
-        if CloseSweep.objects.filter(venue=venue.name, trading_day=day).exists():
+        if CloseSweep.objects.filter(venue=venue.name, trading_day=day, outcome__in=SWEPT).exists():
             continue
         command = cmd.ExpireDayOrders(bus.new_command_id(), now, ACTOR, venue.name, day.isoformat(), close_ns)
         try:
@@ -67,10 +75,11 @@ def day_orders_expire(now_ns: int | None = None, only: Iterable[str] | None = No
         except bus.EngineUnavailable as exc:
             log.warning("close sweep of %s (%s): %s; trying again next run", venue.name, day, exc)
             continue
+        outcome = WAITING if answer.get("reason") == close.WAITING else answer["outcome"]
         sweep, _ = CloseSweep.objects.update_or_create(
             venue=venue.name, trading_day=day,
             defaults={"close_at": ns_to_datetime(close_ns), "swept_at": ns_to_datetime(now),
-                      "outcome": answer["outcome"], "text": (answer.get("text") or answer.get("reason") or "")[:300]},
+                      "outcome": outcome, "text": (answer.get("text") or answer.get("reason") or "")[:300]},
         )  # fmt: skip
         log.info("close sweep of %s, trading day %s: %s %s", venue.name, day, sweep.outcome, sweep.text)
         done.append(sweep)

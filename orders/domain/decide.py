@@ -13,6 +13,7 @@ from functools import singledispatch
 
 from risk.domain import MAX_PRICE, MAX_QUANTITY, Denial
 
+from . import close
 from . import commands as cmd
 from . import events as ev
 from .fold import apply
@@ -395,6 +396,10 @@ def _(
     answers_pending = pending is not None and pending.cl_ord_id == command.cl_ord_id
     at = command.received_at_ns
     if answers_pending and pending is not None and pending.kind is RequestKind.CANCEL:
+        if command.reason == "unknown_order" and close.is_close_cancel(state.order_id, pending.cl_ord_id):
+            # The close's cancel of a DAY order the venue does not know: nothing works it there, and
+            # its day is over. End it here, saying so (acknowledged or not).
+            return [ev.OrderExpired(state.order_id, at, f"close-unknown:{command.cl_ord_id}", close.UNKNOWN_TEXT)]
         if command.reason == "unknown_order" and not state.acknowledged:
             # The venue never had the order (its NewOrderSingle never arrived: sent before the
             # cancel on the same session, it would have). Cancel it as asked, here, so a resend

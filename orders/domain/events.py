@@ -113,10 +113,14 @@ class OrderFilled:
 
 @dataclass(frozen=True, slots=True)
 class OrderCancelRequested:
+    """A cancel asked of the venue. `text` (58) says why when the OMS asks on its own (the close
+    sweep's "canceled at the close..."); empty for a client's cancel. (v1 had none.)"""
+
     order_id: int
     at_ns: int
     cl_ord_id: str
     orig_cl_ord_id: str
+    text: str = ""
 
 
 @dataclass(frozen=True, slots=True)

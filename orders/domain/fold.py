@@ -152,7 +152,8 @@ def _(event: ev.ParentQuantityRaised, state: OrderState) -> dict[str, Any]:
 
 @_changes.register
 def _(event: ev.OrderCancelRequested, state: OrderState) -> dict[str, Any]:
-    return dict(pending=PendingRequest(RequestKind.CANCEL, event.cl_ord_id))
+    # An OMS cancel's reason (the close's) shows on the order, where the trader looks.
+    return dict(pending=PendingRequest(RequestKind.CANCEL, event.cl_ord_id), text=event.text or state.text)
 
 
 @_changes.register

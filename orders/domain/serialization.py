@@ -30,6 +30,7 @@ SCHEMA_VERSIONS: dict[str, int] = {name: 1 for name in EVENT_TYPES} | {
     "OrderCancelRejected": 2,
     "OrderReplaceRejected": 2,
     "OrderExpired": 2,
+    "OrderCancelRequested": 2,
 }
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
@@ -60,6 +61,11 @@ def _expired_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
     return {**payload, "text": ""}
 
 
+def _cancel_requested_v1_to_v2(payload: dict[str, Any]) -> dict[str, Any]:
+    # v1 cancel requests were all a client's (or a kill switch's), with no text of their own
+    return {**payload, "text": ""}
+
+
 # (event type, version it reads) -> function returning the payload at version + 1
 UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderAccepted", 1): _accepted_v1_to_v2,
@@ -69,6 +75,7 @@ UPCASTERS: dict[tuple[str, int], Upcaster] = {
     ("OrderCancelRejected", 1): _no_details,
     ("OrderReplaceRejected", 1): _no_details,
     ("OrderExpired", 1): _expired_v1_to_v2,
+    ("OrderCancelRequested", 1): _cancel_requested_v1_to_v2,
 }
 
 

@@ -16,6 +16,7 @@ from order_driver import PROPERTY_SETTINGS
 from test_engine_risk_properties import reference_data
 
 from orders import store
+from orders.domain import close
 from orders.domain import commands as cmd
 from orders.domain import events as ev
 from orders.domain.calendar import WEEKDAYS, CalendarError, TradingCalendar, parse_calendar, trading_day
@@ -199,6 +200,11 @@ class EngineAtTheClose:
                                            f"E{next(self.ids)}", exec_type, **extra)  # fmt: skip
         return self.send(command, at_ns)[0]
 
+    def cancel_reject(self, order_id: int, cl_ord_id: str, reason: str, at_ns: int) -> Outcome:
+        command = cmd.ApplyCancelReject(f"c{next(self.ids)}", at_ns, "venue:V1", order_id, cl_ord_id, reason,
+                                        f"refused: {reason}")  # fmt: skip
+        return self.send(command, at_ns)[0]
+
     def close(self, venue: str, day: date, at_ns: int) -> tuple[Outcome, list]:
         command = cmd.ExpireDayOrders(f"c{next(self.ids)}", at_ns, "system:close", venue, day.isoformat(),
                                       NEW_YORK_CLOSE.close_at(day))  # fmt: skip
@@ -227,9 +233,9 @@ def test_a_retry_just_across_the_close_is_still_the_same_submission():
     assert (retry.outcome, retry.order_id) == ("duplicate", first.order_id)
 
 
-def test_the_close_sweep_expires_open_day_orders_with_the_oms_text_and_leaves_gtc_and_the_next_days_alone():
+def test_the_close_sweep_asks_the_venue_to_cancel_day_orders_still_working_and_leaves_gtc_and_the_next_days_alone():
     oms = EngineAtTheClose()
-    day = oms.submit(ns(2026, 12, 2, 10), "DAY-1").order_id
+    day = oms.submit(ns(2026, 12, 2, 10), "DAY-1").order_id  # sent, never acknowledged
     partly = oms.submit(ns(2026, 12, 2, 10, 1), "DAY-2").order_id
     oms.report(partly, ExecType.NEW, ns(2026, 12, 2, 10, 2))
     oms.report(partly, ExecType.TRADE, ns(2026, 12, 2, 10, 3), last_qty=D(4), last_px=D("10.00"), cum_qty=D(4))
@@ -240,19 +246,33 @@ def test_the_close_sweep_expires_open_day_orders_with_the_oms_text_and_leaves_gt
 
     outcome, events = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
 
-    assert outcome.outcome == "accepted" and outcome.text.startswith("2 DAY order(s)")
-    assert [(type(e), e.order_id) for e in events] == [(ev.OrderExpired, day), (ev.OrderExpired, partly)]
-    assert all(e.text.startswith("expired at the close by the OMS: the venue did not report it") for e in events)
-    assert oms.status(day) is OrdStatus.EXPIRED and oms.status(partly) is OrdStatus.EXPIRED
-    assert oms.engine.state.orders[partly].cum_qty == 4  # what filled stays filled
+    # Nothing is declared over on the OMS's word: the venue is asked, and its answer ends them.
+    assert outcome.outcome == "accepted" and outcome.text.startswith("2 DAY order(s) asked to cancel at V1")
+    assert [(type(e), e.order_id, e.cl_ord_id) for e in events] == [
+        (ev.OrderCancelRequested, day, f"EOD-{day}"), (ev.OrderCancelRequested, partly, f"EOD-{partly}"),
+    ]  # fmt: skip
+    assert all(e.text.startswith(close.CANCEL_TEXT) and "V1 closed trading day 2026-12-02" in e.text for e in events)
+    assert oms.status(day) is OrdStatus.PENDING_CANCEL and oms.status(partly) is OrdStatus.PENDING_CANCEL
+    assert oms.engine.state.orders[partly].text.startswith("canceled at the close by the OMS")  # on the order
     assert oms.status(gtc) is OrdStatus.PENDING_NEW
     assert oms.status(elsewhere) is OrdStatus.PENDING_NEW  # V2 has its own close
     assert oms.status(tomorrow) is OrdStatus.PENDING_NEW
-    assert oms.engine.state.orders[day].text.startswith("expired at the close by the OMS")
+
+    # The beat's next sweep, the answers not in yet: no second cancel.
+    again, more = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 2))
+    assert (again.outcome, again.reason, more) == ("no_change", close.WAITING, [])
+    assert "2 waiting for the venue's answer" in again.text
+
+    # The venue cancels the one it works; the other it does not know: it never reached it.
+    oms.report(partly, ExecType.CANCELED, ns(2026, 12, 2, 16, 2, 30), cl_ord_id=f"EOD-{partly}")
+    oms.cancel_reject(day, f"EOD-{day}", "unknown_order", ns(2026, 12, 2, 16, 2, 31))
+    assert oms.status(partly) is OrdStatus.CANCELED and oms.engine.state.orders[partly].cum_qty == 4
+    assert oms.status(day) is OrdStatus.EXPIRED
+    assert oms.engine.state.orders[day].text == close.UNKNOWN_TEXT
     assert {day, partly}.isdisjoint(oms.engine.state.live)
 
-    again, more = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 2))
-    assert (again.outcome, more) == ("no_change", [])
+    done, none = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 3))
+    assert (done.outcome, done.reason, none) == ("no_change", "", [])
 
 
 def test_an_order_the_venue_expired_is_not_expired_again_by_the_sweep():
@@ -265,7 +285,64 @@ def test_an_order_the_venue_expired_is_not_expired_again_by_the_sweep():
     assert (outcome.outcome, events) == ("no_change", [])
 
 
-def test_a_day_parent_expires_with_its_children_once_every_venue_has_closed():
+def test_an_acknowledged_order_the_venue_does_not_know_at_the_close_expires_and_a_clients_refusal_does_not():
+    oms = EngineAtTheClose()
+    lost = oms.submit(ns(2026, 12, 2, 10), "DAY-1").order_id
+    oms.report(lost, ExecType.NEW, ns(2026, 12, 2, 10, 1))
+    oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
+    oms.cancel_reject(lost, f"EOD-{lost}", "unknown_order", ns(2026, 12, 2, 16, 1, 1))
+    assert oms.status(lost) is OrdStatus.EXPIRED
+
+    # The same refusal of a client's own cancel leaves the order as it was (FIX's ordinary rule).
+    client = oms.submit(ns(2026, 12, 3, 10), "DAY-2").order_id
+    oms.report(client, ExecType.NEW, ns(2026, 12, 3, 10, 1))
+    oms.send(cmd.CancelOrder("c-cxl", ns(2026, 12, 3, 10, 2), "user:alice", "ACC-1", client, "CXL-1", "DAY-2"),
+             ns(2026, 12, 3, 10, 2))  # fmt: skip
+    oms.cancel_reject(client, "CXL-1", "unknown_order", ns(2026, 12, 3, 10, 3))
+    assert oms.status(client) is OrdStatus.NEW
+
+
+def test_a_cancel_the_venue_refuses_at_the_close_is_asked_again_by_the_next_sweep_under_a_new_cl_ord_id():
+    oms = EngineAtTheClose()
+    order_id = oms.submit(ns(2026, 12, 2, 10), "DAY-1").order_id
+    oms.report(order_id, ExecType.NEW, ns(2026, 12, 2, 10, 1))
+    oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
+    oms.cancel_reject(order_id, f"EOD-{order_id}", "other", ns(2026, 12, 2, 16, 1, 1))  # the venue works it on
+    assert oms.status(order_id) is OrdStatus.NEW
+    outcome, events = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 2))
+    assert outcome.outcome == "accepted" and [e.cl_ord_id for e in events] == [f"EOD-{order_id}~2"]
+
+
+def test_orders_with_a_request_pending_at_the_close_wait_for_its_answer_then_the_sweep_cancels_what_works_on():
+    oms = EngineAtTheClose()
+    replacing = oms.submit(ns(2026, 12, 2, 10), "DAY-1").order_id
+    oms.report(replacing, ExecType.NEW, ns(2026, 12, 2, 10, 1))
+    oms.send(cmd.ReplaceOrder("c-rpl", ns(2026, 12, 2, 15, 59), "user:alice", "ACC-1", replacing, "DAY-1R", "DAY-1",
+                              quantity=D(20)), ns(2026, 12, 2, 15, 59))  # fmt: skip
+    assert oms.status(replacing) is OrdStatus.PENDING_REPLACE
+    outcome, events = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
+    assert (outcome.outcome, outcome.reason, events) == ("no_change", close.WAITING, [])
+
+    oms.report(replacing, ExecType.REPLACED, ns(2026, 12, 2, 16, 1, 30), cl_ord_id="DAY-1R", quantity=D(20),
+               limit_price=D("10.00"))  # fmt: skip
+    assert oms.status(replacing) is OrdStatus.NEW
+    outcome, events = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 2))
+    assert outcome.outcome == "accepted"
+    assert [(e.order_id, e.orig_cl_ord_id) for e in events] == [(replacing, "DAY-1R")]  # as the venue knows it
+
+
+def test_a_kill_switchs_pending_cancels_are_not_asked_twice_at_the_close():
+    oms = EngineAtTheClose()
+    order_id = oms.submit(ns(2026, 12, 2, 10), "DAY-1").order_id
+    oms.report(order_id, ExecType.NEW, ns(2026, 12, 2, 10, 1))
+    engaged, _ = oms.send(cmd.EngageKillSwitch("c-ks", ns(2026, 12, 2, 15, 59), "user:risk", "firm", None, "drill"),
+                          ns(2026, 12, 2, 15, 59))  # fmt: skip
+    assert engaged.outcome == "accepted" and oms.status(order_id) is OrdStatus.PENDING_CANCEL
+    outcome, events = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
+    assert (outcome.outcome, outcome.reason, events) == ("no_change", close.WAITING, [])
+
+
+def test_a_day_parent_has_its_children_canceled_venue_by_venue_and_ends_with_the_last():
     oms = EngineAtTheClose()
     parent = oms.submit(ns(2026, 12, 2, 10), "P-1", quantity=D(20), strategy=Strategy.SPLIT,
                         venues=("V1", "V2")).order_id  # fmt: skip
@@ -273,17 +350,25 @@ def test_a_day_parent_expires_with_its_children_once_every_venue_has_closed():
     children = oms.engine.state.orders[parent].children
     venues = {c: oms.engine.state.orders[c].venue for c in children}
     assert set(venues.values()) == {"V1", "V2"}, venues
+    at_v1 = [c for c, v in venues.items() if v == "V1"]
+    at_v2 = [c for c, v in venues.items() if v == "V2"]
 
     _, first = oms.close("V1", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
-    assert {e.order_id for e in first} == {c for c, v in venues.items() if v == "V1"}  # the parent works on at V2
-    assert oms.status(parent) is not OrdStatus.EXPIRED
-    assert not any(isinstance(e, ev.ExecutionAnomalyRecorded) for e in first)  # the close is no anomaly
+    assert [(type(e), e.order_id) for e in first] == [(ev.OrderCancelRequested, c) for c in at_v1]
+    for child in at_v1:
+        oms.report(child, ExecType.CANCELED, ns(2026, 12, 2, 16, 1, 30), cl_ord_id=f"EOD-{child}")
+    assert oms.status(parent) is not OrdStatus.CANCELED  # it works on at V2
+    anomalies = [r.event for r in oms.rows if isinstance(r.event, ev.ExecutionAnomalyRecorded)]
+    assert anomalies == []  # the close's own cancel is no child lost
+    assert not [r for r in oms.rows if isinstance(r.event, ev.OrderRouted) and r.event.order_id == parent][1:]
 
     _, second = oms.close("V2", date(2026, 12, 2), ns(2026, 12, 2, 16, 2))
-    assert oms.status(parent) is OrdStatus.EXPIRED
-    assert all(oms.status(c) is OrdStatus.EXPIRED for c in children)
-    assert isinstance(second[-1], ev.OrderExpired) and second[-1].order_id == parent
-    assert "its child orders expired" in second[-1].text
+    assert [e.order_id for e in second] == at_v2
+    for child in at_v2:
+        oms.cancel_reject(child, f"EOD-{child}", "unknown_order", ns(2026, 12, 2, 16, 2, 30))
+    assert all(oms.status(c) in (OrdStatus.CANCELED, OrdStatus.EXPIRED) for c in children)
+    assert oms.status(parent) in (OrdStatus.CANCELED, OrdStatus.EXPIRED)
+    assert parent not in oms.engine.state.live
 
 
 def test_a_sweep_for_an_unknown_venue_is_refused():

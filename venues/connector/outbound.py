@@ -165,7 +165,7 @@ def message_for(event: ev.Event, order: Order) -> fix.Message | None:
         return new_order_single(event)
     ref = order_ref(order)
     if isinstance(event, ev.OrderCancelRequested):
-        return cancel_request(event.cl_ord_id, event.orig_cl_ord_id, ref)
+        return cancel_request(event.cl_ord_id, event.orig_cl_ord_id, ref, text=event.text)
     if isinstance(event, ev.OrderReplaceRequested):
         return replace_request(event.cl_ord_id, event.orig_cl_ord_id, event.quantity, event.limit_price, ref)
     return None

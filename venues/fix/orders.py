@@ -107,7 +107,9 @@ def new_order_single(event: ev.OrderAccepted, *, resend: bool = False) -> fix.Me
     return message
 
 
-def cancel_request(cl_ord_id: str, orig_cl_ord_id: str, order: OrderRef, *, resend: bool = False) -> fix.Message:
+def cancel_request(
+    cl_ord_id: str, orig_cl_ord_id: str, order: OrderRef, *, resend: bool = False, text: str = ""
+) -> fix.Message:
     message = new_message("F")
     _resend(message, resend)
     _venue_order_id(message, order)
@@ -116,6 +118,8 @@ def cancel_request(cl_ord_id: str, orig_cl_ord_id: str, order: OrderRef, *, rese
     message.setField(55, order.symbol)
     message.setField(54, tables.SIDE_TO_FIX[order.side])  # type: ignore[index]
     set_decimal(message, 38, order.quantity)
+    if text:
+        message.setField(58, text)  # why the OMS cancels on its own (the close)
     message.setField(fix.TransactTime())
     return message
 

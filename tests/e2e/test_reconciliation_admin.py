@@ -123,9 +123,7 @@ def test_a_break_injected_at_a_venue_shows_by_itself_and_the_risk_user_resolves_
     expect(row).to_have_count(1)
     row.get_by_role("link", name=str(break_id), exact=True).click()
     expect(page.locator("#content")).to_contain_text(text)
-    page.screenshot(path="/tmp/adminbreak-change.png")  # TMPSHOT
     page.get_by_role("link", name="Resolve this break").click()
-    page.screenshot(path="/tmp/adminbreak-resolve.png")  # TMPSHOT
 
     expect(page.locator("h1")).to_contain_text(f"Resolve break {break_id}")
     figures = page.locator("#break-figures")
@@ -141,7 +139,6 @@ def test_a_break_injected_at_a_venue_shows_by_itself_and_the_risk_user_resolves_
     page.get_by_role("button", name="Resolve").click()
     success = page.locator(".messagelist .success")
     expect(success).to_contain_text(f"break {break_id} accepted")
-    page.screenshot(path="/tmp/adminbreak-done.png")  # TMPSHOT
     expect(success).to_contain_text(f"SIMA {ACCOUNT} {SYMBOL} position adjusted by {UNREPORTED}")
 
     # The audit log: PositionAdjusted, by the risk user, with the reason; a position adjustment row.

@@ -2,11 +2,16 @@
 (for the venue's own close) a simulated venue and the connector over FIX.
 
 - The OMS's close sweep and the end-of-day report: orders stamped on a past trading day go to
-  HELD (a venue that never answers, tests/integration/conftest.py); the sweep and the report run
-  with `now` on that day's evening. DAY orders expire with the OMS's text, GTC orders carry, a DAY
-  parent expires with its child, the ClOrdID is free again the next day, the report has the figures.
+  HELD (a venue that never answers, tests/integration/conftest.py, so the test answers for it);
+  the sweep and the report run with `now` on that day's evening. DAY orders still working are
+  asked to cancel (EOD-<id>) and end as the venue answers, the sweep runs again until they have,
+  GTC orders carry, a DAY parent ends with its child, the ClOrdID is free again the next day, the
+  report has the figures.
 - The venue's close: a simulator started with OMS_CLOCK_OFFSET_S so its clock reads just before a
   close expires the DAY order itself (150=C) and keeps the GTC one; the sweep then has nothing to do.
+- A venue that leaves its DAY orders working (a simulator with --no-close): the sweep's cancel goes
+  out through the connector and the venue's Canceled ends the order; with the venue down, the cancel
+  waits and ends the order once the venue is back.
 """
 
 from __future__ import annotations
@@ -68,6 +73,11 @@ class Desk:
                                            f"H-{uuid.uuid4().hex[:10]}", exec_type, **extra)  # fmt: skip
         return bus.send(command, timeout=20)
 
+    def venue_refuses_cancel(self, order_id: int, at_ns: int, cl_ord_id: str, reason: str) -> dict:
+        command = cmd.ApplyCancelReject(bus.new_command_id(), at_ns, "venue:HELD", order_id, cl_ord_id, reason,
+                                        f"refused: {reason}")  # fmt: skip
+        return bus.send(command, timeout=20)
+
     def fill(self, order_id: int, at_ns: int, qty: str, px: str, cum: str, status: OrdStatus) -> None:
         assert self.venue_says(order_id, at_ns, ExecType.NEW)["outcome"] == "accepted"
         answer = self.venue_says(order_id, at_ns + S, ExecType.TRADE, last_qty=D(qty), last_px=D(px), cum_qty=D(cum),
@@ -99,24 +109,42 @@ def test_the_close_expires_the_day_orders_the_venue_left_and_the_end_of_day_repo
     assert (before.trading_day, before.outcome) == (date(2026, 6, 2), "no_change")
     [sweep] = services.day_orders_expire(now_ns=evening, only=["HELD"])
     assert (sweep.venue, sweep.trading_day, sweep.outcome) == ("HELD", DAY, "accepted")
+    assert sweep.text.startswith("3 DAY order(s) asked to cancel at HELD"), sweep.text
 
     def order(answer: dict) -> Order:
         return Order.objects.get(id=answer["order_id"])
 
-    for expired in (day_order, partly):
-        assert order(expired).status == "expired"
-        assert order(expired).text.startswith("expired at the close by the OMS: the venue did not report it")
-    assert order(partly).cum_qty == 40
+    # The OMS declares nothing over on its own word: it asks the venue, as for any cancel.
+    [child] = Order.objects.filter(parent_id=parent["order_id"])
+    for asked in (order(day_order), order(partly), child):
+        assert asked.status == "pending_cancel" and asked.pending_cl_ord_id == f"EOD-{asked.id}"
+        assert asked.text.startswith("canceled at the close by the OMS"), asked.text
+        request = Event.objects.get(stream_id=asked.id, event_type="OrderCancelRequested")
+        assert request.actor == "system:close" and "HELD closed trading day 2026-06-03" in request.payload["text"]
     assert order(gtc).status == "pending_new"  # GTC carries to the next day
     assert order(filled).status == "filled"
-    assert order(parent).status == "expired"
-    [child] = Order.objects.filter(parent_id=parent["order_id"])
-    assert child.status == "expired"
-    expiry = Event.objects.get(stream_id=day_order["order_id"], event_type="OrderExpired")
-    assert expiry.actor == "system:close" and expiry.payload["exec_id"] == "close:HELD:2026-06-03"
 
-    # Again: the sweep is on record, and the engine itself books nothing twice.
-    assert services.day_orders_expire(now_ns=evening + 60 * S, only=["HELD"]) == []
+    # The next minute's sweep runs again (the cancels are not answered) and sends nothing twice.
+    [waiting] = services.day_orders_expire(now_ns=evening + 60 * S, only=["HELD"])
+    assert (waiting.outcome, waiting.text.endswith("3 waiting for the venue's answer to a request pending")) == (
+        "waiting", True), waiting.text  # fmt: skip
+    assert Event.objects.filter(stream_id=day_order["order_id"], event_type="OrderCancelRequested").count() == 1
+
+    # The venue answers: it cancels what it works, and does not know the order that never reached it.
+    answered = evening + 90 * S
+    assert desk.venue_refuses_cancel(day_order["order_id"], answered, f"EOD-{day_order['order_id']}",
+                                     "unknown_order")["outcome"] == "accepted"  # fmt: skip
+    desk.venue_says(partly["order_id"], answered, ExecType.CANCELED, cl_ord_id=f"EOD-{partly['order_id']}")
+    desk.venue_says(child.id, answered, ExecType.CANCELED, cl_ord_id=f"EOD-{child.id}")
+    assert order(day_order).status == "expired"
+    assert order(day_order).text.startswith("expired at the close by the OMS: the venue does not know the order")
+    assert (order(partly).status, order(partly).cum_qty) == ("canceled", 40)
+    assert order(parent).status == "canceled"  # with its last child
+    [done] = services.day_orders_expire(now_ns=evening + 120 * S, only=["HELD"])
+    assert done.outcome == "no_change"
+
+    # Again: the sweep is done for the day, and the engine itself books nothing twice.
+    assert services.day_orders_expire(now_ns=evening + 180 * S, only=["HELD"]) == []
     again = bus.send(cmd.ExpireDayOrders(bus.new_command_id(), evening, "system:close", "HELD", DAY.isoformat(), close))
     assert again["outcome"] == "no_change"
     assert Event.objects.filter(stream_id=day_order["order_id"], event_type="OrderExpired").count() == 1
@@ -135,7 +163,7 @@ def test_the_close_expires_the_day_orders_the_venue_left_and_the_end_of_day_repo
 
     content = json.loads((tmp_path / "eod-2026-06-03.json").read_text())
     [section] = [a for a in content["accounts"] if a["account"] == account]
-    assert section["orders"] == {"total": 5, "by_status": {"expired": 3, "filled": 1, "pending_new": 1}}
+    assert section["orders"] == {"total": 5, "by_status": {"canceled": 2, "expired": 1, "filled": 1, "pending_new": 1}}
     assert section["fills"]["count"] == 2
     assert (section["fills"]["bought"], section["fills"]["sold"], section["fills"]["notional"]) == ("70", "0", "7030")
     assert [(p["symbol"], p["quantity"]) for p in section["positions"]] == [("AAPL", "70")]
@@ -250,3 +278,80 @@ def test_compliance_reads_the_report_in_admin_and_downloads_its_files_and_nobody
     trader = Client()
     trader.force_login(get_user_model().objects.get(username="trader"))
     assert trader.get(f"/admin/tradingday/endofdayreport/{report.pk}/file/json/").status_code == 302  # to login
+
+
+# -- a venue that leaves its DAY orders working past its close: the OMS cancels them there ----------------
+
+
+@pytest.fixture(scope="module")
+def lingering_venue(engine_process, django_db_blocker):
+    """A simulated venue that does not expire anything at its close (a venue's own expiry lost, or
+    none at all), with the connector routing to it."""
+    sim = Simulator("TEOD", "--no-liquidity", "--no-close")
+    sim.start()
+    with django_db_blocker.unblock():
+        Venue.objects.update_or_create(name="TEOD", defaults={"port": sim.port, "target_comp_id": "TEOD",
+                                                              "active": True})  # fmt: skip
+    connector = Connector(["TEOD"], resync_seconds=3)
+    connector.start()
+    try:
+        connector.wait_logged_on()
+        yield sim, connector
+    finally:
+        connector.stop()
+        sim.stop()
+        with django_db_blocker.unblock():
+            Venue.objects.filter(name="TEOD").update(active=False)
+
+
+def test_the_close_sweep_cancels_at_the_venue_what_it_left_working_and_a_venue_down_gets_the_cancel_when_back(
+    api, lingering_venue
+):
+    sim, connector = lingering_venue
+
+    def submit(tif: str) -> int:
+        body = {"account": "DESK-EQ", "cl_ord_id": f"TE-{uuid.uuid4().hex[:10]}", "symbol": "MSFT", "side": "buy",
+                "quantity": "10", "order_type": "limit", "limit_price": "50.00", "time_in_force": tif,
+                "venue": "TEOD"}  # fmt: skip
+        response = api.post("/api/v1/orders/", body, format="json")
+        assert response.status_code == 201, response.content
+        return wait_order(response.json()["id"], status_is("new")).id
+
+    day_order, gtc = submit("day"), submit("gtc")
+    calendar = calendars.venue_calendar("TEOD")
+    _, close = calendar.next_close(time.time_ns())
+    evening = close + services._grace_ns() + S
+    [sweep] = services.day_orders_expire(now_ns=evening, only=["TEOD"])
+    assert sweep.outcome == "accepted" and sweep.text.startswith("1 DAY order(s) asked to cancel at TEOD"), sweep.text
+    # The connector sends the cancel like any other; the venue's answer ends the order.
+    ended = wait_order(day_order, status_is("canceled"))
+    assert ended.text.startswith("canceled at the close by the OMS"), ended.text
+    assert [e.event_type for e in Event.objects.filter(stream_id=day_order).order_by("position")][-2:] == [
+        "OrderCancelRequested", "OrderCanceled"]  # fmt: skip
+    assert Order.objects.get(id=gtc).status == "new"  # GTC carries
+    [done] = services.day_orders_expire(now_ns=evening + 60 * S, only=["TEOD"])
+    assert done.outcome == "no_change"
+
+    # The next day the venue is down at the sweep: the cancel waits for it (the order shows pending
+    # cancel, never expired while the venue may still fill it) and ends it once the venue is back.
+    late = submit("day")
+    next_day, next_close = calendar.next_close(close + S)
+    sim.stop()
+    deadline = time.monotonic() + 30
+    while venue_feed_state("TEOD") == "logged_on":
+        assert time.monotonic() < deadline, "the session did not go down"
+        time.sleep(0.1)
+    [while_down] = services.day_orders_expire(now_ns=next_close + services._grace_ns() + S, only=["TEOD"])
+    assert while_down.trading_day == next_day and while_down.outcome == "accepted", while_down.text
+    assert Order.objects.get(id=late).status == "pending_cancel"
+    sim.start()
+    connector.wait_logged_on()
+    assert wait_order(late, status_is("canceled")).status == "canceled"
+    api.post(f"/api/v1/orders/{gtc}/cancel/", {}, format="json")
+    wait_order(gtc, status_is("canceled"))
+
+
+def venue_feed_state(name: str) -> str:
+    from orders import venue_feed
+
+    return venue_feed.read([name])[name]["state"]

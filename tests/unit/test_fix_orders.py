@@ -15,7 +15,9 @@ from venues.fix.orders import (
     ExecutionReport,
     MassCancelReport,
     MassCancelRequest,
+    OrderRef,
     cancel_reject_message,
+    cancel_request,
     execution_report_message,
     order_mass_cancel_report_message,
     order_mass_cancel_request_message,
@@ -84,6 +86,13 @@ def test_a_venue_cl_ord_id_names_the_order_and_the_clients_cl_ord_id():
     assert parse_venue_cl_ord_id(venue_cl_ord_id(12, "a:b")) == (12, "a:b")
     assert parse_venue_cl_ord_id("c1") is None and parse_venue_cl_ord_id("x:c1") is None
     assert parse_venue_cl_ord_id(None) is None and parse_venue_cl_ord_id("12:") is None
+
+
+def test_a_cancel_the_oms_asks_on_its_own_says_why_in_58_and_passes_the_dictionary():
+    order = OrderRef(12, "c1", "AAPL", "buy", "limit", D(100), D("10.5"), "SIMA-7")
+    closing = on_the_wire(cancel_request("EOD-12", "c1", order, text="canceled at the close by the OMS"))
+    assert closing.getField(58) == "canceled at the close by the OMS" and closing.getField(11) == "12:EOD-12"
+    assert not on_the_wire(cancel_request("c2", "c1", order)).isSetField(58)  # a client's cancel: no text
 
 
 # -- mass cancel (35=q, 35=r) ----------------------------------------------------------------------

@@ -9,7 +9,8 @@ from tradingday import services
 
 @shared_task(name="tradingday.expire_day_orders", ignore_result=True)
 def expire_day_orders() -> None:
-    """After each venue's close plus the grace period: expire the DAY orders the venue left."""
+    """After each venue's close plus the grace period: cancel at the venue the DAY orders it left
+    working (expire those that never reached it), until none is left."""
     services.day_orders_expire()
 
 

@@ -189,10 +189,11 @@ class ResolveReconciliationBreak:
 
 @dataclass(frozen=True, slots=True)
 class ExpireDayOrders:
-    """The close of `venue`'s trading day `trading_day` (ISO date) at `close_at_ns`: expire every
-    DAY order routed there, taken before the close, that the venue left open (and DAY orders
-    never routed, and parents whose children are all done). Sent by the close sweep after the
-    close plus a grace period (tradingday/services.py); doing it again books nothing twice."""
+    """The close of `venue`'s trading day `trading_day` (ISO date) at `close_at_ns`: ask the venue
+    to cancel every DAY order routed there, taken before the close, that it left working, and
+    expire the DAY orders that never reached a venue (and parents whose children are all done).
+    Sent by the close sweep after the close plus a grace period (tradingday/services.py), every
+    minute until nothing is left; doing it again sends no cancel twice (orders/engine/day_end.py)."""
 
     command_id: str
     received_at_ns: int

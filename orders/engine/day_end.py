@@ -40,8 +40,6 @@ from orders.domain.values import TimeInForce
 from orders.engine.decisions import Decision, Inputs, Outcome
 from orders.engine.state import EngineState
 
-OMS_EXPIRY_TEXT = close.NEVER_ROUTED_TEXT
-
 
 def expire_day_orders(state: EngineState, inputs: Inputs, command: cmd.ExpireDayOrders) -> Decision:
     if command.venue not in inputs.reference.all_venues:

@@ -16,6 +16,9 @@ PREFIX = "EOD"
 CANCEL_TEXT = "canceled at the close by the OMS: a DAY order the venue still showed working"
 UNKNOWN_TEXT = "expired at the close by the OMS: the venue does not know the order (it refused the close's cancel)"
 NEVER_ROUTED_TEXT = "expired at the close by the OMS: it never reached a venue"
+UNREACHABLE_TEXT = (
+    "expired at the close by the OMS: the venue is inactive (no session to ask it to cancel); confirm with the venue"
+)
 WAITING = "waiting"  # the sweep's answer (reason) while orders of the day wait on a request's answer
 
 

@@ -10,7 +10,8 @@ own word, since the venue might still work it and fill it: it asks the venue to 
 any cancel) and the venue's answer ends it (canceled; expired when the venue says it already
 expired it, or when it does not know the order at all: orders/domain/decide.py). Only what never
 reached a venue is expired here at once: a DAY order never routed, and a parent with no working
-child.
+child; and what no cancel could ever reach: the orders at a venue made inactive (the connector
+has no session to it), with a text saying to confirm with the venue.
 
 An order with a request pending (its own cancel, a replace, the kill switch's cancel) is left to
 that request's answer: the sweep comes again every minute until nothing of the day is left
@@ -30,11 +31,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from orders.domain import close
+from orders.domain import close, parents
 from orders.domain import commands as cmd
 from orders.domain import events as ev
 from orders.domain.calendar import trading_day
 from orders.domain.decide import decide
+from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.domain.values import TimeInForce
 from orders.engine.decisions import Decision, Inputs, Outcome
@@ -49,6 +51,10 @@ def expire_day_orders(state: EngineState, inputs: Inputs, command: cmd.ExpireDay
     at = command.received_at_ns
     events: list[Any] = []
     expired = canceled = waiting = 0
+    # An inactive venue has no session: nothing would ever carry a cancel to it (the connector does
+    # not route there), so its orders expire here, saying the venue could not be asked.
+    reachable = command.venue in inputs.reference.venues
+    unreachable_text = f"{close.UNREACHABLE_TEXT} ({where})"
     for order_id in sorted(state.live):  # in order: the same events live and on replay
         order = state.orders[order_id]
         if order.time_in_force is not TimeInForce.DAY or order.created_at_ns >= command.close_at_ns:
@@ -59,6 +65,11 @@ def expire_day_orders(state: EngineState, inputs: Inputs, command: cmd.ExpireDay
                 text = f"{close.NEVER_ROUTED_TEXT} ({where}); it had no working child order"
                 events.append(ev.OrderExpired(order_id, at, exec_id, text))
                 expired += 1
+            if not reachable:
+                found = _expire_children(state, order, working, at, exec_id, unreachable_text)
+                expired += sum(isinstance(e, ev.OrderExpired) and e.order_id != order_id for e in found)
+                events += found
+                continue
             for child in working:
                 asked = _cancel(state, inputs, child, at, where)
                 canceled += bool(asked)
@@ -66,6 +77,9 @@ def expire_day_orders(state: EngineState, inputs: Inputs, command: cmd.ExpireDay
                 events += asked
         elif order.venue is None:
             events.append(ev.OrderExpired(order_id, at, exec_id, f"{close.NEVER_ROUTED_TEXT} ({where})"))
+            expired += 1
+        elif order.venue == command.venue and not reachable:
+            events.append(ev.OrderExpired(order_id, at, exec_id, unreachable_text))
             expired += 1
         elif order.venue == command.venue:
             asked = _cancel(state, inputs, order, at, where)
@@ -103,3 +117,28 @@ def _cancel(state: EngineState, inputs: Inputs, order: OrderState, at_ns: int, w
     if len(asked) != 1 or not isinstance(asked[0], ev.OrderCancelRequested):
         return []
     return [dataclasses.replace(asked[0], text=f"{close.CANCEL_TEXT} ({where})")]
+
+
+def _expire_children(
+    state: EngineState, parent: OrderState, children: list[OrderState], at: int, exec_id: str, text: str
+) -> list[ev.Event]:
+    """Expire the parent's children (at an unreachable venue), each rolled up onto the parent in turn."""
+    orders = {c: state.orders[c] for c in parent.children if c in state.orders}
+    events: list[ev.Event] = []
+    current = parent
+    for child in children:
+        expiry = ev.OrderExpired(child.order_id, at, exec_id, text)
+        before = orders[child.order_id]
+        orders[child.order_id] = after = apply(before, expiry)
+        events.append(expiry)
+        for event in parents.roll_up(current, after, [expiry], orders, at, before=before):
+            if isinstance(event, ev.ExecutionAnomalyRecorded) and event.reason == "child_ended":
+                continue  # a child ending at the close is what DAY means, not a venue losing it
+            if event.order_id == parent.order_id:
+                if isinstance(event, ev.OrderExpired) and not event.text:
+                    event = dataclasses.replace(event, text=f"{text}; its child orders expired")
+                current = apply(current, event)
+            else:  # roll_up may ask another child to do something: it is that child's now
+                orders[event.order_id] = apply(orders[event.order_id], event)
+            events.append(event)
+    return events

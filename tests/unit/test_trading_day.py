@@ -371,6 +371,24 @@ def test_a_day_parent_has_its_children_canceled_venue_by_venue_and_ends_with_the
     assert parent not in oms.engine.state.live
 
 
+def test_at_an_inactive_venue_nothing_could_carry_a_cancel_so_the_day_orders_expire_saying_so():
+    oms = EngineAtTheClose()
+    direct = oms.submit(ns(2026, 12, 2, 10), "DAY-V2", venue="V2").order_id
+    parent = oms.submit(ns(2026, 12, 2, 10, 1), "P-1", quantity=D(20), strategy=Strategy.SPLIT,
+                        venues=("V1", "V2")).order_id  # fmt: skip
+    assert parent is not None
+    oms.engine.reference.venues = {"V1"}  # V2 made inactive in admin: the connector drops its session
+
+    outcome, events = oms.close("V2", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
+
+    assert outcome.outcome == "accepted" and not any(isinstance(e, ev.OrderCancelRequested) for e in events)
+    at_v2 = {c for c in oms.engine.state.orders[parent].children if oms.engine.state.orders[c].venue == "V2"}
+    assert {e.order_id for e in events if isinstance(e, ev.OrderExpired)} == {direct} | at_v2
+    assert all(e.text.startswith(close.UNREACHABLE_TEXT) for e in events if isinstance(e, ev.OrderExpired))
+    assert not any(isinstance(e, ev.ExecutionAnomalyRecorded) for e in events)
+    assert oms.status(parent) is not OrdStatus.EXPIRED  # it works on at V1
+
+
 def test_a_sweep_for_an_unknown_venue_is_refused():
     outcome, events = EngineAtTheClose().close("NOWHERE", date(2026, 12, 2), ns(2026, 12, 2, 16, 1))
     assert (outcome.outcome, outcome.reason, events) == ("error", "unknown_venue", [])

@@ -97,14 +97,14 @@ class ReconciliationBreakAdmin(admin.ModelAdmin):
 
     def resolve_view(self, request: HttpRequest, break_id: int) -> HttpResponse:
         found = get_object_or_404(ReconciliationBreak, id=break_id)
-        changelist = reverse("admin:reconciliation_reconciliationbreak_changelist")
+        its_page = reverse("admin:reconciliation_reconciliationbreak_change", args=[break_id])
         if not services.may_resolve(request.user):
             self.message_user(request, "only the risk and compliance roles may resolve reconciliation breaks",
                               messages.ERROR)  # fmt: skip
-            return HttpResponseRedirect(changelist)
+            return HttpResponseRedirect(its_page)
         if not found.is_open:
             self.message_user(request, f"break {break_id} is already {found.status}", messages.WARNING)
-            return HttpResponseRedirect(changelist)
+            return HttpResponseRedirect(its_page)
         form = ResolveForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -118,8 +118,7 @@ class ReconciliationBreakAdmin(admin.ModelAdmin):
                 messages.error(request, f"engine unavailable, nothing recorded: {exc}")
             else:
                 messages.success(request, f"recorded by the engine: {text}")
-                return HttpResponseRedirect(reverse("admin:reconciliation_reconciliationbreak_change",
-                                                    args=[break_id]))  # fmt: skip
+                return HttpResponseRedirect(its_page)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,

@@ -211,3 +211,48 @@ def test_reconcile_venues_prints_the_run_and_the_projections_rebuild_the_same(ve
     verify = manage("rebuild_projections", "--verify", timeout=300)
     assert verify.returncode == 0, verify.stdout + verify.stderr
     assert COUNTERPARTY  # the venue's other session traded with us throughout
+
+
+def test_in_admin_an_open_breaks_page_offers_resolving_to_those_who_may_and_the_form_shows_both_figures(db_ready):
+    from datetime import UTC, datetime
+
+    from django.contrib.auth.models import Permission
+    from django.test import Client
+
+    # A break row as the projection holds one (this test's transaction only: nothing is resolved here;
+    # resolving through the engine is the e2e test's, tests/e2e/test_reconciliation_admin.py).
+    found = ReconciliationBreak.objects.create(
+        id=10**12 + 7, kind="position", venue=VENUE, account=ACCOUNT, subject="AMZN", oms_quantity=D(10),
+        venue_quantity=D("12.5"), venue_price=D("180.2"), text=f"{VENUE} {ACCOUNT} AMZN: the OMS holds 10, "
+        "the venue reports 12.5", opened_at=datetime.now(UTC), run_id="rec-test", position=1,
+    )  # fmt: skip
+    page = f"/admin/reconciliation/reconciliationbreak/{found.id}/change/"
+    form = f"/admin/reconciliation/reconciliationbreak/{found.id}/resolve/"
+    risk = Client()
+    risk.force_login(get_user_model().objects.get(username="risk"))
+    shown = risk.get(page)
+    assert shown.status_code == 200 and b"Resolve this break" in shown.content and form.encode() in shown.content
+    resolve = risk.get(form)
+    assert resolve.status_code == 200
+    assert b"+2.5 to the OMS's position" in resolve.content and b"12.5 (settlement price 180.2)" in resolve.content
+    no_reason = risk.post(form, {"resolution": "accept", "reason": "  "})
+    assert no_reason.status_code == 200 and b"This field is required" in no_reason.content
+    assert ReconciliationBreak.objects.get(id=found.id).status == "open"
+
+    # A staff user who may look but not resolve is told who resolves; the form sends them back.
+    viewer, _ = get_user_model().objects.get_or_create(username="rec-viewer", defaults={"is_staff": True})
+    viewer.user_permissions.add(Permission.objects.get(codename="view_reconciliationbreak"))
+    looking = Client()
+    looking.force_login(viewer)
+    shown = looking.get(page)
+    assert shown.status_code == 200 and b"Resolve this break" not in shown.content
+    assert b"the risk and compliance roles resolve it" in shown.content
+    refused = looking.get(form, follow=True)
+    assert refused.redirect_chain == [(page, 302)] and b"risk and compliance roles may resolve" in refused.content
+
+    closed = ReconciliationBreak.objects.filter(id=found.id)
+    closed.update(status="accepted", closed_by="user:risk")
+    assert b"Resolve this break" not in risk.get(page).content
+    assert b"already accepted" in risk.get(form, follow=True).content
+    listed = risk.get("/admin/reconciliation/reconciliationbreak/?state=open")
+    assert listed.status_code == 200 and str(found.id).encode() not in listed.content

@@ -101,7 +101,9 @@ def report_for(
         case ev.OrderPartiallyFilled() | ev.OrderFilled():
             return er(ExecType.TRADE, last_qty=event.last_qty, last_px=event.last_px)
         case ev.OrderCancelRequested():
-            return er(ExecType.PENDING_CANCEL, cl_ord_id=event.cl_ord_id, orig_cl_ord_id=event.orig_cl_ord_id)
+            # the OMS's own (the close's) says why in 58: the client never asked
+            return er(ExecType.PENDING_CANCEL, cl_ord_id=event.cl_ord_id, orig_cl_ord_id=event.orig_cl_ord_id,
+                      text=event.text)  # fmt: skip
         case ev.OrderReplaceRequested():
             return er(ExecType.PENDING_REPLACE, cl_ord_id=event.cl_ord_id, orig_cl_ord_id=event.orig_cl_ord_id)
         case ev.OrderCanceled():

@@ -128,6 +128,14 @@ def test_cancel_is_pending_cancel_then_canceled_with_the_clordid_chain():
     assert (canceled.ord_status, canceled.leaves_qty) == (OrdStatus.CANCELED, 0)
 
 
+def test_the_closes_own_cancel_tells_the_client_why():
+    text = "canceled at the close by the OMS: a DAY order the venue still showed working"
+    asked = ev.OrderCancelRequested(7, 3, "EOD-7", "C1", text)
+    pending = reports(ACCEPTED, ev.OrderAcknowledged(7, 2, "v1"), asked)[-1]
+    assert isinstance(pending, ClientReport)
+    assert (pending.exec_type, pending.cl_ord_id, pending.text) == (ExecType.PENDING_CANCEL, "EOD-7", text)
+
+
 def test_an_unsolicited_cancel_names_the_order_itself():
     canceled = reports(ACCEPTED, ev.OrderAcknowledged(7, 2, "v1"), ev.OrderCanceled(7, 3, "v2"))[-1]
     assert isinstance(canceled, ClientReport)

@@ -7,6 +7,10 @@ them). For each difference:
 - an open break with the same key and the same figures: nothing (it stays open);
 - the latest break with that key dismissed with the same figures: nothing (a person has looked
   at exactly this difference; a changed one opens a new break);
+- the latest break with that key accepted with the same figures: nothing. The run read the OMS's
+  figure before the adjustment was booked (it was in flight while the person accepted): opening
+  it again would invite a second acceptance, booking the adjustment twice. The next run reads the
+  adjusted figure and matches;
 - otherwise a new break; an open one with the same key and other figures is cleared as
   superseded by it.
 An open break within the run's scope that the run did not find any more is cleared ("cleared
@@ -118,7 +122,7 @@ def decide_run(
             continue
         found.add(difference.key)
         before = latest.get(difference.key)
-        if before is not None and before.status in (OPEN, DISMISSED) and before.figures == difference.figures:
+        if before is not None and before.status in (OPEN, DISMISSED, ACCEPTED) and before.figures == difference.figures:
             continue
         if before is not None and before.is_open:
             changed = f"the difference changed: break {next_id} holds it now"

@@ -169,6 +169,19 @@ def test_a_dismissed_difference_stays_quiet_until_it_changes():
     assert isinstance(opened, rev.ReconciliationBreak) and opened.stream_id == 2
 
 
+def test_a_run_that_read_the_oms_before_an_acceptance_does_not_reopen_it():
+    # The run was in flight while the break was accepted: it carries the figures from before the
+    # adjustment. A new break would invite accepting (and adjusting) the same difference twice.
+    _, breaks = run({}, [position_difference(oms="100", venue_qty="90")])
+    breaks = fold(recon.decide_resolution(breaks, break_id=1, resolution="accept", reason="ok", at_ns=AT), breaks)
+    events, _ = run(breaks, [position_difference(oms="100", venue_qty="90")])
+    assert events == []
+    events, _ = run(breaks, [])  # the next run reads the adjusted figure: nothing to clear, nothing opened
+    assert events == []
+    (opened,), _ = run(breaks, [position_difference(oms="90", venue_qty="80")])  # a new difference is a new break
+    assert isinstance(opened, rev.ReconciliationBreak) and opened.stream_id == 2
+
+
 # -- breaks: a person's resolution ----------------------------------------------------------------
 
 

@@ -100,7 +100,10 @@ class EngineState:
             self.kill_switches.release(Scope(event.scope), event.target)
 
     def track_reconciliation(self, event: rev.ReconciliationEvent) -> recon.Break:
-        """The break `event` is about, after it."""
+        """The break `event` is about, after it. An accepted adjustment moves the risk usage's
+        position too: the venue's figure is what the limits count from then on."""
+        if isinstance(event, rev.PositionAdjusted):
+            self.usage.adjust(event.account, event.symbol, event.quantity, event.price)
         after = recon.apply(self.breaks.get(event.stream_id), event)
         self.breaks[event.stream_id] = after
         return after

@@ -50,6 +50,14 @@ class Exposure(NamedTuple):
 
 
 NO_EXPOSURE = Exposure()
+COST_PLACES = Decimal("0.00000001")
+
+
+def average_cost(exposure: Exposure) -> Decimal:
+    """What the position cost a unit, to 8 places (a finite figure: sums of it stay exact)."""
+    if not exposure.position:
+        return ZERO
+    return (exposure.filled_notional / exposure.position).quantize(COST_PLACES)
 
 
 class AccountUsage(NamedTuple):
@@ -188,6 +196,14 @@ class RiskUsage:
         if before is None or _rests_differently(before, after):
             self._rest(after)
 
+    def adjust(self, account: str, symbol: str, quantity: Decimal, price: Decimal | None) -> None:
+        """A position adjustment a person accepted (reconciliation): the position moves by `quantity`
+        (signed) as a fill would move it, valued at `price`, or at the position's average cost
+        when the venue gave none. No order is involved: nothing pending changes."""
+        if price is None:
+            price = average_cost(self.symbol(account, symbol))
+        self._change(account, symbol, True, (ZERO, ZERO, ZERO, ZERO), (quantity, quantity * price, ZERO, ZERO))
+
     def _change(
         self, account: str, symbol: str, buying: bool, old: tuple[Decimal, ...], new: tuple[Decimal, ...]
     ) -> None:
@@ -290,12 +306,18 @@ class RiskUsage:
 
 
 def recompute(
-    orders: Iterable[OrderState], valued_at: Mapping[int, Decimal], margin_rates: MarginRates | None = None
+    orders: Iterable[OrderState],
+    valued_at: Mapping[int, Decimal],
+    margin_rates: MarginRates | None = None,
+    adjustments: Iterable[tuple[str, str, Decimal, Decimal]] = (),
 ) -> RiskUsage:
-    """The usage of `orders` (each in its latest state) from scratch, summing `contribution`s:
-    what the incremental `update`s must always equal."""
+    """The usage of `orders` (each in its latest state) from scratch, summing `contribution`s,
+    plus position `adjustments` (account, symbol, quantity, notional): what the incremental
+    `update`s and `adjust`s must always equal."""
     usage = RiskUsage(margin_rates)
     sums: dict[tuple[str, str], Exposure] = {}
+    for account, symbol, quantity, notional in adjustments:
+        sums[(account, symbol)] = _sum(sums.get((account, symbol), NO_EXPOSURE), Exposure(quantity, notional))
     for order in orders:
         order_valued_at = valued_at.get(order.order_id) if order.order_type is OrderType.MARKET else None
         if order_valued_at is not None:

@@ -5,6 +5,7 @@ dropping a fill report on the way (a fill in flight)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from decimal import Decimal
 
@@ -72,6 +73,21 @@ def sell(cpty, symbol: str, quantity: str, price: str) -> None:
     cpty.send("D", {11: f"C-{uuid.uuid4().hex[:10]}", 55: symbol, 54: "2", 38: quantity, 40: "2", 44: price, 59: "3"})
 
 
+def risk_position(symbol: str) -> Decimal:
+    """The account's position in `symbol` as the engine's risk checks count it (the usage API)."""
+    (usage,) = client_for("risk").get(f"/api/v1/risk/usage/?account={ACCOUNT}").json()
+    return next((Decimal(s["position"]) for s in usage["symbols"] if s["symbol"] == symbol), Decimal(0))
+
+
+def wait_for(condition, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def open_breaks() -> list[ReconciliationBreak]:
     return list(ReconciliationBreak.objects.filter(venue=VENUE, status="open").order_by("id"))
 
@@ -126,6 +142,7 @@ def test_accepting_the_venues_figure_books_an_audited_adjustment_and_the_next_ru
     reconcile()
     (found,) = open_breaks()
     before = held("MSFT")
+    usage_before = risk_position("MSFT")
     url = f"/api/v1/reconciliation/breaks/{found.id}/resolve/"
 
     refused = client_for("trader").post(url, {"resolution": "accept", "reason": "looks right"}, format="json")
@@ -149,6 +166,9 @@ def test_accepting_the_venues_figure_books_an_audited_adjustment_and_the_next_ru
     assert held("MSFT") == before + 7
     row = PositionAdjustment.objects.get(id=adjusted.position)
     assert (row.venue, row.account_id, row.symbol, row.quantity, row.actor) == (VENUE, ACCOUNT, "MSFT", 7, "user:risk")
+
+    # The limits count from the venue's figure too: the engine's risk usage moved with the projection.
+    assert wait_for(lambda: risk_position("MSFT") == usage_before + 7), risk_position("MSFT")
 
     assert reconcile().matches  # the adjustment counts on the OMS's side now
     again = client_for("risk").post(url, {"resolution": "dismiss", "reason": "twice"}, format="json")

@@ -24,6 +24,7 @@ from orders.domain.fold import apply
 from orders.domain.state import OrderState
 from orders.domain.values import ExecType, OrderType, RequestKind, Side, Strategy, TimeInForce
 from risk.domain import Denial, Exposure, RiskUsage, recompute
+from risk.domain.usage import average_cost
 
 D = Decimal
 ZERO = D(0)
@@ -49,6 +50,7 @@ class Book:
         self.orders: dict[int, OrderState] = {}
         self.usage = RiskUsage(MARGIN)
         self.valued_at: dict[int, Decimal] = {}
+        self.adjustments: list[tuple[str, str, Decimal, Decimal]] = []  # (account, symbol, quantity, notional)
         self._ids = count(1)
         self._order_ids = count(1)
         self._clock = count(START_NS, 1_000)
@@ -128,6 +130,13 @@ class Book:
                                            self.next_id("E"), exec_type, **fields)  # fmt: skip
         self.venue_says(order, command)
 
+    def adjust(self, account: str, symbol: str, quantity: Decimal, price: Decimal | None) -> None:
+        """A reconciliation break accepted: the position moves by `quantity` (at the position's
+        average cost when the venue gave no price)."""
+        at = price if price is not None else average_cost(self.usage.symbol(account, symbol))
+        self.usage.adjust(account, symbol, quantity, price)
+        self.adjustments.append((account, symbol, quantity, quantity * at))
+
     def refuse(self, order: OrderState) -> None:
         assert order.pending is not None
         command = cmd.ApplyCancelReject(self.next_id("cmd"), self.now(), f"venue:{order.venue}", order.order_id,
@@ -145,6 +154,10 @@ def by_hand(book: Book) -> dict[tuple[str, str], Exposure]:
     (plain orders' and children's: a parent's are its children's), and what the orders a client
     sent (plain and parent) have open, a pending replace at its larger size and price."""
     figures: dict[tuple[str, str], list[Decimal]] = {}
+    for account, symbol, quantity, notional in book.adjustments:
+        row = figures.setdefault((account, symbol), [ZERO] * 6)
+        row[0] += quantity
+        row[1] += notional
     for order in book.orders.values():
         row = figures.setdefault((order.account, order.symbol), [ZERO] * 6)
         sign = 1 if order.side is Side.BUY else -1
@@ -231,10 +244,16 @@ class RiskUsageFollowsTheOrders(RuleBasedStateMachine):
         else:
             self.book.report(order, ExecType.CANCELED, cl_ord_id=order.pending.cl_ord_id)
 
+    # -- reconciliation ----------------------------------------------------------------------------
+    @rule(account=accounts, symbol=symbols, quantity=st.integers(-30, 30).map(D), price=st.none() | prices)
+    def a_break_is_accepted(self, account, symbol, quantity, price):
+        self.book.adjust(account, symbol, quantity, price)
+
     # -- the properties --------------------------------------------------------------------------
     @invariant()
     def incremental_usage_equals_the_recomputed_usage(self):
-        assert self.book.usage == recompute(self.book.orders.values(), self.book.valued_at, MARGIN)
+        book = self.book
+        assert book.usage == recompute(book.orders.values(), book.valued_at, MARGIN, book.adjustments)
 
     @invariant()
     def usage_equals_a_hand_recomputation_from_fills_and_open_orders(self):

@@ -31,8 +31,8 @@ def _twin_of(cls: type) -> type:
         raise TypeError(f"{cls.__name__}: a slots dataclass without __post_init__ is needed")
     if cls.__bases__ != (object,):
         raise TypeError(f"{cls.__name__}: the twin needs the class's layout: no base class but object")
-    twin = type(f"_Building{cls.__name__}", (), {"__slots__": cls.__slots__})
-    probe = object.__new__(twin)
+    twin = type(f"_Building{cls.__name__}", (), {"__slots__": cls.__dict__["__slots__"]})
+    probe: Any = object.__new__(twin)
     probe.__class__ = cls  # raises TypeError now, at import, if the layouts ever differ
     return twin
 

@@ -178,6 +178,7 @@ for _cls in EVENT_TYPES.values():
 # Hypothesis over every event type); stored payloads are trusted to be the log's own, but a
 # missing field or a malformed value still raises as above.
 
+
 def _value_expression(annotation: Any, value: str, scope: dict[str, Any]) -> str:
     """Python source for the decoded form of `value` (an expression reading the payload)."""
     origin = get_origin(annotation)
@@ -207,8 +208,8 @@ def _value_expression(annotation: Any, value: str, scope: dict[str, Any]) -> str
     return value
 
 
-def _compile_lambda(source: str, scope: dict[str, Any]) -> Callable[[Any], Any]:
-    return eval(source, scope)  # noqa: S307  # generated from type hints, not from data
+def _compile_lambda(source: str, scope: dict[str, Any]) -> Callable[..., Any]:
+    return eval(source, scope)  # generated from type hints, not from data
 
 
 def _decoder_scope() -> dict[str, Any]:

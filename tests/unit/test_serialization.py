@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, get_type_hints
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from order_driver import PROPERTY_SETTINGS
 
@@ -236,7 +236,7 @@ def test_any_event_round_trips_through_json(event):
 
 
 @pytest.mark.parametrize("event_type", sorted(EVENT_TYPES))
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=60)  # per event type: 21 types
 @given(data=st.data())
 def test_fast_decoder_builds_the_event_the_constructor_builds(event_type, data):
     # Replay decodes with generated code that skips the frozen __init__ (fast_build.py); it must

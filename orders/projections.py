@@ -163,12 +163,13 @@ CLAIM_UPSERT = (
 def _claim_cl_ord_ids(cursor: psycopg.Cursor, events: list[StoredEvent], zone: Zone) -> None:
     claims: dict[tuple[str, date, str], int] = {}
     for stored in events:
-        cl_ord_id = cl_ord_ids.introduced(stored.event)
+        event = stored.event
+        cl_ord_id = cl_ord_ids.introduced(event)
         if cl_ord_id is None:
             continue
-        key = (stored.account, trading_day(stored.event.at_ns, zone), cl_ord_id)
-        if claims.setdefault(key, stored.event.order_id) != stored.event.order_id:
-            raise IntegrityError(f"ClOrdID {cl_ord_id} claimed by orders {claims[key]} and {stored.event.order_id}")
+        key = (stored.account, trading_day(event.at_ns, zone), cl_ord_id)
+        if claims.setdefault(key, event.order_id) != event.order_id:
+            raise IntegrityError(f"ClOrdID {cl_ord_id} claimed by orders {claims[key]} and {event.order_id}")
     if not claims:
         return
     rows = [(*key, order_id) for key, order_id in claims.items()]
@@ -227,16 +228,18 @@ def _load_orders(cursor: psycopg.Cursor, continuing: list[int]) -> dict[int, Ord
 
 
 def order_row(state: OrderState, zone: Zone) -> tuple:
+    # Enum values read as `_value_`, the member's stored value: `.value` is a Python-level property,
+    # and a rebuild writes a row per order (a rebuild spent more time in it than in COPY).
     pending = state.pending
     day: date = trading_day(state.created_at_ns, zone)
     return (
-        state.order_id, state.account, state.cl_ord_id, state.symbol, state.side.value, state.order_type.value,
-        state.time_in_force.value, state.quantity, state.limit_price, state.status.value, state.cum_qty,
+        state.order_id, state.account, state.cl_ord_id, state.symbol, state.side._value_, state.order_type._value_,
+        state.time_in_force._value_, state.quantity, state.limit_price, state.status._value_, state.cum_qty,
         state.leaves_qty, state.avg_px, state.notional, state.acknowledged,
-        pending.kind.value if pending else "", pending.cl_ord_id if pending else "",
+        pending.kind._value_ if pending else "", pending.cl_ord_id if pending else "",
         pending.quantity if pending else None, pending.limit_price if pending else None,
         state.reject_reason or "", state.text[:500], state.anomalies, state.venue or "", state.parent_id,
-        state.strategy.value if state.strategy else "", state.version, day,
+        state.strategy._value_ if state.strategy else "", state.version, day,
         ns_to_datetime(state.created_at_ns), ns_to_datetime(state.updated_at_ns),
         state.created_at_ns, state.updated_at_ns, state.venue_order_id or "",
     )  # fmt: skip
@@ -288,7 +291,7 @@ def _state_from_row(row: tuple) -> OrderState:
 
 def fill_row(position: int, state: OrderState, event: ev.OrderPartiallyFilled | ev.OrderFilled) -> tuple:
     return (
-        position, state.order_id, state.account, state.symbol, state.side.value, event.exec_id,
+        position, state.order_id, state.account, state.symbol, state.side._value_, event.exec_id,
         event.last_qty, event.last_px, ns_to_datetime(event.at_ns), "",
     )  # fmt: skip
 

@@ -49,6 +49,10 @@ class OrdStatus(StrEnum):
     DONE_FOR_DAY = "done_for_day"
     SUSPENDED = "suspended"
 
+    # Hash as the str it equals (Enum's own __hash__ is a Python function hashing the name): the
+    # fold looks a status up in the transition table and the status sets several times an event.
+    __hash__ = str.__hash__
+
     @property
     def is_done(self) -> bool:
         """A done order takes no more cancels or replaces (FIX: 'too late')."""

@@ -32,6 +32,7 @@ CLIENT_MESSAGE_EVENTS = (
     ev.OrderReplaceRejected,
 )
 CLIENT_ACTORS = ("user:", "fix:")
+_CLAIMING_EVENTS = frozenset(cl_ord_ids.CLAIMING_EVENTS)
 
 
 @dataclass
@@ -65,11 +66,14 @@ class EngineState:
         if stored.stream_type == rev.RECONCILIATION_STREAM:
             self.track_reconciliation(event)  # type: ignore[arg-type]
             return
-        before = self.orders.get(event.order_id)
-        after = apply(before, event)
-        self.orders[event.order_id] = after
-        self.last_order_id = max(self.last_order_id, event.order_id)
-        self.claim(stored.account, event, zone)
+        order_id = event.order_id
+        orders = self.orders
+        before = orders.get(order_id)
+        after = orders[order_id] = apply(before, event)
+        if order_id > self.last_order_id:
+            self.last_order_id = order_id
+        if type(event) in _CLAIMING_EVENTS:  # most events claim no ClOrdID: skip the call
+            self.claim(stored.account, event, zone)
         self.track(event, before, after, stored.actor, stored.command_id)
 
     def track(self, event: ev.Event, before: OrderState | None, after: OrderState, actor: str, command_id: str) -> None:

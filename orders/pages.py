@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import json
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,7 +35,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
-from django.http import HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django_filters.constants import EMPTY_VALUES
 from psycopg_pool import AsyncConnectionPool
 
@@ -224,25 +224,38 @@ async def fetch(sql: str, params: list[Any]) -> tuple[str, int]:
 # -- the page ---------------------------------------------------------------------------------------
 
 
+class _Query:
+    """What LimitOffsetPagination reads of DRF's request: the query and the absolute URI."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.query_params = request.GET
+        self.build_absolute_uri = request.build_absolute_uri
+
+
 async def order_page(
-    request: Any, plan: FilterPlan, visible: Iterable[str] | None, pagination: BoundedLimitOffsetPagination
+    request: HttpRequest,
+    plan: FilterPlan,
+    visible: Iterable[str] | None,
+    pagination: BoundedLimitOffsetPagination,
 ) -> HttpResponse:
-    """The JSON of a LimitOffsetPagination page of the orders `plan` selects from `params`, in
-    the accounts `visible` (None: every account). `request` is DRF's (its query_params and URI
-    make the links)."""
-    params: QueryDict = request.query_params
-    conditions, values = plan.conditions(params)
+    """The JSON of a LimitOffsetPagination page of the orders `plan` selects from the request's
+    query, in the accounts `visible` (None: every account), as OrderViewSet.list answers it."""
+    query = _Query(request)
+    conditions, values = plan.conditions(request.GET)
     if visible is not None:
         conditions.insert(0, "account_code = ANY(%s)")
         values.insert(0, list(visible))
     where = " AND ".join(conditions) or "TRUE"
-    limit, offset = pagination.get_limit(request), pagination.get_offset(request)
+    limit, offset = pagination.get_limit(query), pagination.get_offset(query)  # type: ignore[arg-type]
     rows, count = await fetch(page_sql(where), [*values, *values, limit, offset])
-    pagination.request, pagination.limit, pagination.offset, pagination.count = request, limit, offset, count
-    return HttpResponse(
+    pagination.request, pagination.limit, pagination.offset, pagination.count = query, limit, offset, count
+    response = HttpResponse(
         page_json(count, pagination.get_next_link(), pagination.get_previous_link(), rows),
         content_type="application/json",
     )
+    response["Vary"] = "Accept"  # as DRF's response, and the headers its view adds
+    response["Allow"] = "GET, POST, HEAD, OPTIONS"
+    return response
 
 
 def page_json(count: int, next_link: str | None, previous_link: str | None, results: str) -> bytes:
@@ -250,7 +263,3 @@ def page_json(count: int, next_link: str | None, previous_link: str | None, resu
     return (
         f'{{"count":{count},"next":{json.dumps(next_link)},"previous":{json.dumps(previous_link)},"results":{results}}}'
     ).encode()
-
-
-def visible_accounts(grants: Mapping[str, bool], sees_all: bool) -> Iterable[str] | None:
-    return None if sees_all else list(grants)

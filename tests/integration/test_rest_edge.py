@@ -194,6 +194,8 @@ def test_the_order_page_built_by_postgresql_is_drfs_page(api):
         for link in ("next", "previous"):  # the same link, less DRF's format=json
             expected[link] = expected[link] and expected[link].replace("format=json&", "").replace("&format=json", "")
         assert body == expected, query
+        for header in ("Content-Type", "Allow", "Vary"):
+            assert fast[header] == drf[header], header
     everything = api.get("/api/v1/orders/", {"limit": 1000}).json()["results"]
     assert {o["status"] for o in everything} >= {"rejected", "pending_cancel"}
     shown = {o.id: OrderSerializer(o).data for o in Order.objects.filter(id__in=[o["id"] for o in everything])}
@@ -248,3 +250,16 @@ def test_the_servers_own_connections_read_the_same_page(trader):
     finally:
         pages._on_loop = False
     assert through_django[1] > 0
+
+
+def test_the_page_for_a_token_a_bad_token_and_none(token_client):
+    client, _ = token_client
+    fast = client.get("/api/v1/orders/", {"limit": 5}).json()
+    drf = client.get("/api/v1/orders/", {"limit": 5, "format": "json"}).json()
+    assert (fast["count"], fast["results"]) == (drf["count"], drf["results"]) and len(fast["results"]) == 5
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert bad.get("/api/v1/orders/").status_code == 401
+    assert APIClient().get("/api/v1/orders/").status_code == 401
+    html = client.get("/api/v1/orders/", HTTP_ACCEPT="text/html")  # the browsable API: DRF's
+    assert html.status_code == 200 and html["Content-Type"].startswith("text/html")

@@ -143,7 +143,7 @@ def _asks_for_json(request: HttpRequest) -> bool:
     """DRF's content negotiation would choose JSONRenderer: no Accept, or only JSON or wildcards."""
     if "format" in request.GET:
         return False
-    accept = request.headers.get("Accept")
+    accept = request.META.get("HTTP_ACCEPT")
     return not accept or all(part.split(";")[0].strip() in _JSON_MEDIA for part in accept.split(","))
 
 

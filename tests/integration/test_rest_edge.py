@@ -263,3 +263,27 @@ def test_the_page_for_a_token_a_bad_token_and_none(token_client):
     assert APIClient().get("/api/v1/orders/").status_code == 401
     html = client.get("/api/v1/orders/", HTTP_ACCEPT="text/html")  # the browsable API: DRF's
     assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
+
+
+def test_the_kept_account_counts_are_the_orders_counted(api, trader):
+    """orders_account_order_count (the page's `count` without counting) follows inserts, deletes
+    and a change of account, statement by statement, as COUNT(*) would say."""
+
+    def kept_and_counted() -> tuple[dict, dict]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT account_code, orders FROM orders_account_order_count WHERE orders <> 0")
+            kept = dict(cursor.fetchall())
+            cursor.execute("SELECT account_code, count(*) FROM orders_order GROUP BY account_code")
+            return kept, dict(cursor.fetchall())
+
+    api.post("/api/v1/orders/", order_body(), format="json")  # through the engine's commit
+    kept, counted = kept_and_counted()
+    assert kept == counted and counted
+    _rows(trader)  # 50 orders of DESK-EQ in one statement
+    Order.objects.filter(cl_ord_id="Q-1", account_id="DESK-EQ").update(account_id="EDGE-MOVED")
+    Order.objects.filter(cl_ord_id__in=["Q-2", "Q-3"], account_id="DESK-EQ").delete()
+    kept, counted = kept_and_counted()
+    assert kept == counted and counted["EDGE-MOVED"] == 1
+    fast = api.get("/api/v1/orders/", {"account": "DESK-EQ", "limit": 1}).json()
+    drf = api.get("/api/v1/orders/", {"account": "DESK-EQ", "limit": 1, "format": "json"}).json()
+    assert fast["count"] == counted["DESK-EQ"] == drf["count"]

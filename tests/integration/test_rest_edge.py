@@ -287,3 +287,20 @@ def test_the_kept_account_counts_are_the_orders_counted(api, trader):
     fast = api.get("/api/v1/orders/", {"account": "DESK-EQ", "limit": 1}).json()
     drf = api.get("/api/v1/orders/", {"account": "DESK-EQ", "limit": 1, "format": "json"}).json()
     assert fast["count"] == counted["DESK-EQ"] == drf["count"]
+
+
+def test_serializers_sharing_a_field_template_each_read_their_own_context():
+    """FieldsBuiltOnce: fields (a nested serializer's too) answer for the instance using them."""
+    from orders.serializers import OrderCreateSerializer
+
+    body = order_body(routing={"strategy": "direct", "venue": "V1"})
+    del body["account"]
+    open_v1 = edge.Lookups(frozenset({"AAPL"}), frozenset({"V1"}), {"A1": True})
+    closed_v1 = edge.Lookups(frozenset({"AAPL"}), frozenset(), {"A2": True})
+    first = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": open_v1})
+    assert first.is_valid(), first.errors
+    second = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": closed_v1})
+    assert not second.is_valid()
+    assert set(second.errors) == {"account", "routing"} and "venue" in second.errors["routing"]
+    again = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": open_v1})
+    assert again.is_valid(), again.errors

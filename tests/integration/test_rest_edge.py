@@ -304,3 +304,19 @@ def test_serializers_sharing_a_field_template_each_read_their_own_context():
     assert set(second.errors) == {"account", "routing"} and "venue" in second.errors["routing"]
     again = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": open_v1})
     assert again.is_valid(), again.errors
+
+
+def test_the_page_for_a_browser_session(trader, outsider):
+    """The blotter's way in: a logged-in session, JSON asked; the page shows the granted accounts only."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    outsider = get_user_model().objects.get(username="outsider")
+    browser = Client()
+    browser.force_login(outsider)
+    fast = browser.get("/api/v1/orders/", {"limit": 1000}, HTTP_ACCEPT="application/json")
+    drf = browser.get("/api/v1/orders/", {"limit": 1000, "format": "json"})
+    assert fast.status_code == 200 and fast["Content-Type"] == "application/json"
+    assert (fast.json()["count"], fast.json()["results"]) == (drf.json()["count"], drf.json()["results"])
+    granted = set(Account.objects.filter(users=outsider).values_list("code", flat=True))
+    assert {o["account"] for o in fast.json()["results"]} <= granted

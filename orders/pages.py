@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import django_filters
+import psycopg
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -227,7 +228,17 @@ async def fetch(sql: str, params: list[Any]) -> tuple[str, int]:
     """(rows as JSON text, count) of page_sql."""
     if not _on_loop:
         return await sync_to_async(_fetch_through_django)(sql, params)
-    async with (await pool()).connection() as conn:
+    found = await pool()
+    try:
+        return await _fetch_on(found, sql, params)
+    except psycopg.OperationalError:
+        # A connection the server closed (a restart, an idle timeout): the pool drops it; once
+        # more on another. A read, so safe to repeat.
+        return await _fetch_on(found, sql, params)
+
+
+async def _fetch_on(found: AsyncConnectionPool, sql: str, params: list[Any]) -> tuple[str, int]:
+    async with found.connection() as conn:
         cursor = await conn.execute(sql, params)
         return await cursor.fetchone()  # type: ignore[return-value]
 

@@ -3,8 +3,12 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from oms_project.api import TokenView, health, ping
+from orders.views import orders_collection
 
 api_v1 = [
+    # First: the busiest route (order entry, the order page); found after the routers' dozens of
+    # patterns it cost ~0.15 ms a request to resolve.
+    path("orders/", orders_collection, name="order-collection"),
     path("auth/token/", TokenView.as_view(), name="api-token"),
     path("health/", health, name="health"),
     path("ping/", ping, name="ping"),

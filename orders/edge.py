@@ -33,6 +33,7 @@ import redis.asyncio as aioredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from rest_framework.authtoken.models import Token
@@ -85,6 +86,7 @@ class EdgeCache:
         reader holding the old one keeps a consistent snapshot."""
         self._reference: tuple[frozenset[str], frozenset[str]] | None = None
         self._grants: dict[int, Mapping[str, bool]] = {}
+        self._sees_all: dict[int, bool] = {}
         self._tokens: dict[str, TokenEntry] = {}
         self._loading: dict[str, asyncio.Task] = {}
         self._loaded_at = time.monotonic()
@@ -153,6 +155,28 @@ class EdgeCache:
         if grants is None:
             grants = self._grants[user.pk] = await sync_to_async(self._load_grants)(user.pk)
         return Lookups(*reference, grants)
+
+    @staticmethod
+    def _load_sees_all(user: Any) -> bool:
+        from orders.services import VIEW_ALL  # services imports this module
+
+        return user.has_perm(VIEW_ALL)
+
+    async def avisible_accounts(self, user: Any) -> frozenset[str] | None:
+        """The accounts whose orders `user` may see (services.accounts_for_user's answer): None
+        for every account (the view-all permission), else the granted ones, active or not."""
+        if not user.is_authenticated:
+            return frozenset()
+        await self._acheck()
+        sees_all = self._sees_all.get(user.pk)
+        if sees_all is None:
+            sees_all = self._sees_all[user.pk] = await sync_to_async(self._load_sees_all)(user)
+        if sees_all:
+            return None
+        grants = self._grants.get(user.pk)
+        if grants is None:
+            grants = self._grants[user.pk] = await sync_to_async(self._load_grants)(user.pk)
+        return frozenset(grants)
 
     # -- tokens -----------------------------------------------------------------------------
 
@@ -241,3 +265,8 @@ def connect_signals() -> None:
         post_save.connect(changed, sender=model, dispatch_uid=f"orders.edge.saved.{model._meta.label}")
         post_delete.connect(changed, sender=model, dispatch_uid=f"orders.edge.deleted.{model._meta.label}")
     m2m_changed.connect(changed, sender=Account.users.through, dispatch_uid="orders.edge.grants")
+    # who sees every account (orders.view_all_accounts): a user's permissions and groups
+    User = get_user_model()
+    m2m_changed.connect(changed, sender=User.user_permissions.through, dispatch_uid="orders.edge.permissions")
+    m2m_changed.connect(changed, sender=User.groups.through, dispatch_uid="orders.edge.groups")
+    m2m_changed.connect(changed, sender=Group.permissions.through, dispatch_uid="orders.edge.group_permissions")

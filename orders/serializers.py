@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import UTC
 from decimal import Decimal
 
@@ -188,7 +189,30 @@ def order_representation(order: Order) -> dict:
     return order_rows([tuple(getattr(order, name) for name in ORDER_ROW_FIELDS)])[0]
 
 
-class RoutingSerializer(serializers.Serializer):
+class FieldsBuiltOnce:
+    """A serializer whose declared fields are deep-copied once per class, and each instance takes a
+    shallow copy of each: DRF deep-copies them for every instance so that one may change its own
+    (none here does), and that copy was most of OrderCreateSerializer's validation (~0.4 ms an
+    order). A copy is bound to its instance as DRF binds fields; the template is never bound or
+    changed. A nested serializer's copy builds its own fields (it drops the ones its template
+    may have cached), so they know their own parent, whose context they read."""
+
+    _templates: dict[type, dict] = {}
+
+    def get_fields(self) -> dict:
+        template = self._templates.get(type(self))
+        if template is None:
+            template = self._templates[type(self)] = super().get_fields()  # type: ignore[misc]
+        return {name: _fresh(field) for name, field in template.items()}
+
+
+def _fresh(field: serializers.Field) -> serializers.Field:
+    copied = copy.copy(field)
+    copied.__dict__.pop("fields", None)
+    return copied
+
+
+class RoutingSerializer(FieldsBuiltOnce, serializers.Serializer):
     strategy = serializers.ChoiceField(
         choices=[s.value for s in Strategy],
         help_text="direct: one child at `venue`; split: across venues by displayed liquidity at or better than "
@@ -222,7 +246,7 @@ class RoutingSerializer(serializers.Serializer):
         return attrs
 
 
-class OrderCreateSerializer(serializers.Serializer):
+class OrderCreateSerializer(FieldsBuiltOnce, serializers.Serializer):
     account = serializers.CharField(max_length=32, help_text="The account's code; it must be granted to you.")
     cl_ord_id = serializers.CharField(
         max_length=64,

@@ -1,4 +1,3 @@
-from django.urls import path
 from rest_framework.routers import DefaultRouter
 
 from orders import views
@@ -11,6 +10,7 @@ router.register("events", views.EventViewSet, basename="event")
 router.register("instruments", views.InstrumentViewSet, basename="instrument")
 router.register("accounts", views.AccountViewSet, basename="account")
 
-# POST /orders/ runs on the event loop (views.orders_collection); the router's route stays after it,
-# so the OpenAPI schema still describes the endpoint from OrderViewSet (it skips non-DRF views).
-urlpatterns = [path("orders/", views.orders_collection, name="order-collection"), *router.urls]
+# /orders/ itself (POST: order entry, GET: the page) runs on the event loop (views.orders_collection),
+# routed first in oms_project/urls.py; the router's route stays, so the OpenAPI schema still
+# describes the endpoint from OrderViewSet (it skips non-DRF views).
+urlpatterns = router.urls

@@ -161,3 +161,169 @@ def test_a_deactivated_accounts_orders_may_be_canceled_not_replaced(api, trader)
     assert cancel.status_code in (202, 409) and cancel.json().get("reason") != "account_not_allowed", cancel.json()
     account.users.remove(trader)
     assert api.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json").status_code in (403, 404)
+
+
+# The order page built by PostgreSQL (orders.pages) answers what DRF's list view answers.
+
+
+def test_the_order_page_built_by_postgresql_is_drfs_page(api):
+    """Every order the trader sees, and pages under every filter, through both paths: the body is
+    the same JSON (`format=json` sends the request to DRF's OrderViewSet.list)."""
+    api.post("/api/v1/orders/", order_body(limit_price="190.505"), format="json")  # rejected off the tick
+    pending = api.post("/api/v1/orders/", order_body(), format="json").json()
+    assert api.post(f"/api/v1/orders/{pending['id']}/cancel/", {}, format="json").status_code == 202
+    day = pending["trading_day"]
+    queries = [
+        {"limit": 1000},
+        {"limit": 50, "offset": 3},
+        {"account": "DESK-EQ", "limit": 7, "offset": 7},
+        {"status": ["rejected", "pending_cancel"], "side": "buy", "symbol": "AAPL"},
+        {"cl_ord_id": pending["cl_ord_id"]},
+        {"trading_day": day, "top_level": "true", "created_after": "2000-01-01T00:00:00Z"},
+        {"top_level": "false", "parent": "1"},
+        {"created_before": "2000-01-01T00:00:00Z"},
+        {"limit": "x", "offset": "-1", "unknown": "ignored"},
+        {"account": "OUTSIDE"},
+    ]
+    for query in queries:
+        fast = api.get("/api/v1/orders/", query)
+        drf = api.get("/api/v1/orders/", {**query, "format": "json"})
+        assert fast.status_code == drf.status_code == 200, (query, fast.content[:300])
+        body = fast.json()
+        expected = drf.json()
+        for link in ("next", "previous"):  # the same link, less DRF's format=json
+            expected[link] = expected[link] and expected[link].replace("format=json&", "").replace("&format=json", "")
+        assert body == expected, query
+        for header in ("Content-Type", "Allow", "Vary"):
+            assert fast[header] == drf[header], header
+    everything = api.get("/api/v1/orders/", {"limit": 1000}).json()["results"]
+    assert {o["status"] for o in everything} >= {"rejected", "pending_cancel"}
+    shown = {o.id: OrderSerializer(o).data for o in Order.objects.filter(id__in=[o["id"] for o in everything])}
+    assert everything == [shown[o["id"]] for o in everything]
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [({"status": "bogus"}, "status"), ({"parent": "x"}, "parent"), ({"created_after": "yesterday"}, "created_after"),
+     ({"side": "null"}, "side"), ({"trading_day": "2026-13-01"}, "trading_day")],
+)  # fmt: skip
+def test_a_refused_filter_value_is_drfs_400_naming_the_field(api, query, field):
+    response = api.get("/api/v1/orders/", query)
+    assert response.status_code == 400 and field in response.json(), response.content
+    assert response.json() == api.get("/api/v1/orders/", {**query, "format": "json"}).json()
+
+
+def test_the_order_page_is_one_statement(api, trader):
+    _rows(trader)
+    assert api.get("/api/v1/orders/", {"limit": 50}).status_code == 200  # warm: the cached grants
+
+    def statements(limit: int) -> list[str]:
+        with CaptureQueriesContext(connection) as captured:
+            response = api.get("/api/v1/orders/", {"limit": limit, "account": "DESK-EQ"})
+        assert response.status_code == 200 and len(response.json()["results"]) == limit
+        return [q["sql"] for q in captured.captured_queries]
+
+    assert len(statements(5)) == len(statements(50)) == 1
+
+
+def test_the_servers_own_connections_read_the_same_page(trader):
+    """In the web server the statement runs on the loop's own connection (pages.connect_on_loop):
+    the same answer as through Django's, over what the engine committed."""
+    import asyncio
+
+    from venue_stack import committed
+
+    from orders import pages
+
+    visible = sorted(Account.objects.filter(users=trader).values_list("code", flat=True))
+    sql = pages.page_sql("account_code = ANY(%s) AND status = ANY(%s)")
+    params = [visible, ["new", "rejected", "pending_cancel", "canceled"]] * 2 + [200, 0]
+    through_django = pages._fetch_through_django(sql, params)
+
+    async def on_loop():
+        try:
+            first = await pages.fetch(sql, params)
+            # a connection the server closes (a restart): the next page is read on another
+            async with (await pages.pool()).connection() as conn:
+                backend = (await (await conn.execute("SELECT pg_backend_pid()")).fetchone())[0]
+            await asyncio.to_thread(committed, "SELECT pg_terminate_backend(%s)", backend)
+            return first, await pages.fetch(sql, params)
+        finally:
+            await pages.close_pool()
+
+    pages.connect_on_loop()
+    try:
+        assert asyncio.run(on_loop()) == (through_django, through_django)
+    finally:
+        pages._on_loop = False
+    assert through_django[1] > 0
+
+
+def test_the_page_for_a_token_a_bad_token_and_none(token_client):
+    client, _ = token_client
+    fast = client.get("/api/v1/orders/", {"limit": 5}).json()
+    drf = client.get("/api/v1/orders/", {"limit": 5, "format": "json"}).json()
+    assert (fast["count"], fast["results"]) == (drf["count"], drf["results"]) and len(fast["results"]) == 5
+    bad = APIClient()
+    bad.credentials(HTTP_AUTHORIZATION="Token not-a-token")
+    assert bad.get("/api/v1/orders/").status_code == 401
+    assert APIClient().get("/api/v1/orders/").status_code == 401
+    html = client.get("/api/v1/orders/", HTTP_ACCEPT="text/html")  # the browsable API: DRF's
+    assert html.status_code == 200 and html["Content-Type"].startswith("text/html")
+
+
+def test_the_kept_account_counts_are_the_orders_counted(api, trader):
+    """orders_account_order_count (the page's `count` without counting) follows inserts, deletes
+    and a change of account, statement by statement, as COUNT(*) would say."""
+
+    def kept_and_counted() -> tuple[dict, dict]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT account_code, orders FROM orders_account_order_count WHERE orders <> 0")
+            kept = dict(cursor.fetchall())
+            cursor.execute("SELECT account_code, count(*) FROM orders_order GROUP BY account_code")
+            return kept, dict(cursor.fetchall())
+
+    api.post("/api/v1/orders/", order_body(), format="json")  # through the engine's commit
+    kept, counted = kept_and_counted()
+    assert kept == counted and counted
+    _rows(trader)  # 50 orders of DESK-EQ in one statement
+    Order.objects.filter(cl_ord_id="Q-1", account_id="DESK-EQ").update(account_id="EDGE-MOVED")
+    Order.objects.filter(cl_ord_id__in=["Q-2", "Q-3"], account_id="DESK-EQ").delete()
+    kept, counted = kept_and_counted()
+    assert kept == counted and counted["EDGE-MOVED"] == 1
+    fast = api.get("/api/v1/orders/", {"account": "DESK-EQ", "limit": 1}).json()
+    drf = api.get("/api/v1/orders/", {"account": "DESK-EQ", "limit": 1, "format": "json"}).json()
+    assert fast["count"] == counted["DESK-EQ"] == drf["count"]
+
+
+def test_serializers_sharing_a_field_template_each_read_their_own_context():
+    """FieldsBuiltOnce: fields (a nested serializer's too) answer for the instance using them."""
+    from orders.serializers import OrderCreateSerializer
+
+    body = order_body(routing={"strategy": "direct", "venue": "V1"})
+    del body["account"]
+    open_v1 = edge.Lookups(frozenset({"AAPL"}), frozenset({"V1"}), {"A1": True})
+    closed_v1 = edge.Lookups(frozenset({"AAPL"}), frozenset(), {"A2": True})
+    first = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": open_v1})
+    assert first.is_valid(), first.errors
+    second = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": closed_v1})
+    assert not second.is_valid()
+    assert set(second.errors) == {"account", "routing"} and "venue" in second.errors["routing"]
+    again = OrderCreateSerializer(data={**body, "account": "A1"}, context={"lookups": open_v1})
+    assert again.is_valid(), again.errors
+
+
+def test_the_page_for_a_browser_session(trader, outsider):
+    """The blotter's way in: a logged-in session, JSON asked; the page shows the granted accounts only."""
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    outsider = get_user_model().objects.get(username="outsider")
+    browser = Client()
+    browser.force_login(outsider)
+    fast = browser.get("/api/v1/orders/", {"limit": 1000}, HTTP_ACCEPT="application/json")
+    drf = browser.get("/api/v1/orders/", {"limit": 1000, "format": "json"})
+    assert fast.status_code == 200 and fast["Content-Type"] == "application/json"
+    assert (fast.json()["count"], fast.json()["results"]) == (drf.json()["count"], drf.json()["results"])
+    granted = set(Account.objects.filter(users=outsider).values_list("code", flat=True))
+    assert {o["account"] for o in fast.json()["results"]} <= granted

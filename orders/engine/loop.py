@@ -34,7 +34,7 @@ import redis
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
-from orders import bus, calendars, projections, references, store
+from orders import bus, calendars, projections, references, routed, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -242,6 +242,7 @@ class Engine:
 
     def process(self, envelopes: list[bus.Envelope]) -> None:
         started = time.perf_counter()
+        after = self.state.last_position  # the log's end before this batch
         staged: list[store.StoredEvent] = []
         replies: list[tuple[str | None, Outcome]] = []
         recorded_at_ns = time.time_ns()
@@ -276,7 +277,7 @@ class Engine:
                 time.sleep(RETRY_PAUSE_SECONDS)  # not the data's fault: the entries stay pending
             return
         committed = time.perf_counter()
-        self._after_commit(envelopes, replies)
+        self._after_commit(envelopes, replies, self._notice(after, staged))
         self._usage_changed.update(s.account for s in staged if s.account)
         self._publish_usage()
         self.stats["batches"] += 1
@@ -344,7 +345,15 @@ class Engine:
                 connection.close()
                 time.sleep(1)
 
-    def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]]) -> None:
+    def _notice(self, after: int, staged: list[store.StoredEvent]) -> bytes | None:
+        """What the commit routed, for the venue connectors (orders/routed.py); None for a batch
+        too big to be worth it (the connectors read the log for it, as a notice missed)."""
+        if sum(s.event_type in routed.ROUTED_EVENTS for s in staged) > routed.NOTICE_MAX_EVENTS:
+            return None
+        return routed.encode(after, staged, self.state.orders, self.state.kill_switches.engaged())
+
+    def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]],
+                      notice: bytes | None = None) -> None:  # fmt: skip
         pipe = self.redis.pipeline(transaction=False)
         with_order = {e.reply_to for e in envelopes if e.with_order}
         for reply_to, outcome in replies:
@@ -355,6 +364,8 @@ class Engine:
         pipe.xack(bus.commands_stream(), bus.GROUP, *ids)
         pipe.xdel(bus.commands_stream(), *ids)
         pipe.set(bus.key("events:last_position"), self.state.last_position)
+        if notice is not None:  # before the position: a tailer hears what it may send, then that the log moved
+            pipe.publish(routed.channel(), notice)
         pipe.publish(bus.key("events"), self.state.last_position)
         try:
             pipe.execute()

@@ -84,7 +84,10 @@ class Outbound:
 
             return Noticed(notice.after, notice.last, handle)
 
-        return LogTailer(f"venue:{link.name}", from_log, notices=routed.channel(), noticed=from_notice)
+        # The checkpoint need not wait for the WAL flush: one lost to a database crash sends again
+        # what the venue refuses as a duplicate ClOrdID, and the order's status is asked instead.
+        return LogTailer(f"venue:{link.name}", from_log, notices=routed.channel(), noticed=from_notice,
+                         flush_checkpoint=False)  # fmt: skip
 
     def _send(self, link: VenueLink, items: list[tuple[store.StoredEvent, RoutedOrder | None]],
               switches: KillSwitches | None) -> None:  # fmt: skip

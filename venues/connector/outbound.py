@@ -1,10 +1,14 @@
-"""Out: the log to the venues. A `LogTailer` per venue reads committed events from the venue's
+"""Out: the log to the venues. A `LogTailer` per venue follows committed events from the venue's
 durable checkpoint and sends NewOrderSingle, OrderCancelRequest and OrderCancelReplaceRequest
-for the ones routed there, so nothing reaches a venue before its event is in the log. While the
-session is down it waits, holding its place.
+for the ones routed there, so nothing reaches a venue before its event is in the log. It takes
+them from the engine's post-commit notice (orders/routed.py: the commit's routed events, each with
+its order as committed, and the engaged switches) when the notice follows on from where it is, and
+reads the log and the orders otherwise (a notice missed, a restart, a poll). While the session is
+down it waits, holding its place.
 
-The kill switch, here: before sending a new order or a replace, the tailer reads the engaged
-switches (the same commit that engaged one recorded the cancel requests of what it halts). An
+The kill switch, here: before sending a new order or a replace, the tailer checks the engaged
+switches (the notice's, as of the order's commit, or the table's, read before the orders: the same
+commit that engaged one recorded the cancel requests of what it halts). An
 order a switch halts is never sent: its pending cancel is answered here, as a venue would
 ("canceled, never sent"); a halted replace is refused the same way, and the engine then cancels
 the order. A firm or venue switch's cancel requests go to the venue as one OrderMassCancelRequest.

@@ -37,7 +37,7 @@ class RecordingLink(VenueLink):
     def send(self, message) -> None:
         self.messages.append((message.getHeader().getField(35), message.getField(11)))
 
-    def sent(self, order_id: int) -> list[str]:
+    def sent_for(self, order_id: int) -> list[str]:
         """The message types (35) sent for `order_id`, in order."""
         return [kind for kind, cl_ord_id in self.messages if cl_ord_id.startswith(f"{order_id}:")]
 
@@ -149,15 +149,15 @@ def test_an_order_routed_from_the_notice_reaches_the_venue_once_without_a_read_o
         before = reads.calls
         order = submit(api)
         deadline = time.monotonic() + 10
-        while not link.sent(order["id"]):
+        while not link.sent_for(order["id"]):
             assert time.monotonic() < deadline, "the order did not reach the venue"
             time.sleep(0.02)
         api.post(f"/api/v1/orders/{order['id']}/cancel/", {}, format="json")
-        while len(link.sent(order["id"])) < 2:
+        while len(link.sent_for(order["id"])) < 2:
             assert time.monotonic() < deadline, "the cancel did not reach the venue"
             time.sleep(0.02)
         time.sleep(0.3)  # anything more would have come by now
-        assert link.sent(order["id"]) == ["D", "F"], "each once, in order"
+        assert link.sent_for(order["id"]) == ["D", "F"], "each once, in order"
         assert reads.calls == before, "taken from the engine's notices: no read of the log"
     finally:
         tailer.stop()
@@ -173,7 +173,7 @@ def test_a_missed_notice_is_caught_up_from_the_log_and_a_late_one_sends_nothing_
     # The first order's notice never reached us: the second's does not follow on, so the log is read.
     tailer.on_notice(notice)
     assert reads.calls >= 1
-    assert link.sent(first["id"]) == ["D"] and link.sent(second["id"]) == ["D"]
+    assert link.sent_for(first["id"]) == ["D"] and link.sent_for(second["id"]) == ["D"]
     assert [c for _, c in link.messages].index(f"{first['id']}:{first['cl_ord_id']}") < [
         c for _, c in link.messages
     ].index(f"{second['id']}:{second['cl_ord_id']}"), "in log order"
@@ -181,7 +181,7 @@ def test_a_missed_notice_is_caught_up_from_the_log_and_a_late_one_sends_nothing_
 
     tailer.on_notice(notice)  # heard late, or twice: past it already
     tailer.catch_up()  # and the log, read again from the checkpoint
-    assert link.sent(first["id"]) == ["D"] and link.sent(second["id"]) == ["D"], "nothing sent twice"
+    assert link.sent_for(first["id"]) == ["D"] and link.sent_for(second["id"]) == ["D"], "nothing sent twice"
 
 
 def test_a_notice_that_follows_on_is_sent_from_without_reading_the_log(api, notices):
@@ -192,7 +192,7 @@ def test_a_notice_that_follows_on_is_sent_from_without_reading_the_log(api, noti
     if routed.decode(notice).after != tailer.position():
         pytest.skip("another commit came between the checkpoint and the order")  # nothing else commits here
     tailer.on_notice(notice)
-    assert link.sent(order["id"]) == ["D"]
+    assert link.sent_for(order["id"]) == ["D"]
     assert reads.calls == 0
     assert tailer.position() == routed.decode(notice).last, "the checkpoint moved with it"
 

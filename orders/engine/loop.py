@@ -5,7 +5,8 @@ each command goes through the pure handlers (orders/engine/handlers.py: deduplic
 pre-trade gate, decide), and the resulting events are folded into the in-memory state at once
 (so the next command in the batch sees them). Then it appends the whole batch's events,
 with the projections, in ONE transaction, commits, and only after the commit answers the
-senders, acknowledges the bus entries and announces the new log position. One commit
+senders, acknowledges the bus entries and announces what it routed (orders/routed.py, for the
+venue connectors) and the new log position. One commit
 thus covers many commands under load, and nothing leaves the engine before it is durable.
 
 If a commit fails, the in-memory state is ahead of the log: the engine throws it away and

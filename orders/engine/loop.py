@@ -6,8 +6,8 @@ pre-trade gate, decide), and the resulting events are folded into the in-memory 
 (so the next command in the batch sees them). Then it appends the whole batch's events,
 with the projections, in ONE transaction, commits, and only after the commit answers the
 senders, acknowledges the bus entries and announces what it routed (orders/routed.py, for the
-venue connectors) and the new log position. One commit
-thus covers many commands under load, and nothing leaves the engine before it is durable.
+venue connectors) and the new log position. One commit thus covers many commands under load,
+and nothing leaves the engine before it is durable.
 
 If a commit fails, the in-memory state is ahead of the log: the engine throws it away and
 recovers from the log (the same path as a start), and the unacknowledged bus entries are

@@ -17,6 +17,7 @@ import os
 import queue
 import time
 import uuid
+import warnings
 from decimal import Decimal
 
 import orjson
@@ -172,7 +173,9 @@ async def oms_round_trips(n: int) -> tuple[list[float], list[float]]:
     The venue's acknowledgement is known committed by reading the order's row after each commit
     the engine announces (its PUBLISH of the log position), not by polling the database: a poll
     loop would take a core from the stack it measures on a 2-core machine."""
-    from oms_project.asgi import application
+    with warnings.catch_warnings():  # whitenoise: no collected static files, which no order needs
+        warnings.filterwarnings("ignore", message="No directory at")
+        from oms_project.asgi import application
 
     trader = await sync_to_async(get_user_model().objects.get)(username="trader")
     await sync_to_async(_grant)(trader)

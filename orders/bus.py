@@ -168,13 +168,20 @@ def send_each(commands: list[cmd.Command], timeout: float | None = None) -> list
     r = client()
     replies = [key(f"reply:{command.command_id}") for command in commands]
     answers: list[str | None] = [None] * len(replies)
+    if not commands:
+        return []
     try:
+        deadline = time.monotonic() + timeout
         pipe = r.pipeline(transaction=False)
         for command, reply_to in zip(commands, replies, strict=True):
             pipe.xadd(commands_stream(), {"c": encode(command, reply_to)})
-        pipe.execute()
-        deadline = time.monotonic() + timeout
+        # The wait for the first answer in the same round trip, as `send`'s: a lone command (a
+        # venue's report, most often) costs one round trip to Redis, not two.
+        pipe.blpop([replies[0]], timeout=max(0.01, timeout))
+        first = pipe.execute()[-1]
         waiting = list(range(len(replies)))  # the commands not answered yet, in order
+        if first is not None:
+            answers[waiting.pop(0)] = first[1]
         while waiting:
             left = deadline - time.monotonic()
             if left > 0:

@@ -5,8 +5,9 @@ each command goes through the pure handlers (orders/engine/handlers.py: deduplic
 pre-trade gate, decide), and the resulting events are folded into the in-memory state at once
 (so the next command in the batch sees them). Then it appends the whole batch's events,
 with the projections, in ONE transaction, commits, and only after the commit answers the
-senders, acknowledges the bus entries and announces the new log position. One commit
-thus covers many commands under load, and nothing leaves the engine before it is durable.
+senders, acknowledges the bus entries and announces what it routed (orders/routed.py, for the
+venue connectors) and the new log position. One commit thus covers many commands under load,
+and nothing leaves the engine before it is durable.
 
 If a commit fails, the in-memory state is ahead of the log: the engine throws it away and
 recovers from the log (the same path as a start), and the unacknowledged bus entries are
@@ -34,7 +35,7 @@ import redis
 from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 
-from orders import bus, calendars, projections, references, store
+from orders import bus, calendars, projections, references, routed, store
 from orders.domain import commands as cmd
 from orders.domain.fold import apply
 from orders.domain.state import OrderState
@@ -242,6 +243,7 @@ class Engine:
 
     def process(self, envelopes: list[bus.Envelope]) -> None:
         started = time.perf_counter()
+        after = self.state.last_position  # the log's end before this batch
         staged: list[store.StoredEvent] = []
         replies: list[tuple[str | None, Outcome]] = []
         recorded_at_ns = time.time_ns()
@@ -276,7 +278,7 @@ class Engine:
                 time.sleep(RETRY_PAUSE_SECONDS)  # not the data's fault: the entries stay pending
             return
         committed = time.perf_counter()
-        self._after_commit(envelopes, replies)
+        self._after_commit(envelopes, replies, self._notice(after, staged))
         self._usage_changed.update(s.account for s in staged if s.account)
         self._publish_usage()
         self.stats["batches"] += 1
@@ -344,7 +346,15 @@ class Engine:
                 connection.close()
                 time.sleep(1)
 
-    def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]]) -> None:
+    def _notice(self, after: int, staged: list[store.StoredEvent]) -> bytes | None:
+        """What the commit routed, for the venue connectors (orders/routed.py); None for a batch
+        too big to be worth it (the connectors read the log for it, as a notice missed)."""
+        if sum(s.event_type in routed.ROUTED_EVENTS for s in staged) > routed.NOTICE_MAX_EVENTS:
+            return None
+        return routed.encode(after, staged, self.state.orders, self.state.kill_switches.engaged())
+
+    def _after_commit(self, envelopes: list[bus.Envelope], replies: list[tuple[str | None, Outcome]],
+                      notice: bytes | None = None) -> None:  # fmt: skip
         pipe = self.redis.pipeline(transaction=False)
         with_order = {e.reply_to for e in envelopes if e.with_order}
         for reply_to, outcome in replies:
@@ -355,6 +365,8 @@ class Engine:
         pipe.xack(bus.commands_stream(), bus.GROUP, *ids)
         pipe.xdel(bus.commands_stream(), *ids)
         pipe.set(bus.key("events:last_position"), self.state.last_position)
+        if notice is not None:  # before the position: a tailer hears what it may send, then that the log moved
+            pipe.publish(routed.channel(), notice)
         pipe.publish(bus.key("events"), self.state.last_position)
         try:
             pipe.execute()

@@ -6,6 +6,7 @@ With DATABASE_URL / REDIS_URL unset, the OMS uses the embedded PostgreSQL and Va
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
@@ -38,8 +39,13 @@ SERVICES = Layout(env.str("OMS_SERVICES_PROFILE", default="run"))
 DATABASE_URL = env.str("DATABASE_URL", default="") or SERVICES.database_url
 REDIS_URL = env.str("REDIS_URL", default="") or SERVICES.redis_url
 
+# daphne's app only gives `manage.py runserver` its ASGI server (the OMS serves with uvicorn,
+# oms_project/web.py), and loading it loads Twisted's reactor: ~0.5 s of every process's start,
+# the engine's restart after a crash among them. So it is installed for runserver alone.
+_RUNSERVER = ["daphne"] if sys.argv[1:2] == ["runserver"] else []
+
 INSTALLED_APPS = [
-    "daphne",
+    *_RUNSERVER,
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

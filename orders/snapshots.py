@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections
@@ -136,6 +137,7 @@ def _at_lower_priority(niceness: int, work: Callable[[], Taken | None]) -> Taken
                 os.setpriority(os.PRIO_PROCESS, thread_id, nice)
             except OSError as exc:  # not Linux, or refused: the snapshot still gets taken
                 log.warning("cannot lower the snapshot's CPU priority (%s); taking it at normal priority", exc)
+            _lower_backend_priority(niceness)
             outcome.append(work())
         except BaseException as exc:
             failure.append(exc)
@@ -148,6 +150,27 @@ def _at_lower_priority(niceness: int, work: Callable[[], Taken | None]) -> Taken
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def _lower_backend_priority(niceness: int) -> None:
+    """Raise the nice value of the PostgreSQL backend serving this thread's connection by
+    `niceness` too: reading the tail and writing the snapshot is work of its backend, which would
+    otherwise compete at full priority with the engine's commits (PostgreSQL's backends share one
+    scheduling group). Only for a server on this machine (a unix socket) whose backend is a
+    postgres process here; allowed to its own user or root, refused (and logged) otherwise. The
+    backend ends with the connection, which `_at_lower_priority` closes."""
+    host = connection.settings_dict.get("HOST") or ""
+    if not host.startswith("/"):
+        return  # over TCP: pg_backend_pid() may name a process of another machine
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + niceness))
+    except OSError as exc:
+        log.info("cannot lower the snapshot's PostgreSQL backend's CPU priority (%s)", exc)
 
 
 def snapshot_due() -> str | None:

@@ -81,6 +81,7 @@ class Start:
             "snapshot_position": self.snapshot_position,
             "tail_events": self.tail_events,
             "seconds": round(self.seconds, 3),
+            "decode_seconds": round(self.decode_seconds, 3),
             "skipped": len(self.skipped),
         }
 

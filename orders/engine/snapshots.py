@@ -167,7 +167,9 @@ def load(reference: Reference, *, until: int | None = None, exact: int | None = 
 
 def read(snapshot_id: int, reference: Reference) -> EngineState:
     """One stored snapshot, checked and decoded. Raises SnapshotError if it cannot be used."""
-    row = Snapshot.objects.get(id=snapshot_id)
+    row = Snapshot.objects.filter(id=snapshot_id).first()
+    if row is None:  # retention deleted it since it was listed
+        raise codec.SnapshotError("it was deleted (snapshot retention) while the engine started")
     payload = bytes(row.payload)
     actual = codec.checksum(payload)
     if actual != row.checksum:

@@ -109,6 +109,7 @@ def restore(reference: Reference, *, until: int | None = None, progress: Progres
     started = time.monotonic()
     start = Start()
     with gc_paused():
+        gc.unfreeze()  # what an earlier restore froze (a state since replaced) is collectable again
         loaded = load(reference, until=until, exact=snapshot_position, skipped=start.skipped) if use_snapshots else None
         start.decode_seconds = time.monotonic() - started
         if loaded is None:

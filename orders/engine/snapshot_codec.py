@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
+from itertools import chain, compress, islice, repeat
 from operator import attrgetter
 from typing import Any
 
@@ -322,30 +323,37 @@ def _orders_from(doc: dict[str, Any], d: _Decoder) -> dict[int, OrderState]:
     cols = {name: _column(name, columns[name]) for name in ORDER_FIELDS}
     if len({len(c) for c in cols.values()}) != 1 or len(cols["order_id"]) != count:
         raise ValueError("the order columns differ in length")
-    decs, dec_or_none = d.decimals, d.dec_or_none
-    dec = decs.__getitem__
-    empty: frozenset[str] = frozenset()
-    fills_column: list[tuple[tuple[str, Decimal, Decimal], ...]] = []
-    exec_ids_column: list[frozenset[str]] = []
-    add_fills, add_exec_ids = fills_column.append, exec_ids_column.append
-    for flat, extra in zip(cols["fills"], cols["exec_ids"]):
-        if flat:
-            ids = flat[0::3]
-            add_fills(tuple(zip(ids, map(dec, flat[1::3]), map(dec, flat[2::3]))))
-            if not extra:
-                add_exec_ids(frozenset(ids))
-            else:
-                add_exec_ids(frozenset(extra[1:]) if extra[0] is None else frozenset(ids + extra))
-        else:
-            add_fills(())
-            add_exec_ids(empty if not extra else frozenset(extra[1:] if extra[0] is None else extra))
-    cols["fills"], cols["exec_ids"] = fills_column, exec_ids_column
+    dec_or_none = d.dec_or_none
+    cols["fills"], cols["exec_ids"] = _fills_from(cols["fills"], cols["exec_ids"], d)
     cols["pending"] = [
         None if p is None else PendingRequest(_KIND[p[0]], p[1], dec_or_none(p[2]), dec_or_none(p[3]))
         for p in cols["pending"]
     ]
     cols["children"] = [tuple(c) if c else () for c in cols["children"]]
     return dict(zip(cols["order_id"], map(_new_order, *cols.values())))
+
+
+def _fills_from(flats: list[list[Any]], extras: list[list[Any]], d: _Decoder) -> tuple[list[Any], list[Any]]:
+    """The `fills` and `exec_ids` columns as `_fills_columns` wrote them, read for all orders at
+    once: every order's flat [exec id, qty, px, ...] joined into one list, cut into (exec id, qty,
+    px) triples by C-level calls, and dealt back to the orders by their counts (`tuple(islice(...))`
+    mapped over the counts: a Python loop per order cost 1.3 s for 377,000 orders). Then the few
+    orders whose ExecIDs are not just their fills' are corrected one by one."""
+    lengths = list(map(len, flats))
+    if any(map((3).__rmod__, lengths)):
+        raise ValueError("a fills entry is not [exec id, qty, px, ...]")
+    counts = [n // 3 for n in lengths]
+    flat = list(chain.from_iterable(flats))
+    dec = d.decimals.__getitem__
+    ids = flat[0::3]
+    triples = iter(list(zip(ids, map(dec, flat[1::3]), map(dec, flat[2::3]))))
+    fills = list(map(tuple, map(islice, repeat(triples), counts)))
+    ids_of = iter(ids)
+    exec_ids = list(map(frozenset, map(islice, repeat(ids_of), counts)))
+    for index in compress(range(len(extras)), extras):  # orders with ExecIDs beyond their fills'
+        extra = extras[index]
+        exec_ids[index] = frozenset(extra[1:]) if extra[0] is None else exec_ids[index] | frozenset(extra)
+    return fills, exec_ids
 
 
 # -- the other parts ---------------------------------------------------------------------------

@@ -160,6 +160,26 @@ def test_decimals_in_any_notation_are_written_in_plain_digits_and_read_back_alik
         again.quantity = Decimal(1)  # type: ignore[misc]
 
 
+def test_fills_and_exec_ids_of_every_shape_read_back_alike():
+    machine = EngineRiskFollowsTheLog()
+    for _ in range(5):
+        machine.submit("ACC-1", "AAA", Side.BUY, Decimal("10"), 0, None, "user:alice")
+    state = fold(machine.rows)
+    one, two = Decimal("1"), Decimal("2.50")
+    shapes = [
+        ((), frozenset()),  # no fill, no ExecID
+        ((), frozenset({"X1", "X2"})),  # ExecIDs without fills (busted ones, say)
+        ((("E1", one, two),), frozenset({"E1"})),  # the usual: a fill's ExecID
+        ((("E1", one, two), ("E2", two, one)), frozenset({"E1", "E2", "E0"})),  # one ExecID more
+        ((("E1", one, two),), frozenset({"E9"})),  # a fill whose ExecID is not among them
+    ]
+    for (order_id, order), (fills, exec_ids) in zip(sorted(state.orders.items()), shapes, strict=True):
+        state.orders[order_id] = replace(order, fills=fills, exec_ids=exec_ids)
+    assert codec._orders_doc(state.orders) == rows_turned(state.orders)
+    restored = codec.decode(codec.unpack(codec.pack(codec.encode(state, BASIS))), BASIS, None, POLICY)
+    assert restored.orders == state.orders
+
+
 # -- versions ------------------------------------------------------------------------------------
 
 

@@ -246,6 +246,8 @@ def main() -> None:
             f"{snap_seconds:.2f}s (snapshot + tail {restored:.2f}s), {full_seconds / snap_seconds:.1f}x faster",
         )
         row("  each", ", ".join(f"{seconds:.2f}s" for seconds, _ in restarts))
+        read = snap_health["start"].get("decode_seconds", 0.0)
+        row("  of which snapshot read / tail fold", f"{read:.2f}s / {restored - read:.2f}s")
         row("  of which process start, writer lock, reference data, bus", f"{snap_seconds - restored:.2f}s")
         row("  CPU time the new engine used until live", f"{snap_health['cpu_seconds']:.2f}s "
             f"(the full replay's: {full_health['cpu_seconds']:.2f}s)")  # fmt: skip

@@ -6,6 +6,7 @@ With DATABASE_URL / REDIS_URL unset, the OMS uses the embedded PostgreSQL and Va
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
 from pathlib import Path
 from urllib.parse import unquote
@@ -38,8 +39,13 @@ SERVICES = Layout(env.str("OMS_SERVICES_PROFILE", default="run"))
 DATABASE_URL = env.str("DATABASE_URL", default="") or SERVICES.database_url
 REDIS_URL = env.str("REDIS_URL", default="") or SERVICES.redis_url
 
+# daphne's app only gives `manage.py runserver` its ASGI server (the OMS serves with uvicorn,
+# oms_project/web.py), and loading it loads Twisted's reactor: ~0.5 s of every process's start,
+# the engine's restart after a crash among them. So it is installed for runserver alone.
+_RUNSERVER = ["daphne"] if sys.argv[1:2] == ["runserver"] else []
+
 INSTALLED_APPS = [
-    "daphne",
+    *_RUNSERVER,
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -215,6 +221,12 @@ OMS_SNAPSHOT_SECONDS = env.float("OMS_SNAPSHOT_SECONDS", default=300.0)
 OMS_SNAPSHOT_CHECK_SECONDS = env.float("OMS_SNAPSHOT_CHECK_SECONDS", default=5.0)
 # Taking one is background work: its thread runs this much nicer, so the order path keeps the CPU.
 OMS_SNAPSHOT_NICENESS = env.int("OMS_SNAPSHOT_NICENESS", default=10)
+# Retention: after each snapshot the worker deletes the older ones but the newest KEEP and the last
+# one of each of the KEEP_DAYS days before today (a snapshot is derived data: the log keeps all).
+OMS_SNAPSHOT_KEEP = env.int("OMS_SNAPSHOT_KEEP", default=3)
+OMS_SNAPSHOT_KEEP_DAYS = env.int("OMS_SNAPSHOT_KEEP_DAYS", default=7)
+if OMS_SNAPSHOT_KEEP < 1 or OMS_SNAPSHOT_KEEP_DAYS < 0:
+    raise ImproperlyConfigured("OMS_SNAPSHOT_KEEP must be at least 1 and OMS_SNAPSHOT_KEEP_DAYS at least 0")
 # Reconciliation with the venues (docs/operations.md): how often the beat task runs, how far a
 # quantity may differ before it is a break, how long a run waits for the connector's answers.
 OMS_RECONCILE_SECONDS = env.float("OMS_RECONCILE_SECONDS", default=30.0)

@@ -307,11 +307,16 @@ class Checkpoint(models.Model):
         return f"{self.name} @ {self.position}"
 
 
+# The setting a transaction sets (SET LOCAL) to delete old snapshots: the snapshots_pruned_only trigger.
+SNAPSHOT_PRUNE_SETTING = "oms.snapshot_prune"
+
+
 class Snapshot(models.Model):
     """The engine's state folded up to a log position (orders/engine/snapshot_codec.py): where an
     engine start begins, so it replays only the log's tail. Append-only like the log, and, like a
     projection, never the truth: a snapshot that fails its checksum or cannot be read is skipped,
-    and the log alone can always rebuild the state."""
+    and the log alone can always rebuild the state. Never changed; old ones are deleted whole by
+    retention alone (snapshot_prune), never the newest."""
 
     position = models.BigIntegerField(help_text="The last log position folded into it")
     schema_version = models.SmallIntegerField(help_text="Version of the snapshot document (upcast on reading)")
@@ -332,10 +337,29 @@ class Snapshot(models.Model):
         triggers = [
             pgtrigger.Trigger(
                 name="snapshots_append_only",
-                operation=pgtrigger.Update | pgtrigger.Delete,
+                operation=pgtrigger.Update,
                 when=pgtrigger.Before,
                 level=pgtrigger.Row,
                 func="RAISE EXCEPTION 'snapshots are append-only: % on % is refused', TG_OP, TG_TABLE_NAME;",
+            ),
+            # Retention (orders/snapshots.py snapshot_prune): a snapshot is never changed, but an old
+            # one may be deleted whole, and only by the prune, which says so in its transaction
+            # (SET LOCAL oms.snapshot_prune = 'on'); the newest is never deleted, by anyone.
+            pgtrigger.Trigger(
+                name="snapshots_pruned_only",
+                operation=pgtrigger.Delete,
+                when=pgtrigger.Before,
+                level=pgtrigger.Row,
+                func=f"""
+                IF current_setting('{SNAPSHOT_PRUNE_SETTING}', true) IS DISTINCT FROM 'on' THEN
+                    RAISE EXCEPTION 'snapshots are append-only: % on % is refused (retention prunes them)',
+                        TG_OP, TG_TABLE_NAME;
+                END IF;
+                IF OLD.id = (SELECT id FROM snapshots ORDER BY position DESC, id DESC LIMIT 1) THEN
+                    RAISE EXCEPTION 'the newest snapshot (id %) is never deleted', OLD.id;
+                END IF;
+                RETURN OLD;
+                """,
             ),
             pgtrigger.Trigger(
                 name="snapshots_no_truncate",

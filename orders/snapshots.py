@@ -20,17 +20,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.utils import timezone
 
 from orders import calendars, store
 from orders.engine import snapshot_codec as codec
 from orders.engine.reference import ReferenceData
 from orders.engine.snapshots import Progress, Reference, Start, fold_tail, gc_paused, restore
-from orders.models import Snapshot
+from orders.models import SNAPSHOT_PRUNE_SETTING, Snapshot
 
 log = logging.getLogger("oms.snapshots")
 
@@ -136,6 +137,7 @@ def _at_lower_priority(niceness: int, work: Callable[[], Taken | None]) -> Taken
                 os.setpriority(os.PRIO_PROCESS, thread_id, nice)
             except OSError as exc:  # not Linux, or refused: the snapshot still gets taken
                 log.warning("cannot lower the snapshot's CPU priority (%s); taking it at normal priority", exc)
+            _lower_backend_priority(niceness)
             outcome.append(work())
         except BaseException as exc:
             failure.append(exc)
@@ -148,6 +150,27 @@ def _at_lower_priority(niceness: int, work: Callable[[], Taken | None]) -> Taken
     if failure:
         raise failure[0]
     return outcome[0]
+
+
+def _lower_backend_priority(niceness: int) -> None:
+    """Raise the nice value of the PostgreSQL backend serving this thread's connection by
+    `niceness` too: reading the tail and writing the snapshot is work of its backend, which would
+    otherwise compete at full priority with the engine's commits (PostgreSQL's backends share one
+    scheduling group). Only for a server on this machine (a unix socket) whose backend is a
+    postgres process here; allowed to its own user or root, refused (and logged) otherwise. The
+    backend ends with the connection, which `_at_lower_priority` closes."""
+    host = connection.settings_dict.get("HOST") or ""
+    if not host.startswith("/"):
+        return  # over TCP: pg_backend_pid() may name a process of another machine
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        if b"postgres" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+            return
+        os.setpriority(os.PRIO_PROCESS, pid, min(19, os.getpriority(os.PRIO_PROCESS, pid) + niceness))
+    except OSError as exc:
+        log.info("cannot lower the snapshot's PostgreSQL backend's CPU priority (%s)", exc)
 
 
 def snapshot_due() -> str | None:
@@ -169,12 +192,58 @@ def snapshot_due() -> str | None:
 
 
 def snapshot_take_if_due() -> Taken | None:
-    """What the Celery task runs (beat schedules it every OMS_SNAPSHOT_CHECK_SECONDS)."""
+    """What the Celery task runs (beat schedules it every OMS_SNAPSHOT_CHECK_SECONDS): a snapshot
+    when one is due, and then retention's prune of the older ones."""
     reason = snapshot_due()
     if reason is None:
         return None
     log.info("snapshot due: %s", reason)
-    return snapshot_take(niceness=settings.OMS_SNAPSHOT_NICENESS)
+    taken = snapshot_take(niceness=settings.OMS_SNAPSHOT_NICENESS)
+    if taken is not None:
+        snapshot_prune()
+    return taken
+
+
+@dataclass(frozen=True)
+class Pruned:
+    kept: list[int]  # positions, newest first
+    deleted: list[int]
+
+
+def snapshot_prune(*, keep: int | None = None, keep_days: int | None = None, dry_run: bool = False) -> Pruned:
+    """Retention: delete every snapshot but the newest `keep` (OMS_SNAPSHOT_KEEP) and the last one
+    taken on each of the `keep_days` (OMS_SNAPSHOT_KEEP_DAYS) days before today (the OMS's time
+    zone). A snapshot is derived data, never the truth: whatever is deleted, the log can fold it
+    again (and `verify_snapshot` compares the kept ones with it). Snapshots are never changed; this
+    is the one way one is deleted, whole: its transaction says so to the snapshots_pruned_only
+    trigger, which refuses every other DELETE, and the newest snapshot to anyone."""
+    keep = settings.OMS_SNAPSHOT_KEEP if keep is None else keep
+    keep_days = settings.OMS_SNAPSHOT_KEEP_DAYS if keep_days is None else keep_days
+    if keep < 1 or keep_days < 0:
+        raise ValueError("keep must be at least 1 and keep_days at least 0")
+    today = timezone.localdate()
+    kept: list[tuple[int, int]] = []
+    deleted: list[tuple[int, int]] = []
+    days_kept: set[date] = set()
+    with transaction.atomic():
+        newest_first = Snapshot.objects.order_by("-position", "-id").values_list("id", "position", "created_at")
+        for index, (snapshot_id, position, created_at) in enumerate(newest_first):
+            day = timezone.localdate(created_at)
+            # newest first: the first one met of a day is the last taken on it
+            if index < keep or (1 <= (today - day).days <= keep_days and day not in days_kept):
+                kept.append((snapshot_id, position))
+                days_kept.add(day)
+            else:
+                deleted.append((snapshot_id, position))
+        if deleted and not dry_run:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET LOCAL {SNAPSHOT_PRUNE_SETTING} = 'on'")
+            Snapshot.objects.filter(id__in=[snapshot_id for snapshot_id, _ in deleted]).delete()
+    pruned = Pruned([p for _, p in kept], [p for _, p in deleted])
+    if deleted and not dry_run:
+        log.info("snapshot retention deleted %d snapshot(s) at positions %s; kept %s",
+                 len(deleted), pruned.deleted, pruned.kept)  # fmt: skip
+    return pruned
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 from django.conf import settings
@@ -42,7 +43,6 @@ from reconciliation.domain.compare import (
     compare_positions,
 )
 from reconciliation.models import ReconciliationBreak
-from venues.connector import reconcile as connector
 from venues.models import Venue
 
 log = logging.getLogger("oms.reconciliation")
@@ -184,6 +184,14 @@ def compare_answer(venue: str, answer: dict[str, Any], threshold: Decimal) -> Ve
     )  # fmt: skip
 
 
+def _connector() -> ModuleType:
+    """The venue connector's request/answer side, imported when a run asks: it loads quickfix,
+    and this module is imported at every process's start (by the admin), the engine's too."""
+    from venues.connector import reconcile
+
+    return reconcile
+
+
 def reconciliation_run(venues: list[str] | None = None, *, actor: str = "system",
                        timeout: float | None = None) -> list[VenueResult]:  # fmt: skip
     """Reconcile every active venue (or those named) now; what each showed, and what the engine did."""
@@ -195,7 +203,7 @@ def reconciliation_run(venues: list[str] | None = None, *, actor: str = "system"
     asked = {name: accounts_at(name, since) for name in names}
     within = settings.OMS_RECONCILE_ANSWER_SECONDS if timeout is None else timeout
     for name, accounts in asked.items():
-        connector.request(run_id, name, accounts, within)
+        _connector().request(run_id, name, accounts, within)
     answers = _answers(run_id, names, within)
     results = []
     for name in names:
@@ -234,7 +242,7 @@ def _answers(run_id: str, names: list[str], timeout: float) -> dict[str, dict[st
     answers: dict[str, dict[str, Any]] = {}
     while True:
         for name in names:
-            if name not in answers and (answer := connector.read_answer(run_id, name)) is not None:
+            if name not in answers and (answer := _connector().read_answer(run_id, name)) is not None:
                 answers[name] = answer
         if len(answers) == len(names) or time.monotonic() > deadline:
             return answers

@@ -31,6 +31,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, fields
 from datetime import date
 from decimal import Decimal
+from itertools import chain, compress, islice, repeat
+from operator import attrgetter
 from typing import Any
 
 import orjson
@@ -167,23 +169,27 @@ _KIND = RequestKind._value2member_map_
 _STRATEGY = Strategy._value2member_map_
 
 
-def _slot_setter_constructor(cls: type, names: tuple[str, ...]) -> Callable[..., Any]:
-    """A constructor of frozen slots dataclass `cls` taking its fields positionally, that sets each
-    slot through its descriptor. What the dataclass's own __init__ does (it must bypass frozen
-    too), at under half the cost: that __init__ looks `object.__setattr__` up for every field, and
-    an engine start builds a quarter of a million orders. Only for values already of the right
-    types (no defaults, no __post_init__: OrderState has none)."""
+def _frozen_constructor(cls: type, names: tuple[str, ...]) -> type:
+    """A constructor of frozen slots dataclass `cls` taking its fields positionally, at a third of
+    the cost of the dataclass's own __init__ (an engine start builds a quarter of a million
+    orders). It is a plain class with the very same slots, whose __init__ stores each field as an
+    ordinary attribute (one bytecode each, where a frozen __init__ calls `object.__setattr__` per
+    field) and then turns the instance into a `cls`: CPython allows assigning `__class__` between
+    classes of one slot layout, and once it is a `cls` it is as frozen as any. Only for values
+    already of the right types (no defaults, no __post_init__: OrderState has none)."""
     assert tuple(f.name for f in fields(cls)) == names and not hasattr(cls, "__post_init__")
+    assert tuple(cls.__slots__) == names and cls.__bases__ == (object,)
     params = ", ".join(names)
-    body = "".join(f"    set_{name}(o, {name})\n" for name in names)
-    source = f"def make({params}):\n    o = new(cls)\n{body}    return o\n"
-    scope: dict[str, Any] = {"new": object.__new__, "cls": cls}
-    scope.update({f"set_{name}": getattr(cls, name).__set__ for name in names})
+    body = "".join(f"        self.{name} = {name}\n" for name in names)
+    source = (f"class Builder:\n    __slots__ = {names!r}\n\n    def __init__(self, {params}):\n{body}"
+              f"        self.__class__ = cls\n")  # fmt: skip
+    scope: dict[str, Any] = {"cls": cls}
     exec(source, scope)  # straight-line code, as dataclasses itself generates __init__
-    return scope["make"]
+    builder: type = scope["Builder"]
+    return builder
 
 
-_new_order = _slot_setter_constructor(OrderState, ORDER_FIELDS)
+_new_order = _frozen_constructor(OrderState, ORDER_FIELDS)
 
 
 # Columns of low cardinality (a desk's accounts, symbols, a few hundred quantities and prices) are
@@ -198,18 +204,86 @@ CODED_COLUMNS = frozenset({
 
 def _orders_doc(orders: Mapping[int, OrderState]) -> dict[str, Any]:
     """The orders as columns (ORDER_FIELDS order, orders by id): faster to read back than a row per
-    order, and smaller (alike values sit together for zlib)."""
-    rows = [_order_row(orders[order_id]) for order_id in sorted(orders)]
+    order, and smaller (alike values sit together for zlib). The same document as a row per order
+    (`_order_row`) turned into columns, built a column at a time: each field read for every order
+    by one C-level `map`, enums and coded values translated once per distinct value, Decimals
+    formatted without a Python call each (a snapshot is taken beside the running engine, on the
+    same cores: its CPU is the engine's loss)."""
+    ordered = [orders[order_id] for order_id in sorted(orders)]
+    raw = {name: list(map(attrgetter(name), ordered)) for name in ORDER_FIELDS}
     columns: dict[str, Any] = {}
-    for name, values in zip(ORDER_FIELDS, zip(*rows)) if rows else ():
-        columns[name] = _coded(values) if name in CODED_COLUMNS else list(values)
-    return {"count": len(rows), "columns": columns}
+    for name in ORDER_FIELDS:
+        values = raw[name]
+        if name in _ENUM_COLUMNS:
+            columns[name] = _coded_enums(values)
+        elif name in _DECIMAL_COLUMNS:
+            columns[name] = _coded(_decimal_texts(values))
+        elif name in CODED_COLUMNS:
+            columns[name] = _coded(values)
+        else:
+            columns[name] = values
+    columns["pending"] = [
+        None if p is None else [p.kind.value, p.cl_ord_id, _opt(as_written, p.quantity),
+                                _opt(as_written, p.limit_price)]
+        for p in raw["pending"]
+    ]  # fmt: skip
+    columns["children"] = list(map(list, raw["children"]))
+    columns["exec_ids"], columns["fills"] = _fills_columns(raw["exec_ids"], raw["fills"])
+    return {"count": len(ordered), "columns": columns} if ordered else {"count": 0, "columns": {}}
 
 
-def _coded(values: Iterable[Any]) -> dict[str, list[Any]]:
-    index: dict[Any, int] = {}
-    codes = [index.setdefault(value, len(index)) for value in values]
-    return {"values": list(index), "codes": codes}
+_ENUM_COLUMNS = frozenset({"side", "order_type", "time_in_force", "status", "strategy"})
+_DECIMAL_COLUMNS = frozenset({"quantity", "limit_price", "cum_qty", "notional"})
+
+
+def _plain(text: str) -> str | None:
+    """as_written of the Decimal whose str() is `text` (None's is 'None'): str() is exact (a
+    Decimal's sign, digits and exponent, 1.0 apart from 1.00) and, without an exponent, already
+    the plain notation as_written gives."""
+    if text == "None":
+        return None
+    return text if "E" not in text else as_written(Decimal(text))
+
+
+def _decimal_texts(values: list[Decimal | None]) -> list[str | None]:
+    """as_written of each (None kept), through str(): one C call each, and as_written's Python
+    call once per distinct value (a million orders repeat a few hundred quantities and prices)."""
+    plain = _Shared(_plain)
+    return list(map(plain.__getitem__, map(str, values)))
+
+
+def _coded(values: list[Any]) -> dict[str, list[Any]]:
+    distinct = list(dict.fromkeys(values))  # in order of first use
+    index = {value: code for code, value in enumerate(distinct)}
+    return {"values": distinct, "codes": list(map(index.__getitem__, values))}
+
+
+def _coded_enums(members: list[Any]) -> dict[str, list[Any]]:
+    """As `_coded` of their values (None kept): a member and its value go one to one."""
+    coded = _coded(members)
+    coded["values"] = [None if m is None else m.value for m in coded["values"]]
+    return coded
+
+
+def _fills_columns(exec_ids: list[frozenset[str]], fills: list[tuple[tuple[str, Decimal, Decimal], ...]]
+                   ) -> tuple[list[Any], list[Any]]:  # fmt: skip
+    """The `exec_ids` and `fills` columns as `_order_row` writes them."""
+    exec_column: list[Any] = []
+    fills_column: list[Any] = []
+    add_exec, add_fills = exec_column.append, fills_column.append
+    plain = _Shared(_plain)
+    for ids, order_fills in zip(exec_ids, fills):
+        if not order_fills:
+            add_exec(sorted(ids))
+            add_fills([])
+            continue
+        fill_ids = {exec_id for exec_id, _, _ in order_fills}
+        if fill_ids == ids:  # most orders: a filled one's ExecIDs are its fills'
+            add_exec([])
+        else:
+            add_exec(sorted(ids - fill_ids) if fill_ids <= ids else [None, *sorted(ids)])
+        add_fills([value for exec_id, qty, px in order_fills for value in (exec_id, plain[str(qty)], plain[str(px)])])
+    return exec_column, fills_column
 
 
 def _decimal_or_none(text: str | None) -> Decimal | None:
@@ -238,8 +312,8 @@ def _column(name: str, doc: Any) -> list[Any]:
     read = _COLUMN_VALUE.get(name)
     if isinstance(doc, dict):  # coded: read each distinct value once
         values = doc["values"] if read is None else [read(v) for v in doc["values"]]
-        return [values[code] for code in doc["codes"]]
-    return doc if read is None else [read(v) for v in doc]
+        return list(map(values.__getitem__, doc["codes"]))
+    return doc if read is None else list(map(read, doc))
 
 
 def _orders_from(doc: dict[str, Any], d: _Decoder) -> dict[int, OrderState]:
@@ -249,31 +323,37 @@ def _orders_from(doc: dict[str, Any], d: _Decoder) -> dict[int, OrderState]:
     cols = {name: _column(name, columns[name]) for name in ORDER_FIELDS}
     if len({len(c) for c in cols.values()}) != 1 or len(cols["order_id"]) != count:
         raise ValueError("the order columns differ in length")
-    decs, dec_or_none = d.decimals, d.dec_or_none
-    dec = decs.__getitem__
-    empty: frozenset[str] = frozenset()
-    fills_column: list[tuple[tuple[str, Decimal, Decimal], ...]] = []
-    exec_ids_column: list[frozenset[str]] = []
-    add_fills, add_exec_ids = fills_column.append, exec_ids_column.append
-    for flat, extra in zip(cols["fills"], cols["exec_ids"]):
-        if flat:
-            ids = flat[0::3]
-            add_fills(tuple(zip(ids, map(dec, flat[1::3]), map(dec, flat[2::3]))))
-            if not extra:
-                add_exec_ids(frozenset(ids))
-            else:
-                add_exec_ids(frozenset(extra[1:]) if extra[0] is None else frozenset(ids + extra))
-        else:
-            add_fills(())
-            add_exec_ids(empty if not extra else frozenset(extra[1:] if extra[0] is None else extra))
-    cols["fills"], cols["exec_ids"] = fills_column, exec_ids_column
+    dec_or_none = d.dec_or_none
+    cols["fills"], cols["exec_ids"] = _fills_from(cols["fills"], cols["exec_ids"], d)
     cols["pending"] = [
         None if p is None else PendingRequest(_KIND[p[0]], p[1], dec_or_none(p[2]), dec_or_none(p[3]))
         for p in cols["pending"]
     ]
     cols["children"] = [tuple(c) if c else () for c in cols["children"]]
-    new_order = _new_order
-    return {args[0]: new_order(*args) for args in zip(*cols.values())}
+    return dict(zip(cols["order_id"], map(_new_order, *cols.values())))
+
+
+def _fills_from(flats: list[list[Any]], extras: list[list[Any]], d: _Decoder) -> tuple[list[Any], list[Any]]:
+    """The `fills` and `exec_ids` columns as `_fills_columns` wrote them, read for all orders at
+    once: every order's flat [exec id, qty, px, ...] joined into one list, cut into (exec id, qty,
+    px) triples by C-level calls, and dealt back to the orders by their counts (`tuple(islice(...))`
+    mapped over the counts: a Python loop per order cost 1.3 s for 377,000 orders). Then the few
+    orders whose ExecIDs are not just their fills' are corrected one by one."""
+    lengths = list(map(len, flats))
+    if any(map((3).__rmod__, lengths)):
+        raise ValueError("a fills entry is not [exec id, qty, px, ...]")
+    counts = [n // 3 for n in lengths]
+    flat = list(chain.from_iterable(flats))
+    dec = d.decimals.__getitem__
+    ids = flat[0::3]
+    triples = iter(list(zip(ids, map(dec, flat[1::3]), map(dec, flat[2::3]))))
+    fills = list(map(tuple, map(islice, repeat(triples), counts)))
+    ids_of = iter(ids)
+    exec_ids = list(map(frozenset, map(islice, repeat(ids_of), counts)))
+    for index in compress(range(len(extras)), extras):  # orders with ExecIDs beyond their fills'
+        extra = extras[index]
+        exec_ids[index] = frozenset(extra[1:]) if extra[0] is None else exec_ids[index] | frozenset(extra)
+    return fills, exec_ids
 
 
 # -- the other parts ---------------------------------------------------------------------------
@@ -287,13 +367,14 @@ def _sorted(entries: Iterable[Any]) -> list[Any]:
 def _cl_ord_ids_doc(claims: Mapping[tuple[str, date, str], tuple[int, str]]) -> list[Any]:
     """Grouped by (account, day), each group as columns: [[account, day, [cl_ord_id, ...], [order id,
     ...], {"values": [what each names], "codes": [...]}], ...], groups and ClOrdIDs sorted."""
-    groups: dict[tuple[str, str], list[tuple[str, int, str]]] = {}
+    groups: dict[tuple[str, date], list[tuple[str, int, str]]] = {}
     for (account, day, cl_ord_id), (order_id, named) in claims.items():
-        groups.setdefault((account, day.isoformat()), []).append((cl_ord_id, order_id, named))
+        groups.setdefault((account, day), []).append((cl_ord_id, order_id, named))
     doc = []
-    for (account, day), entries in sorted(groups.items()):
+    for (account, day), entries in sorted(groups.items()):  # dates sort as their ISO text does
         entries.sort()
-        doc.append([account, day, [e[0] for e in entries], [e[1] for e in entries], _coded(e[2] for e in entries)])
+        cl_ord_ids, order_ids, names = zip(*entries)
+        doc.append([account, day.isoformat(), list(cl_ord_ids), list(order_ids), _coded(list(names))])
     return doc
 
 

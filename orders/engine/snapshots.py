@@ -81,6 +81,7 @@ class Start:
             "snapshot_position": self.snapshot_position,
             "tail_events": self.tail_events,
             "seconds": round(self.seconds, 3),
+            "decode_seconds": round(self.decode_seconds, 3),
             "skipped": len(self.skipped),
         }
 
@@ -108,6 +109,7 @@ def restore(reference: Reference, *, until: int | None = None, progress: Progres
     started = time.monotonic()
     start = Start()
     with gc_paused():
+        gc.unfreeze()  # what an earlier restore froze (a state since replaced) is collectable again
         loaded = load(reference, until=until, exact=snapshot_position, skipped=start.skipped) if use_snapshots else None
         start.decode_seconds = time.monotonic() - started
         if loaded is None:
@@ -116,6 +118,12 @@ def restore(reference: Reference, *, until: int | None = None, progress: Progres
             row, state = loaded
             start.snapshot_id, start.snapshot_position = row.id, row.position
         start.tail_events = fold_tail(state, reference.zone, until=until, progress=progress)
+        # Before collection resumes: the millions of objects just built were all allocated while
+        # it was paused, so each is still in the youngest generation, and the first collections
+        # after it resumes would walk them all (a second of CPU before the engine is live, and
+        # again each time they move up a generation). Frozen, no collection walks them; they are
+        # freed by reference counting as ever (the state holds no cycles).
+        gc.freeze()
     start.seconds = time.monotonic() - started
     return state, start
 
@@ -160,7 +168,9 @@ def load(reference: Reference, *, until: int | None = None, exact: int | None = 
 
 def read(snapshot_id: int, reference: Reference) -> EngineState:
     """One stored snapshot, checked and decoded. Raises SnapshotError if it cannot be used."""
-    row = Snapshot.objects.get(id=snapshot_id)
+    row = Snapshot.objects.filter(id=snapshot_id).first()
+    if row is None:  # retention deleted it since it was listed
+        raise codec.SnapshotError("it was deleted (snapshot retention) while the engine started")
     payload = bytes(row.payload)
     actual = codec.checksum(payload)
     if actual != row.checksum:

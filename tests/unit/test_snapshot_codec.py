@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from order_driver import PROPERTY_SETTINGS
 from test_engine_risk_properties import POLICY, ZONE, EngineRiskFollowsTheLog
 
 from orders import store
+from orders.domain.state import OrderState
 from orders.domain.values import OrderType, Side, Strategy
 from orders.engine import snapshot_codec as codec
 from orders.engine.state import EngineState
@@ -103,6 +104,25 @@ class SnapshotsFollowTheLog(EngineRiskFollowsTheLog):
         as_stored = codec.decode(codec.unpack(codec.pack(doc)), BASIS, None, POLICY)
         assert codec.pack(codec.encode(as_stored, BASIS)) == codec.pack(doc)
 
+    @rule()
+    def the_orders_columns_are_their_rows_turned(self):
+        state = fold(self.rows)
+        assert codec._orders_doc(state.orders) == rows_turned(state.orders)
+
+
+def rows_turned(orders: dict) -> dict:
+    """The orders section as first defined: a row per order (`_order_row`), turned into columns,
+    the coded ones coded in order of first use. The codec builds it a column at a time."""
+    rows = [codec._order_row(orders[order_id]) for order_id in sorted(orders)]
+    columns = {}
+    for name, values in zip(codec.ORDER_FIELDS, zip(*rows)) if rows else ():
+        if name in codec.CODED_COLUMNS:
+            distinct = list(dict.fromkeys(values))
+            columns[name] = {"values": distinct, "codes": [distinct.index(v) for v in values]}
+        else:
+            columns[name] = list(values)
+    return {"count": len(rows), "columns": columns}
+
 
 SnapshotsFollowTheLog.TestCase.settings = settings(PROPERTY_SETTINGS, max_examples=60, stateful_step_count=30)
 TestSnapshotsFollowTheLog = SnapshotsFollowTheLog.TestCase
@@ -117,6 +137,47 @@ def test_decimals_keep_their_digits_and_compare_by_value():
     assert str(through_bytes(state).orders[order.order_id].limit_price) == str(order.limit_price)  # "10.00"
     assert codec.by_value(Decimal("10.00")) == codec.by_value(Decimal("1E+1")) == "10"
     assert codec.by_value(Decimal("-0.0")) == codec.by_value(Decimal(0)) == "0"
+
+
+def test_decimals_in_any_notation_are_written_in_plain_digits_and_read_back_alike():
+    machine = EngineRiskFollowsTheLog()
+    machine.submit("ACC-1", "AAA", Side.BUY, Decimal("10"), 0, None, "user:alice")
+    state = fold(machine.rows)
+    [(order_id, order)] = state.orders.items()
+    odd = [Decimal("1E+2"), Decimal("1.0E+1"), Decimal("0E-8"), Decimal("1E-7"), Decimal("-0"), Decimal("12.500")]
+    for value in odd:
+        state.orders[order_id] = replace(order, quantity=value, cum_qty=value, limit_price=value,
+                                         fills=(("E1", value, value),), exec_ids=frozenset({"E1"}))  # fmt: skip
+        doc = codec._orders_doc(state.orders)
+        assert doc == rows_turned(state.orders)
+        assert doc["columns"]["quantity"]["values"] == [codec.as_written(value)]
+        restored = codec.decode(codec.unpack(codec.pack(codec.encode(state, BASIS))), BASIS, None, POLICY)
+        again = restored.orders[order_id]
+        assert type(again) is OrderState
+        as_read = str(Decimal(codec.as_written(value)))  # the digits as written (1E+2 is 100)
+        assert [str(again.quantity), str(again.limit_price), str(again.fills[0][2])] == [as_read] * 3
+    with pytest.raises(FrozenInstanceError):
+        again.quantity = Decimal(1)  # type: ignore[misc]
+
+
+def test_fills_and_exec_ids_of_every_shape_read_back_alike():
+    machine = EngineRiskFollowsTheLog()
+    for _ in range(5):
+        machine.submit("ACC-1", "AAA", Side.BUY, Decimal("10"), 0, None, "user:alice")
+    state = fold(machine.rows)
+    one, two = Decimal("1"), Decimal("2.50")
+    shapes = [
+        ((), frozenset()),  # no fill, no ExecID
+        ((), frozenset({"X1", "X2"})),  # ExecIDs without fills (busted ones, say)
+        ((("E1", one, two),), frozenset({"E1"})),  # the usual: a fill's ExecID
+        ((("E1", one, two), ("E2", two, one)), frozenset({"E1", "E2", "E0"})),  # one ExecID more
+        ((("E1", one, two),), frozenset({"E9"})),  # a fill whose ExecID is not among them
+    ]
+    for (order_id, order), (fills, exec_ids) in zip(sorted(state.orders.items()), shapes, strict=True):
+        state.orders[order_id] = replace(order, fills=fills, exec_ids=exec_ids)
+    assert codec._orders_doc(state.orders) == rows_turned(state.orders)
+    restored = codec.decode(codec.unpack(codec.pack(codec.encode(state, BASIS))), BASIS, None, POLICY)
+    assert restored.orders == state.orders
 
 
 # -- versions ------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ class Command(BaseCommand):
         "Take a snapshot of the engine's state now: the newest usable snapshot plus the log's tail, folded "
         "here (the engine is not touched). Does nothing when no event came since the newest snapshot."
     )
+    requires_system_checks: list[str] = []  # as run_engine: background work, no URLconf to import
 
     def add_arguments(self, parser):
         parser.add_argument(

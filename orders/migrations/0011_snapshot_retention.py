@@ -7,7 +7,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("orders", "0009_snapshots"),
+        ("orders", "0010_account_order_counts"),
     ]
 
     operations = [

@@ -178,8 +178,15 @@ class Order(models.Model):
     class Meta:
         ordering = ["-id"]
         # Few indexes: each one is paid on the engine's commit path. The blotter's and the
-        # API's reads filter by account first, then day and ClOrdID, or by status.
-        indexes = [models.Index(fields=["account", "trading_day", "cl_ord_id"], name="order_account_day_clordid")]
+        # API's reads filter by account first, then day and ClOrdID, or by status. An account's
+        # page (newest first, 50 at a time) reads (account, id) backwards: 50 index entries
+        # whatever the account's or the table's size. Without it the planner had to choose
+        # between every order of the account sorted, and the whole table walked newest first
+        # until 50 of the account's turned up (35-120 ms a page in the bench, behind 84,000 others').
+        indexes = [
+            models.Index(fields=["account", "trading_day", "cl_ord_id"], name="order_account_day_clordid"),
+            models.Index(fields=["account", "id"], name="order_account_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.id} {self.account_id} {self.cl_ord_id}"

@@ -265,8 +265,11 @@ async def order_page(
     query = _Query(request)
     conditions, values, columns = plan.conditions(request.GET)
     if visible is not None:
-        conditions.insert(0, "account_code = ANY(%s)")
-        values.insert(0, list(visible))
+        accounts = list(visible)
+        # One account as an equality: the planner reads (account, id) backwards for it, where for
+        # = ANY(...) it walks the whole table newest first until 50 of the account's turn up.
+        conditions.insert(0, "account_code = %s" if len(accounts) == 1 else "account_code = ANY(%s)")
+        values.insert(0, accounts[0] if len(accounts) == 1 else accounts)
     where = " AND ".join(conditions) or "TRUE"
     limit, offset = pagination.get_limit(query), pagination.get_offset(query)  # type: ignore[arg-type]
     sql = page_sql(where, counted=columns <= {"account_code"})
